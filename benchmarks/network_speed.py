@@ -1,0 +1,152 @@
+"""Seconds per training epoch of a 784-100-10 network: hpsearch vs scikit-learn vs PyTorch.
+
+One epoch over 60,000 examples of 784 features (Fashion-MNIST when installed, else
+random data of that shape): sigmoid hidden layer, softmax + log-likelihood, plain
+mini-batch SGD with eta 0.5, at batch sizes 10, 64 and 256; every library gets the
+same thread count; the median of several repeats is printed, with the ratios, the
+achieved GFLOP/s, this machine's float32 GEMM GFLOP/s, and the peak memory of a
+full 60k-example training run.
+
+    python benchmarks/network_speed.py [--repeats 3] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import tracemalloc
+import warnings
+
+import numpy as np
+from threadpoolctl import threadpool_info, threadpool_limits
+
+from hpsearch.nn import Network, train
+
+N_EXAMPLES, N_FEATURES, N_HIDDEN, N_CLASSES = 60_000, 784, 100, 10
+ETA = 0.5
+BATCH_SIZES = (10, 64, 256)
+
+
+def load_data() -> tuple[np.ndarray, np.ndarray, str]:
+    try:
+        from hpsearch.data import load
+
+        data = load("fashion-mnist")
+        return data.X_train[:N_EXAMPLES], data.y_train[:N_EXAMPLES].astype(np.int64), "fashion-mnist"
+    except Exception:  # not installed: random data of the same shape
+        rng = np.random.default_rng(0)
+        X = rng.random((N_EXAMPLES, N_FEATURES), dtype=np.float32)
+        return X, rng.integers(0, N_CLASSES, N_EXAMPLES), "random"
+
+
+def flops_per_epoch(n: int) -> float:
+    per_example = N_FEATURES * N_HIDDEN + N_HIDDEN * N_CLASSES
+    # forward (2 flops per weight) + weight gradients (2) + hidden-layer error (2 * 100 * 10)
+    return n * (2 * per_example * 2 + 2 * N_HIDDEN * N_CLASSES)
+
+
+def gemm_gflops() -> float:
+    a = np.random.default_rng(0).random((2000, 2000), dtype=np.float32)
+    a @ a
+    best = min(_timed(lambda: a @ a) for _ in range(5))
+    return 2 * 2000**3 / best / 1e9
+
+
+def _timed(fn) -> float:
+    started = time.perf_counter()
+    fn()
+    return time.perf_counter() - started
+
+
+def time_hpsearch(X, y, batch_size: int, seed: int) -> float:
+    network = Network([N_FEATURES, N_HIDDEN, N_CLASSES], loss="log_likelihood", seed=seed)
+    return _timed(lambda: train(network, (X, y), epochs=1, batch_size=batch_size, eta=ETA, seed=seed))
+
+
+def time_sklearn(X, y, batch_size: int, seed: int) -> float:
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.neural_network import MLPClassifier
+
+    model = MLPClassifier(
+        hidden_layer_sizes=(N_HIDDEN,), activation="logistic", solver="sgd", alpha=0.0,
+        batch_size=batch_size, learning_rate_init=ETA, momentum=0.0, nesterovs_momentum=False,
+        max_iter=1, shuffle=True, random_state=seed, tol=0.0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return _timed(lambda: model.fit(X, y))
+
+
+def time_torch(X, y, batch_size: int, seed: int, threads: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    model = torch.nn.Sequential(
+        torch.nn.Linear(N_FEATURES, N_HIDDEN), torch.nn.Sigmoid(), torch.nn.Linear(N_HIDDEN, N_CLASSES)
+    )
+    loss_fn = torch.nn.CrossEntropyLoss()
+    optimizer = torch.optim.SGD(model.parameters(), lr=ETA)
+    Xt, yt = torch.from_numpy(X), torch.from_numpy(y)
+
+    def epoch() -> None:
+        order = torch.randperm(len(Xt))
+        for start in range(0, len(Xt), batch_size):
+            index = order[start : start + batch_size]
+            optimizer.zero_grad(set_to_none=True)
+            loss_fn(model(Xt[index]), yt[index]).backward()
+            optimizer.step()
+
+    return _timed(epoch)
+
+
+def peak_training_memory(X, y) -> tuple[float, float]:
+    """(peak bytes traced during a 3-epoch run incl. the data, training data bytes)."""
+    network = Network([N_FEATURES, N_HIDDEN, N_CLASSES], loss="log_likelihood", seed=0)
+    validation = (X[:10_000], y[:10_000])
+    tracemalloc.start()
+    tracemalloc.reset_peak()
+    train(network, (X, y), validation, epochs=3, batch_size=64, eta=ETA, patience=2, seed=0)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return peak + X.nbytes + y.nbytes, X.nbytes
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    args = parser.parse_args()
+    X, y, source = load_data()
+    with threadpool_limits(args.threads):
+        blas = {i["internal_api"] for i in threadpool_info() if i["user_api"] == "blas"}
+        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+              f"threads {args.threads}, BLAS {','.join(sorted(blas))}; data: {source} {X.shape} float32")
+        print(f"float32 GEMM (2000x2000): {gemm_gflops():.0f} GFLOP/s; "
+              f"work per epoch: {flops_per_epoch(len(X)) / 1e9:.1f} GFLOP")
+        print(f"{'batch':>5}  {'hpsearch':>9}  {'sklearn':>9}  {'pytorch':>9}  "
+              f"{'hp/torch':>8}  {'hp/sk':>6}  {'hp GFLOP/s':>10}")
+        for batch_size in BATCH_SIZES:
+            times: dict[str, list[float]] = {"hp": [], "sk": [], "torch": []}
+            for repeat in range(args.repeats):  # interleaved, so load drifts hit all alike
+                times["hp"].append(time_hpsearch(X, y, batch_size, repeat))
+                times["sk"].append(time_sklearn(X, y, batch_size, repeat))
+                t = time_torch(X, y, batch_size, repeat, args.threads)
+                if t is not None:
+                    times["torch"].append(t)
+            hp, sk = statistics.median(times["hp"]), statistics.median(times["sk"])
+            torch_s = statistics.median(times["torch"]) if times["torch"] else float("nan")
+            print(f"{batch_size:>5}  {hp:>8.3f}s  {sk:>8.3f}s  {torch_s:>8.3f}s  "
+                  f"{hp / torch_s:>8.2f}  {hp / sk:>6.2f}  {flops_per_epoch(len(X)) / hp / 1e9:>10.0f}")
+        peak, data_bytes = peak_training_memory(X, y)
+        print(f"peak memory, 3-epoch training run on {len(X)} examples: {peak / 2**20:.0f} MiB "
+              f"= {peak / data_bytes:.2f} x the float32 training data ({data_bytes / 2**20:.0f} MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,6 @@
+"""Python -m hpsearch."""
+import sys
+
+from hpsearch.cli import main
+
+sys.exit(main())

@@ -1,0 +1,84 @@
+"""``hpsearch validate SPEC``: check a study spec and print what it would run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from hpsearch.cli import cli
+from hpsearch.search.hyperparams import HYPERPARAMETERS
+from hpsearch.search.space import distribution_for
+from hpsearch.search.spec import HYPERPARAMETER_NAMES, StudySpec, load_spec
+
+
+@cli.command()
+@click.argument("spec", type=click.Path(path_type=Path))
+def validate(spec: Path) -> None:
+    """Check the study spec SPEC (TOML) and print a summary.
+
+    Every problem is listed with its key path; the exit code is 1 if there is any.
+    """
+    loaded = load_spec(spec)  # a SpecError lists every problem; main() prints it, exit 1
+    console = Console(soft_wrap=False)
+    console.print(f"[bold green]ok[/] {spec}")
+    console.print(_summary(loaded))
+    console.print(_space_table(loaded))
+
+
+def _budget(spec: StudySpec) -> str:
+    s = spec.study
+    parts = []
+    if s.sampler == "grid":
+        parts.append(f"{spec.budget} of {spec.grid_size} grid points")
+    elif s.n_trials is not None:
+        parts.append(f"{s.n_trials} trials")
+    if s.timeout is not None:
+        parts.append(f"timeout {s.timeout:g} s")
+    return ", ".join(parts)
+
+
+def _summary(spec: StudySpec) -> Table:
+    s, d, t = spec.study, spec.data, spec.training
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column()
+    rows = [
+        ("name", s.name),
+        ("metric", f"{s.metric} ({s.direction})"),
+        ("dataset", d.dataset),
+        ("subset", "all" if d.subset is None else str(d.subset)),
+        ("validation", str(d.validation)),
+        ("sampler", s.sampler + ("" if s.seed is None else f" (seed {s.seed})")),
+        ("pruner", s.pruner),
+        ("budget", _budget(spec)),
+        ("training", f"max {t.epochs} epochs, patience {t.patience}, {t.schedule}, {t.dtype}"),
+    ]
+    if s.description:
+        rows.insert(1, ("description", s.description))
+    for key, value in rows:
+        table.add_row(key, value)
+    return table
+
+
+def _space_table(spec: StudySpec) -> Table:
+    table = Table(title="search space")
+    table.add_column("hyperparameter")
+    table.add_column("how")
+    table.add_column("values")
+    for name in HYPERPARAMETER_NAMES:
+        dist = distribution_for(spec, name)
+        if spec.grid is not None and name in spec.grid:
+            how, values = "grid", ", ".join(repr(v) for v in spec.grid[name])
+        elif dist is not None:
+            how, values = "searched", dist.describe()
+        elif name in spec.space:
+            how, values = "fixed", repr(spec.space[name])
+        else:
+            how, values = "default", repr(HYPERPARAMETERS[name].default)
+        if name == "momentum" and how in ("searched", "grid"):
+            how += " (momentum/nesterov only)"
+        table.add_row(name, how, values)
+    return table

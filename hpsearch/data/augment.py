@@ -1,0 +1,139 @@
+"""Random small rotations and shifts of image batches, vectorised over the batch.
+
+The training loop calls an ``Augmentation`` on each training mini-batch (never
+on validation or test data); labels are untouched, since a slightly rotated or
+shifted digit or garment keeps its class.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from hpsearch.errors import DataError
+
+# Rows per gather: bounds the temporary index arrays (4 x rows x pixels int64)
+# when a caller augments a whole training set at once.
+_CHUNK_ROWS = 4096
+
+
+class Augmentation:
+    """Rotate each image by a random angle in [-rotation, rotation] degrees and shift it by
+    a random whole number of pixels in [-shift, shift] along each axis.
+
+    Each image gets its own angle and shift, drawn from the ``rng`` passed to
+    ``__call__``, so a seeded run is reproducible. Pixels are resampled
+    bilinearly from the inverse-mapped position; positions outside the image
+    take ``fill`` (None: the nearest edge pixel, which suits scaled and
+    standardized data alike).
+    """
+
+    def __init__(
+        self,
+        image_shape: tuple[int, int],
+        rotation: float = 0.0,
+        shift: int = 0,
+        fill: float | None = None,
+    ) -> None:
+        try:
+            height, width = (int(d) for d in image_shape)
+        except (TypeError, ValueError):
+            raise DataError(
+                f"Augmentation needs image_shape=(height, width), got {image_shape!r}"
+            ) from None
+        if height < 1 or width < 1:
+            raise DataError(f"image_shape must be positive, got {image_shape!r}")
+        if not (isinstance(rotation, (int, float)) and math.isfinite(rotation)) or not (
+            0 <= rotation <= 180
+        ):
+            raise DataError(f"rotation must be between 0 and 180 degrees, got {rotation!r}")
+        if isinstance(shift, bool) or not isinstance(shift, (int, np.integer)) or shift < 0:
+            raise DataError(f"shift must be a whole number of pixels >= 0, got {shift!r}")
+        if shift >= max(height, width):
+            raise DataError(f"shift={shift} is not smaller than the image {height}x{width}")
+        self.image_shape = (height, width)
+        self.rotation = float(rotation)
+        self.shift = int(shift)
+        self.fill = None if fill is None else float(fill)
+        rows, cols = np.indices(self.image_shape, dtype=np.float32)
+        # Output pixel coordinates relative to the image centre, flattened.
+        self._centre = np.float32((height - 1) / 2), np.float32((width - 1) / 2)
+        self._rows = (rows.ravel() - self._centre[0])[None, :]
+        self._cols = (cols.ravel() - self._centre[1])[None, :]
+
+    def __repr__(self) -> str:
+        fill = "" if self.fill is None else f", fill={self.fill}"
+        return (
+            f"Augmentation(image_shape={self.image_shape}, rotation={self.rotation:g}, "
+            f"shift={self.shift}{fill})"
+        )
+
+    @property
+    def enabled(self) -> bool:
+        """False when the augmentation is the identity (no rotation, no shift)."""
+        return self.rotation > 0 or self.shift > 0
+
+    def __call__(self, X_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Return a new float32 array: each row of ``X_batch`` is a flattened image, transformed."""
+        X = np.asarray(X_batch)
+        height, width = self.image_shape
+        if X.ndim != 2 or X.shape[1] != height * width:
+            raise DataError(
+                f"Augmentation for {height}x{width} images needs a batch of shape "
+                f"(n, {height * width}), got {X.shape}"
+            )
+        n = len(X)
+        angles = (
+            rng.uniform(-self.rotation, self.rotation, size=n) if self.rotation else np.zeros(n)
+        )
+        shifts = (
+            rng.integers(-self.shift, self.shift, size=(2, n), endpoint=True)
+            if self.shift
+            else np.zeros((2, n), dtype=np.int64)
+        )
+        X = X.astype(np.float32, copy=False)
+        out = np.empty((n, height * width), dtype=np.float32)
+        for start in range(0, n, _CHUNK_ROWS):
+            rows = slice(start, start + _CHUNK_ROWS)
+            out[rows] = self._transform(X[rows], angles[rows], shifts[0, rows], shifts[1, rows])
+        return out
+
+    def _transform(
+        self, X: np.ndarray, degrees: np.ndarray, dy: np.ndarray, dx: np.ndarray
+    ) -> np.ndarray:
+        # 1. inverse map: the output pixel p came from R(-angle) (p - shift), about the centre
+        theta = np.deg2rad(degrees).astype(np.float32)[:, None]
+        cos, sin = np.cos(theta), np.sin(theta)
+        r = self._rows - dy.astype(np.float32)[:, None]
+        c = self._cols - dx.astype(np.float32)[:, None]
+        src_r = cos * r - sin * c + self._centre[0]
+        src_c = sin * r + cos * c + self._centre[1]
+        # 2. bilinear weights of the four neighbours
+        height, width = self.image_shape
+        if self.fill is None:  # replicate the edge: clamp the position into the image
+            np.clip(src_r, 0, height - 1, out=src_r)
+            np.clip(src_c, 0, width - 1, out=src_c)
+        r0 = np.floor(src_r)
+        c0 = np.floor(src_c)
+        fr = src_r - r0
+        fc = src_c - c0
+        r0 = r0.astype(np.int64)
+        c0 = c0.astype(np.int64)
+        # 3. gather the neighbours of every pixel of every image at once
+        out = np.zeros(X.shape, dtype=np.float32)
+        outside = np.zeros(X.shape, dtype=np.float32)
+        for rr, cc, weight in (
+            (r0, c0, (1 - fr) * (1 - fc)),
+            (r0, c0 + 1, (1 - fr) * fc),
+            (r0 + 1, c0, fr * (1 - fc)),
+            (r0 + 1, c0 + 1, fr * fc),
+        ):
+            inside = (rr >= 0) & (rr < height) & (cc >= 0) & (cc < width)
+            index = np.clip(rr, 0, height - 1) * width + np.clip(cc, 0, width - 1)
+            values = np.take_along_axis(X, index, axis=1)
+            out += np.where(inside, weight * values, 0.0)
+            outside += np.where(inside, 0.0, weight)
+        if self.fill is not None and self.fill != 0.0:
+            out += self.fill * outside
+        return out

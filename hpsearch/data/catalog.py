@@ -1,0 +1,97 @@
+"""Dataset names -> loaders: ``load(name, **options)`` and the cheap ``check_name(name)``."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from hpsearch.data.builtin import load_digits, load_idx
+from hpsearch.data.dataset import Dataset
+from hpsearch.data.files import load_csv, load_npz
+from hpsearch.data.sources import IDX_SOURCES
+from hpsearch.errors import DataError
+
+#: The built-in dataset names (besides the ``npz:PATH`` and ``csv:PATH`` forms).
+DATASET_NAMES: tuple[str, ...] = ("digits", "fashion-mnist", "mnist")
+
+#: ``KIND:PATH`` forms for the user's own files.
+FILE_LOADERS: dict[str, Callable[..., Dataset]] = {"npz": load_npz, "csv": load_csv}
+
+
+def _builtin_names() -> tuple[str, ...]:
+    return ("digits", *IDX_SOURCES)
+
+
+def _valid_forms() -> str:
+    return ", ".join(_builtin_names()) + ", npz:PATH or csv:PATH"
+
+
+def check_name(name: str) -> str | None:
+    """Return a one-line problem with dataset ``name``, or None when it is fine.
+
+    Cheap: nothing is loaded or downloaded; for ``npz:PATH``/``csv:PATH`` only
+    the file's existence is checked.
+    """
+    if not isinstance(name, str):
+        return f"dataset must be a string, got {name!r}; valid: {_valid_forms()}"
+    if name in _builtin_names():
+        return None
+    kind, colon, rest = name.partition(":")
+    if colon and kind in FILE_LOADERS:
+        if not rest.strip():
+            return f"dataset {name!r} needs a path after '{kind}:', e.g. {kind}:data/my.{kind}"
+        path = Path(rest).expanduser()
+        if path.is_dir():
+            return f"dataset {name!r}: {path} is a folder, not a .{kind} file"
+        if not path.is_file():
+            return f"dataset {name!r}: no such file {path}"
+        return None
+    close = difflib.get_close_matches(name.lower(), _builtin_names(), n=1, cutoff=0.6)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"unknown dataset {name!r}{hint}; valid: {_valid_forms()}"
+
+
+def _loader(name: str) -> tuple[Callable[..., Dataset], list[str]]:
+    """The loader for ``name`` (partially applied) and the options it accepts."""
+    problem = check_name(name)
+    if problem is not None:
+        raise DataError(problem)
+    if name == "digits":
+        loader: Callable[..., Dataset] = load_digits
+    elif name in IDX_SOURCES:
+        loader = partial(load_idx, name)
+    else:
+        kind, _, rest = name.partition(":")
+        loader = partial(FILE_LOADERS[kind], rest)
+    options = [
+        parameter.name
+        for parameter in inspect.signature(loader).parameters.values()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    ]
+    return loader, options
+
+
+def load_options(name: str) -> list[str]:
+    """The options ``load(name, ...)`` accepts."""
+    return _loader(name)[1]
+
+
+def load(name: str, **options: Any) -> Dataset:
+    """Load dataset ``name``: ``digits``, ``fashion-mnist``, ``mnist``, ``npz:PATH`` or ``csv:PATH``.
+
+    Every dataset accepts ``standardize=True`` (zero mean, unit variance per
+    feature, fitted on the training set); see the loaders for the rest
+    (``load_options(name)`` lists them). An unknown name or option is a ``DataError``.
+    """
+    loader, accepted = _loader(name)
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        raise DataError(
+            f"dataset {name!r}: unknown option(s) {', '.join(unknown)}; "
+            f"valid options: {', '.join(accepted)}"
+        )
+    return loader(**options)

@@ -1,0 +1,25 @@
+"""The NumPy neural network of Nielsen's *Neural Networks and Deep Learning*, ch. 3."""
+
+from hpsearch.nn.activations import ACTIVATIONS
+from hpsearch.nn.estimator import NeuralNetClassifier
+from hpsearch.nn.history import EpochRecord, History, StopReason
+from hpsearch.nn.initializers import INITIALIZERS
+from hpsearch.nn.losses import LOSSES
+from hpsearch.nn.network import Network
+from hpsearch.nn.optimizers import OPTIMIZERS, USES_MOMENTUM
+from hpsearch.nn.training import SCHEDULES, train
+
+__all__ = [
+    "ACTIVATIONS",
+    "INITIALIZERS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "USES_MOMENTUM",
+    "EpochRecord",
+    "History",
+    "Network",
+    "NeuralNetClassifier",
+    "StopReason",
+    "train",
+]

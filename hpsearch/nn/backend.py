@@ -1,0 +1,32 @@
+"""The array module and the few fused kernels the network needs, in one place.
+
+Every formula in ``hpsearch.nn`` uses ``xp`` (NumPy today), so a CuPy backend can
+be added here without touching the layers, losses or optimizers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as xp
+from scipy.special import expit as _expit  # scipy comes with scikit-learn
+
+from hpsearch.errors import ConfigError
+
+DTYPES: dict[str, Any] = {"float32": xp.float32, "float64": xp.float64}
+
+
+def resolve_dtype(dtype: str | Any) -> Any:
+    """Return the NumPy dtype for ``"float32"``/``"float64"`` (or a dtype already)."""
+    name = xp.dtype(dtype).name if not isinstance(dtype, str) else dtype
+    if name not in DTYPES:
+        raise ConfigError(f"dtype must be one of {sorted(DTYPES)}, but got {dtype!r}.")
+    return xp.dtype(DTYPES[name])
+
+
+def sigmoid(z: Any, out: Any = None) -> Any:
+    """Logistic function 1 / (1 + e^-z), one fused ufunc pass (no overflow warnings)."""
+    return _expit(z, out=out)
+
+
+__all__ = ["DTYPES", "resolve_dtype", "sigmoid", "xp"]

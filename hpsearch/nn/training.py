@@ -1,0 +1,216 @@
+"""The training loop: mini-batches, penalties, early stopping, schedule, callbacks."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hpsearch.errors import ConfigError
+from hpsearch.nn.backend import xp
+from hpsearch.nn.history import EpochRecord, History, StopReason
+from hpsearch.nn.network import Network
+from hpsearch.nn.optimizers import make_optimizer
+from hpsearch.nn.propagation import Workspace
+from hpsearch.nn.regularizers import add_l1, add_l2
+
+#: Training-set metrics are measured on at most this many examples (a fixed sample).
+METRICS_SAMPLE = 10_000
+#: Per-layer gradient norms are measured on at most this many training examples.
+PROBE_SIZE = 1_000
+SCHEDULES = ("halve_on_plateau",)
+
+Callback = Callable[[int, dict[str, Any]], Any]
+Augment = Callable[[Any, xp.random.Generator], Any]
+
+
+def train(
+    network: Network,
+    train: tuple[Any, Any],
+    validation: tuple[Any, Any] | None = None,
+    *,
+    epochs: int,
+    batch_size: int,
+    eta: float,
+    optimizer: str = "sgd",
+    momentum: float = 0.9,
+    l2: float = 0.0,
+    l1: float = 0.0,
+    patience: int | None = None,
+    schedule: str | None = None,
+    callback: Callback | None = None,
+    seed: int | None = None,
+    augment: Augment | None = None,
+) -> History:
+    """Train ``network`` in place by mini-batch gradient descent and return its ``History``.
+
+    1. Each epoch shuffles the training set once (one seeded generator for the
+       whole run) and gathers each mini-batch into a preallocated buffer.
+    2. ``augment(batch, rng)``, when given, transforms training batches only.
+    3. After each epoch: loss/accuracy on (a fixed sample of) the training set and
+       on ``validation``, per-layer gradient norms, then ``callback(epoch, metrics)``;
+       a truthy return stops training (reason ``callback``).
+    4. ``patience``: stop after that many epochs without a new best validation
+       accuracy. ``schedule="halve_on_plateau"``: instead halve eta on each such
+       plateau and stop once eta < eta0 / 1024. Either way, and whenever training
+       stops with a validation set, the best epoch's weights are restored.
+    5. A NaN or infinite loss stops training with reason ``diverged``.
+    """
+    X, y = _check_data(network, train, "train")
+    X_val, y_val = _check_data(network, validation, "validation") if validation else (None, None)
+    _check_arguments(epochs, batch_size, eta, l2, l1, patience, schedule, X_val)
+    if schedule and patience is None:
+        patience = 10
+    n = len(X)
+    rng = xp.random.default_rng(seed)
+    opt = make_optimizer(optimizer, momentum=momentum)
+    batch_size = min(batch_size, n)
+    workspace = Workspace(network, batch_size)
+    batch_X = xp.empty((batch_size, X.shape[1]), network.dtype)
+    batch_y = xp.empty(batch_size, y.dtype)
+    penalty = (add_l2, l2) if l2 > 0 else (add_l1, l1) if l1 > 0 else None
+    penalty_scratch = [xp.empty_like(w) for w in network.weights] if penalty else []
+    sample = rng.choice(n, METRICS_SAMPLE, replace=False) if n > METRICS_SAMPLE else slice(None)
+    X_sample, y_sample = X[sample], y[sample]
+    X_probe, y_probe = X_sample[:PROBE_SIZE], y_sample[:PROBE_SIZE]
+
+    history = History()
+    best: tuple[list[Any], list[Any]] | None = None
+    since_best = 0
+    eta0 = current_eta = float(eta)
+    params = network.weights + network.biases
+    grads = workspace.grad_weights + workspace.grad_biases
+    with xp.errstate(all="ignore"):  # divergence is detected and reported, not warned about
+        for epoch in range(1, epochs + 1):
+            started = time.perf_counter()
+            order = rng.permutation(n)
+            scale = current_eta if opt.prescaled else 1.0
+            for start in range(0, n, batch_size):
+                index = order[start : start + batch_size]
+                m = len(index)
+                xb = xp.take(X, index, axis=0, out=batch_X[:m])
+                yb = xp.take(y, index, out=batch_y[:m])
+                if augment is not None:
+                    xb = augment(xb, rng)
+                workspace.forward(xb, rng=rng)
+                workspace.backward(yb, scale=scale)
+                if penalty is not None:
+                    add, strength = penalty
+                    for w, g, s in zip(network.weights, grads, penalty_scratch, strict=False):
+                        add(w, g, scale * strength / n, s)
+                opt.step(params, grads, current_eta)
+            record = _measure(
+                network, epoch, current_eta, started, (X_sample, y_sample), (X_probe, y_probe),
+                (X_val, y_val),
+            )
+            history.records.append(record)
+            if not math.isfinite(record.train_loss):
+                history.stop_reason = StopReason.DIVERGED
+                break
+            if record.validation_accuracy is not None and (
+                history.best_validation_accuracy is None
+                or record.validation_accuracy > history.best_validation_accuracy
+            ):
+                history.best_epoch, history.best_validation_accuracy = epoch, record.validation_accuracy
+                best = network.copy_parameters()
+                since_best = 0
+            else:
+                since_best += 1
+            if callback is not None and callback(epoch, record.as_metrics()):
+                history.stop_reason = StopReason.CALLBACK
+                break
+            if patience is not None and since_best >= patience:
+                if not schedule:
+                    history.stop_reason = StopReason.EARLY_STOP
+                    break
+                current_eta /= 2
+                since_best = 0
+                if current_eta < eta0 / 1024:
+                    history.stop_reason = StopReason.SCHEDULE_END
+                    break
+    if best is not None:
+        network.set_parameters(*best)
+    return history
+
+
+def _measure(
+    network: Network,
+    epoch: int,
+    eta: float,
+    started: float,
+    sample: tuple[Any, Any],
+    probe: tuple[Any, Any],
+    validation: tuple[Any, Any],
+) -> EpochRecord:
+    train_loss, train_accuracy = network.evaluate(*sample)
+    _, grad_weights, _ = network.gradients(*probe)
+    norms = [float(xp.linalg.norm(g)) for g in grad_weights]
+    if validation[0] is not None:
+        validation_loss, validation_accuracy = network.evaluate(*validation)
+    else:
+        validation_loss = validation_accuracy = None
+    return EpochRecord(
+        epoch=epoch,
+        train_loss=train_loss,
+        train_accuracy=train_accuracy,
+        validation_loss=validation_loss,
+        validation_accuracy=validation_accuracy,
+        seconds=time.perf_counter() - started,
+        eta=eta,
+        gradient_norms=norms,
+    )
+
+
+def _check_data(network: Network, data: Any, name: str) -> tuple[Any, Any]:
+    try:
+        X, y = data
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a pair (X, y), but got {type(data).__name__}.") from None
+    X = network._check_inputs(X)
+    y = xp.asarray(y)
+    if y.ndim != 1 or len(y) != len(X) or len(X) == 0:
+        raise ConfigError(
+            f"{name}: y must be 1-D with one label per row of X (got X {X.shape}, y {y.shape})."
+        )
+    if not xp.issubdtype(y.dtype, xp.integer):
+        if not xp.all(xp.mod(y, 1) == 0):
+            raise ConfigError(f"{name}: labels must be integers 0..{network.n_classes - 1}.")
+        y = y.astype(xp.int64)
+    if y.min() < 0 or y.max() >= network.n_classes:
+        raise ConfigError(
+            f"{name}: labels must be in 0..{network.n_classes - 1}, "
+            f"but got {y.min()}..{y.max()}."
+        )
+    return X, y.astype(xp.intp, copy=False)
+
+
+def _check_arguments(
+    epochs: int,
+    batch_size: int,
+    eta: float,
+    l2: float,
+    l1: float,
+    patience: int | None,
+    schedule: str | None,
+    X_val: Any,
+) -> None:
+    problems = []
+    if int(epochs) < 1:
+        problems.append(f"epochs must be >= 1, but got {epochs!r}")
+    if int(batch_size) < 1:
+        problems.append(f"batch_size must be >= 1, but got {batch_size!r}")
+    if not float(eta) > 0 or not math.isfinite(eta):
+        problems.append(f"eta must be a positive number, but got {eta!r}")
+    if l2 < 0 or l1 < 0:
+        problems.append(f"l2 and l1 must be >= 0, but got l2={l2!r}, l1={l1!r}")
+    if l2 > 0 and l1 > 0:
+        problems.append("use either l2 or l1, not both")
+    if patience is not None and int(patience) < 1:
+        problems.append(f"patience must be >= 1 or None, but got {patience!r}")
+    if schedule is not None and schedule not in SCHEDULES:
+        problems.append(f"schedule must be None or one of {list(SCHEDULES)}, but got {schedule!r}")
+    if (patience is not None or schedule) and X_val is None:
+        problems.append("patience and schedule need a validation set")
+    if problems:
+        raise ConfigError("; ".join(problems) + ".")

@@ -1,0 +1,201 @@
+"""Fake-but-realistic hpsearch studies, written with Optuna directly in the controller's format.
+
+The dashboard only reads storages; these helpers write what the controller writes
+(the spec on the study, the learning curves and diagnostics on each trial) without
+training anything, so the tests and the benchmark stay fast. Trials are built with
+``optuna.trial.create_trial`` and stored with ``study.add_trials`` in one go.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
+from optuna.trial import FrozenTrial, TrialState
+
+DISTRIBUTIONS: dict[str, BaseDistribution] = {
+    "eta": FloatDistribution(0.01, 5.0, log=True),
+    "lambda": FloatDistribution(1e-4, 10.0, log=True),
+    "regularizer": CategoricalDistribution(("l2", "l1")),
+    "hidden_layers": IntDistribution(1, 3),
+    "hidden_width": IntDistribution(10, 200, log=True),
+    "loss": CategoricalDistribution(("cross_entropy", "log_likelihood", "quadratic")),
+    "activation": CategoricalDistribution(("sigmoid", "tanh", "relu")),
+    "dropout": FloatDistribution(0.0, 0.5),
+    "batch_size": CategoricalDistribution((10, 32, 64)),
+    "optimizer": CategoricalDistribution(("sgd", "momentum", "nesterov")),
+    "momentum": FloatDistribution(0.5, 0.99),
+    "init": CategoricalDistribution(("scaled", "he", "glorot")),
+}
+EPOCH = dt.datetime(2025, 1, 6, 9, 0, 0)
+
+
+def make_spec(
+    name: str, *, sampler: str = "tpe", pruner: str = "median", epochs: int = 20, n_trials: int = 50
+) -> dict[str, Any]:
+    """The validated spec the controller stores in the study's user attr ``"spec"``."""
+    return {
+        "study": {
+            "name": name,
+            "metric": "validation_accuracy",
+            "direction": "maximize",
+            "sampler": sampler,
+            "pruner": pruner,
+            "seed": 1,
+            "n_trials": n_trials,
+            "timeout": None,
+        },
+        "data": {"dataset": "digits", "subset": 1000, "validation": 300, "standardize": False},
+        "training": {"epochs": epochs, "patience": 3, "schedule": "none", "dtype": "float32"},
+        "space": {"eta": {"type": "float", "low": 0.01, "high": 5.0, "log": True}},
+        "grid": {"eta": [0.1, 1.0]} if sampler == "grid" else None,
+    }
+
+
+def make_history(
+    rng: np.random.Generator, *, epochs: int, skill: float, stop_reason: str, layers: int = 2
+) -> dict[str, Any]:
+    """``History.to_dict()``-shaped curves that rise towards ``skill`` (an accuracy in (0, 1))."""
+    records = []
+    for epoch in range(1, epochs + 1):
+        progress = 1.0 - math.exp(-epoch / 3.0)
+        val_acc = float(min(0.999, skill * progress + rng.normal(0, 0.01)))
+        train_acc = float(min(1.0, val_acc + 0.02 * progress))
+        records.append(
+            {
+                "epoch": epoch,
+                "train_loss": float(1.5 * (1 - progress) + 0.1 + rng.uniform(0, 0.02)),
+                "train_accuracy": train_acc,
+                "validation_loss": float(1.6 * (1 - progress) + 0.15 + rng.uniform(0, 0.03)),
+                "validation_accuracy": val_acc,
+                "seconds": float(rng.uniform(0.05, 0.2)),
+                "eta": 0.5,
+                "gradient_norms": [float(rng.uniform(0.01, 1.0)) for _ in range(layers)],
+            }
+        )
+    accs = [r["validation_accuracy"] for r in records]
+    best = int(np.argmax(accs)) if accs else None
+    return {
+        "records": records,
+        "best_epoch": None if best is None else best + 1,
+        "best_validation_accuracy": None if best is None else accs[best],
+        "stop_reason": stop_reason,
+    }
+
+
+def make_trial(
+    rng: np.random.Generator,
+    *,
+    study_name: str,
+    number: int,
+    state: TrialState,
+    start: dt.datetime,
+    max_epochs: int = 20,
+) -> FrozenTrial:
+    """One trial as the objective leaves it: params, value, intermediate values, user attrs."""
+    params = {name: _sample(rng, dist) for name, dist in DISTRIBUTIONS.items()}
+    skill = float(rng.uniform(0.5, 0.98))
+    if state == TrialState.PRUNED:
+        epochs, stop = int(rng.integers(2, max(3, max_epochs // 2))), "callback"
+    elif state == TrialState.COMPLETE:
+        epochs = int(rng.integers(max_epochs // 2, max_epochs + 1))
+        stop = "epochs" if epochs == max_epochs else "early_stop"
+    elif state == TrialState.FAIL:
+        epochs, stop = int(rng.integers(1, 4)), "diverged"
+    else:  # RUNNING or WAITING: the curve so far
+        epochs, stop = (int(rng.integers(2, 5)) if state == TrialState.RUNNING else 0), "epochs"
+    history = make_history(rng, epochs=epochs, skill=skill, stop_reason=stop)
+    seconds = float(sum(r["seconds"] for r in history["records"]))
+    user_attrs: dict[str, Any] = {
+        "worker": {"host": f"node{number % 3}", "pid": 4000 + number % 7},
+        "data_provenance": {"dataset": "digits", "sha256": "0" * 16},
+        "command": f"hpsearch trial --storage sqlite:///x.db --study {study_name} --number {number}",
+    }
+    if state.is_finished():
+        user_attrs |= {"history": history, "epochs_run": epochs, "seconds": seconds}
+        user_attrs["stop_reason"] = "pruned" if state == TrialState.PRUNED else stop
+        if state == TrialState.FAIL:
+            user_attrs["fail_reason"] = "the loss became NaN at epoch 2 (eta too large?)"
+    elif state == TrialState.RUNNING:
+        user_attrs["live_history"] = history
+    intermediate = {
+        r["epoch"]: r["validation_accuracy"] for r in history["records"] if state != TrialState.FAIL
+    }
+    trial = optuna.trial.create_trial(
+        state=state,
+        value=history["best_validation_accuracy"] if state == TrialState.COMPLETE else None,
+        params=params if state != TrialState.WAITING else {},
+        distributions=DISTRIBUTIONS if state != TrialState.WAITING else {},
+        user_attrs=user_attrs,
+        intermediate_values=intermediate,
+    )
+    trial.number = number
+    trial.datetime_start = None if state == TrialState.WAITING else start
+    trial.datetime_complete = start + dt.timedelta(seconds=seconds) if state.is_finished() else None
+    return trial
+
+
+def add_study(
+    storage: str | optuna.storages.BaseStorage,
+    name: str,
+    *,
+    n_trials: int = 12,
+    sampler: str = "tpe",
+    running: int = 0,
+    waiting: int = 0,
+    seed: int = 0,
+    max_epochs: int = 20,
+    retrain: bool = False,
+) -> optuna.Study:
+    """A study of ``n_trials`` finished trials (mostly complete, some pruned, one failed)
+    followed by ``running`` running and ``waiting`` waiting ones."""
+    rng = np.random.default_rng(seed)
+    study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
+    study.set_user_attr("spec", make_spec(name, sampler=sampler, epochs=max_epochs))
+    states = [TrialState.COMPLETE] * n_trials
+    for i in range(n_trials):
+        if i % 4 == 3:
+            states[i] = TrialState.PRUNED
+        if i == 5:
+            states[i] = TrialState.FAIL
+    states += [TrialState.RUNNING] * running + [TrialState.WAITING] * waiting
+    start, trials = EPOCH, []
+    for number, state in enumerate(states):
+        trial = make_trial(
+            rng, study_name=name, number=number, state=state, start=start, max_epochs=max_epochs
+        )
+        trials.append(trial)
+        if trial.datetime_complete is not None:
+            start = trial.datetime_complete + dt.timedelta(seconds=0.5)
+    study.add_trials(trials)
+    if retrain and study.best_trial is not None:
+        study.set_user_attr(
+            "retrain",
+            {
+                "test_accuracy": 0.9612,
+                "model_path": f"models/{name}.json",
+                "params": study.best_trial.params,
+                "finished_at": "2025-01-06T10:00:00",
+            },
+        )
+    return study
+
+
+def _sample(rng: np.random.Generator, dist: BaseDistribution) -> Any:
+    if isinstance(dist, CategoricalDistribution):
+        return dist.choices[int(rng.integers(len(dist.choices)))]
+    if isinstance(dist, IntDistribution):
+        return int(rng.integers(dist.low, dist.high + 1))
+    assert isinstance(dist, FloatDistribution)
+    if dist.log:
+        return float(math.exp(rng.uniform(math.log(dist.low), math.log(dist.high))))
+    return float(rng.uniform(dist.low, dist.high))

@@ -1,0 +1,109 @@
+"""Fixtures for the data layer: an isolated environment, tiny IDX datasets, a local HTTP server."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import os
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from data_helpers import write_tiny
+
+from hpsearch.data import sources
+
+FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+
+
+@pytest.fixture(autouse=True)
+def isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """Every test gets an empty user cache and no data environment variables."""
+    cache = tmp_path / "xdg-cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(cache))
+    monkeypatch.delenv("HPSEARCH_DATA_DIR", raising=False)
+    monkeypatch.delenv("HPSEARCH_DATA_URL", raising=False)
+    return cache / "hpsearch"
+
+
+@pytest.fixture
+def fashion_dir() -> Path:
+    """The Debian package's folder; skips without it unless HPSEARCH_REQUIRE_DATASETS is set."""
+    if not (FASHION_DIR / "train-images-idx3-ubyte.gz").is_file():
+        message = (
+            f"{FASHION_DIR} is missing: sudo apt-get install dataset-fashion-mnist "
+            "(HPSEARCH_REQUIRE_DATASETS is set, so this is a failure)"
+        )
+        if os.environ.get("HPSEARCH_REQUIRE_DATASETS"):
+            pytest.fail(message)
+        pytest.skip(message)
+    return FASHION_DIR
+
+
+@pytest.fixture
+def tiny_source(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> sources.IdxSource:
+    """Registers IDX dataset 'tiny' whose published files are in ``source.mirrors[0]`` (a folder)."""
+    published = write_tiny(tmp_path / "published")
+    source = sources.IdxSource(
+        name="tiny",
+        class_names=("a", "b", "c", "d"),
+        files={
+            role: (path.name, hashlib.sha256(path.read_bytes()).hexdigest())
+            for role, path in published.items()
+        },
+        mirrors=(),
+        image_shape=(6, 5),
+        description="tiny test dataset",
+    )
+    monkeypatch.setitem(sources.IDX_SOURCES, "tiny", source)
+    return source
+
+
+@dataclass
+class Server:
+    """A local HTTP server: ``routes`` maps a path to bytes; ``truncate`` paths send half."""
+
+    url: str
+    routes: dict[str, bytes] = field(default_factory=dict)
+    truncate: set[str] = field(default_factory=set)
+    requests: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def http_server() -> Iterator[Server]:
+    """An HTTP server on 127.0.0.1 (random port) in a thread, stopped after the test."""
+    state = Server(url="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            state.requests.append(self.path)
+            body = state.routes.get(self.path)
+            if body is None:
+                self.send_error(404)
+                return
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            if self.path in state.truncate:
+                self.wfile.write(body[: len(body) // 2])
+                self.close_connection = True
+                return
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:  # keep test output quiet
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    state.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield state
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,95 @@
+"""Samplers and pruners by name."""
+
+from __future__ import annotations
+
+import optuna
+import pytest
+
+from hpsearch.errors import ConfigError
+from hpsearch.search import samplers
+from hpsearch.search import spec as spec_module
+from hpsearch.search.samplers import PRUNER_NAMES, SAMPLER_NAMES, make_pruner, make_sampler
+from hpsearch.search.spec import parse_spec
+
+EXPECTED_SAMPLERS = {
+    "tpe": optuna.samplers.TPESampler,
+    "random": optuna.samplers.RandomSampler,
+    "cmaes": optuna.samplers.CmaEsSampler,
+    "qmc": optuna.samplers.QMCSampler,
+    "grid": optuna.samplers.RandomSampler,
+    "gp": optuna.samplers.GPSampler,
+}
+EXPECTED_PRUNERS = {
+    "none": optuna.pruners.NopPruner,
+    "median": optuna.pruners.MedianPruner,
+    "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
+    "hyperband": optuna.pruners.HyperbandPruner,
+}
+
+
+def test_names_are_the_documented_ones() -> None:
+    """The spec's sampler and pruner names are exactly these, in this order."""
+    assert SAMPLER_NAMES == ("tpe", "random", "cmaes", "qmc", "grid", "gp")
+    assert PRUNER_NAMES == ("none", "median", "successive_halving", "hyperband")
+
+
+@pytest.mark.parametrize("name", SAMPLER_NAMES)
+def test_make_sampler_builds_each_name(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each sampler name builds its Optuna sampler; grid is random (trials are enqueued)."""
+    monkeypatch.setattr(samplers, "_installed", lambda module: True)  # optional extras
+    sampler = make_sampler(name, seed=3)
+    assert type(sampler) is EXPECTED_SAMPLERS[name]
+
+
+def test_tpe_startup_follows_the_trial_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a known n_trials, TPE starts modelling after a quarter of it (5 to 10 trials)."""
+    monkeypatch.setattr(spec_module, "_dataset_problem", lambda name: None)
+    spec = parse_spec({"study": {"name": "s", "n_trials": 20}, "data": {"dataset": "d"}})
+    assert make_sampler("tpe", seed=1, spec=spec)._n_startup_trials == 5
+    assert make_sampler("tpe", seed=1)._n_startup_trials == 10
+
+
+def test_seeded_samplers_repeat_their_suggestions() -> None:
+    """The same seed gives the same first suggestions (every worker builds its own sampler)."""
+
+    def first(name: str) -> list[float]:
+        study = optuna.create_study(sampler=make_sampler(name, seed=5))
+        return [study.ask().suggest_float("x", 0.0, 1.0) for _ in range(3)]
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    for name in ("tpe", "random", "qmc"):
+        assert first(name) == first(name)
+
+
+def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """gp without torch (and cmaes without cmaes) fails with how to install it."""
+    monkeypatch.setattr(samplers, "_installed", lambda module: False)
+    with pytest.raises(
+        ConfigError, match=r"needs the 'torch' package.*pip install 'hpsearch\[gp\]'"
+    ):
+        make_sampler("gp", seed=None)
+    with pytest.raises(ConfigError, match="pip install cmaes"):
+        make_sampler("cmaes", seed=None)
+
+
+def test_unknown_names_list_the_valid_ones() -> None:
+    """An unknown sampler or pruner name lists the valid names."""
+    with pytest.raises(ConfigError, match="expected one of tpe, random, cmaes, qmc, grid, gp"):
+        make_sampler("bayes", seed=1)
+    with pytest.raises(ConfigError, match="expected one of none, median, successive_halving"):
+        make_pruner("asha", max_epochs=10)
+    with pytest.raises(ConfigError, match="max_epochs"):
+        make_pruner("median", max_epochs=0)
+
+
+@pytest.mark.parametrize("name", PRUNER_NAMES)
+def test_make_pruner_builds_each_name(name: str) -> None:
+    """Each pruner name builds its Optuna pruner."""
+    assert type(make_pruner(name, max_epochs=30)) is EXPECTED_PRUNERS[name]
+
+
+def test_hyperband_spans_one_to_max_epochs() -> None:
+    """Hyperband's resource is the epoch: from 1 up to the spec's max epochs."""
+    pruner = make_pruner("hyperband", max_epochs=27)
+    assert (pruner._min_resource, pruner._max_resource) == (1, 27)
+    assert make_pruner("median", max_epochs=30)._n_warmup_steps == 3
