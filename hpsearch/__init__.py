@@ -1,1 +1,3 @@
-"""hpsearch."""
+"""hpsearch: hyperparameter search for a NumPy neural network, driven by Optuna."""
+
+__version__ = "0.1.0"

@@ -8,6 +8,7 @@ shifted digit or garment keeps its class.
 from __future__ import annotations
 
 import math
+import numbers
 
 import numpy as np
 
@@ -44,7 +45,7 @@ class Augmentation:
             ) from None
         if height < 1 or width < 1:
             raise DataError(f"image_shape must be positive, got {image_shape!r}")
-        if not (isinstance(rotation, (int, float)) and math.isfinite(rotation)) or not (
+        if not (isinstance(rotation, numbers.Real) and math.isfinite(rotation)) or not (
             0 <= rotation <= 180
         ):
             raise DataError(f"rotation must be between 0 and 180 degrees, got {rotation!r}")
@@ -99,41 +100,60 @@ class Augmentation:
             out[rows] = self._transform(X[rows], angles[rows], shifts[0, rows], shifts[1, rows])
         return out
 
+    def _padded(self, X: np.ndarray) -> np.ndarray:
+        """The images with a one-pixel border (edge copies or ``fill``), flattened per image.
+
+        Clamping source positions into the padded frame makes every neighbour a
+        valid index: far-away positions read the border, i.e. the fill or the edge.
+        """
+        height, width = self.image_shape
+        images = X.reshape(len(X), height, width)
+        if self.fill is None:
+            padded = np.pad(images, ((0, 0), (1, 1), (1, 1)), mode="edge")
+        else:
+            padded = np.pad(images, ((0, 0), (1, 1), (1, 1)), constant_values=self.fill)
+        return padded.reshape(-1)
+
     def _transform(
         self, X: np.ndarray, degrees: np.ndarray, dy: np.ndarray, dx: np.ndarray
     ) -> np.ndarray:
-        # 1. inverse map: the output pixel p came from R(-angle) (p - shift), about the centre
-        theta = np.deg2rad(degrees).astype(np.float32)[:, None]
-        cos, sin = np.cos(theta), np.sin(theta)
+        height, width = self.image_shape
+        stride = width + 2
+        source = self._padded(X)
+        first = (np.arange(len(X), dtype=np.int64) * ((height + 2) * stride))[:, None]
+        # 1. inverse map: the output pixel p came from R(-angle) (p - shift) about the centre,
+        #    in the padded frame (+1), clamped to it
         r = self._rows - dy.astype(np.float32)[:, None]
         c = self._cols - dx.astype(np.float32)[:, None]
-        src_r = cos * r - sin * c + self._centre[0]
-        src_c = sin * r + cos * c + self._centre[1]
-        # 2. bilinear weights of the four neighbours
-        height, width = self.image_shape
-        if self.fill is None:  # replicate the edge: clamp the position into the image
-            np.clip(src_r, 0, height - 1, out=src_r)
-            np.clip(src_c, 0, width - 1, out=src_c)
-        r0 = np.floor(src_r)
-        c0 = np.floor(src_c)
-        fr = src_r - r0
-        fc = src_c - c0
-        r0 = r0.astype(np.int64)
-        c0 = c0.astype(np.int64)
-        # 3. gather the neighbours of every pixel of every image at once
-        out = np.zeros(X.shape, dtype=np.float32)
-        outside = np.zeros(X.shape, dtype=np.float32)
-        for rr, cc, weight in (
-            (r0, c0, (1 - fr) * (1 - fc)),
-            (r0, c0 + 1, (1 - fr) * fc),
-            (r0 + 1, c0, fr * (1 - fc)),
-            (r0 + 1, c0 + 1, fr * fc),
-        ):
-            inside = (rr >= 0) & (rr < height) & (cc >= 0) & (cc < width)
-            index = np.clip(rr, 0, height - 1) * width + np.clip(cc, 0, width - 1)
-            values = np.take_along_axis(X, index, axis=1)
-            out += np.where(inside, weight * values, 0.0)
-            outside += np.where(inside, 0.0, weight)
-        if self.fill is not None and self.fill != 0.0:
-            out += self.fill * outside
-        return out
+        if not self.rotation:  # whole-pixel shifts: one gather, no interpolation
+            src_r = np.clip(r + (self._centre[0] + 1), 0, height + 1).astype(np.int64)
+            src_c = np.clip(c + (self._centre[1] + 1), 0, width + 1).astype(np.int64)
+            return source[first + src_r * stride + src_c]
+        theta = np.deg2rad(degrees).astype(np.float32)[:, None]
+        cos, sin = np.cos(theta), np.sin(theta)
+        src_r = cos * r - sin * c
+        src_r += self._centre[0] + 1
+        src_c = sin * r + cos * c
+        src_c += self._centre[1] + 1
+        np.clip(src_r, 0, height + 1, out=src_r)
+        np.clip(src_c, 0, width + 1, out=src_c)
+        # 2. top-left neighbour (kept one short of the last row/column) and bilinear weights
+        r0 = np.minimum(np.floor(src_r), height).astype(np.int64)
+        c0 = np.minimum(np.floor(src_c), width).astype(np.int64)
+        src_r -= r0
+        src_c -= c0
+        # 3. gather the four neighbours of every pixel of every image at once, then blend
+        index = first + r0 * stride + c0
+        top_left, top_right = source[index], source[index + 1]
+        index += stride
+        bottom_left, bottom_right = source[index], source[index + 1]
+        top_right -= top_left
+        top_right *= src_c
+        top_left += top_right
+        bottom_right -= bottom_left
+        bottom_right *= src_c
+        bottom_left += bottom_right
+        bottom_left -= top_left
+        bottom_left *= src_r
+        top_left += bottom_left
+        return top_left

@@ -29,6 +29,7 @@ from hpsearch.errors import DataError
 
 DIGITS_TEST_SIZE = 0.2
 DIGITS_SEED = 0
+DIGITS_CLASSES = tuple(str(digit) for digit in range(10))
 
 
 def digits_file() -> Path | None:
@@ -56,7 +57,7 @@ def load_digits(
         table = np.loadtxt(handle, delimiter=",", dtype=np.float32)
     X, y = table[:, :-1], table[:, -1].astype(np.int64)
     X_train, y_train, X_test, y_test, split_info = carve_test(
-        X, y, test_size=test_size, seed=seed, n_classes=10, source="digits"
+        X, y, test_size=test_size, seed=seed, class_names=DIGITS_CLASSES, source="digits"
     )
     X_train, X_test, info = preprocess(X_train, X_test, scale=16.0, standardize=standardize)
     provenance = {
@@ -72,7 +73,7 @@ def load_digits(
         y_train=y_train,
         X_test=X_test,
         y_test=y_test,
-        class_names=tuple(str(d) for d in range(10)),
+        class_names=DIGITS_CLASSES,
         image_shape=(8, 8),
         provenance=provenance,
     )

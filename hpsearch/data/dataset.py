@@ -76,19 +76,25 @@ def encode_labels(
 ) -> tuple[np.ndarray, np.ndarray, tuple[str, ...]]:
     """Map labels to int64 indices 0..K-1 and name the classes.
 
-    Integer labels that already are 0..K-1 keep their values (and ``class_names``
-    when given); any other labels (strings, 1..10, ...) become indices into
-    their sorted distinct values, which also become the class names.
+    With ``class_names``, integer labels must be indices into them. Without,
+    integer labels that already are 0..K-1 (each present) keep their values;
+    any other labels (strings, 1..10, ...) become indices into their sorted
+    distinct values, which also become the class names.
     """
     y_train, y_test = np.asarray(y_train), np.asarray(y_test)
+    if y_train.size == 0:
+        raise DataError("there are no training labels")
     if y_train.dtype.kind in "iu" and y_test.dtype.kind in "iu":
-        top = max(int(y_train.max(initial=0)), int(y_test.max(initial=0)))
-        low = min(int(y_train.min(initial=0)), int(y_test.min(initial=0)))
-        k = len(class_names) if class_names is not None else top + 1
-        if low >= 0 and top < k:
-            names = class_names if class_names is not None else tuple(str(i) for i in range(k))
-            return y_train.astype(np.int64), y_test.astype(np.int64), names
-        if class_names is not None:
+        present = np.union1d(y_train, y_test)
+        low, top = int(present[0]), int(present[-1])
+        if class_names is None:
+            if low == 0 and len(present) == top + 1:  # already 0..K-1, every class present
+                names = tuple(str(i) for i in range(top + 1))
+                return y_train.astype(np.int64), y_test.astype(np.int64), names
+        else:
+            k = len(class_names)
+            if low >= 0 and top < k:
+                return y_train.astype(np.int64), y_test.astype(np.int64), class_names
             raise DataError(
                 f"labels range over {low}..{top} but there are {k} class names; "
                 f"labels must be 0..{k - 1}"
@@ -177,13 +183,25 @@ def _scaled(X: np.ndarray, divisor: float) -> np.ndarray:
 
 
 def carve_test(
-    X: np.ndarray, y: np.ndarray, *, test_size: int | float, seed: int, n_classes: int, source: str
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    test_size: int | float,
+    seed: int,
+    class_names: tuple[str, ...],
+    source: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
     """Split (X, y) into stratified train and test parts with a fixed ``seed``."""
     n_test = resolve_size(test_size, len(y), f"{source}: test_size")
     rng = np.random.default_rng(seed)
     test, train = stratified_partition(
-        y, n_test, None, rng, n_classes=n_classes, names=("test", "training")
+        y,
+        n_test,
+        None,
+        rng,
+        n_classes=len(class_names),
+        class_names=class_names,
+        names=("test", "training"),
     )
     train.sort()
     test.sort()

@@ -117,7 +117,7 @@ def load_npz(
             raise DataError(f"{name}: X has {len(X)} rows but y has {len(y)}")
         codes, _, labels = encode_labels(y, y[:0], class_names)
         X_train, y_train, X_test, y_test, split_info = carve_test(
-            X, codes, test_size=test_size, seed=seed, n_classes=len(labels), source=name
+            X, codes, test_size=test_size, seed=seed, class_names=labels, source=name
         )
         class_names = labels
     else:
@@ -236,7 +236,7 @@ def load_csv(
         y = np.char.strip(y)
     codes, _, labels = encode_labels(y, y[:0])
     X_train, y_train, X_test, y_test, split_info = carve_test(
-        X, codes, test_size=test_size, seed=seed, n_classes=len(labels), source=name
+        X, codes, test_size=test_size, seed=seed, class_names=labels, source=name
     )
     provenance = {
         "name": name,

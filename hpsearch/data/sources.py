@@ -14,6 +14,7 @@ or the dataset's canonical mirrors, each file checked against its SHA-256.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -256,6 +257,8 @@ def locate(
                 f"{source.name}: cannot write to the cache {target}: {error}"
             ) from error
         return Located("download", target, found, url=base)
+    with contextlib.suppress(OSError):
+        target.rmdir()  # only if empty: leave no trace of a failed first download
     tried = "Download failed:\n" + "\n".join(f"  - {line}" for line in failures)
     raise DataError(
         f"{source.name}: the IDX files were not found locally and could not be downloaded.\n"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 from pathlib import Path
@@ -58,7 +59,7 @@ class Network:
         rng = xp.random.default_rng(seed)
         self.weights = [
             xp.ascontiguousarray(initializer(rng, n_in, n_out), dtype=self.dtype)
-            for n_in, n_out in zip(sizes[:-1], sizes[1:], strict=True)
+            for n_in, n_out in itertools.pairwise(sizes)
         ]
         self.biases = [initial_biases(rng, init, n_out).astype(self.dtype) for n_out in sizes[1:]]
 

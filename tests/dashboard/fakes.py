@@ -9,11 +9,13 @@ training anything, so the tests and the benchmark stay fast. Trials are built wi
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from typing import Any
 
 import numpy as np
 import optuna
+import sqlalchemy
 from optuna.distributions import (
     BaseDistribution,
     CategoricalDistribution,
@@ -155,9 +157,14 @@ def add_study(
     seed: int = 0,
     max_epochs: int = 20,
     retrain: bool = False,
+    bulk: bool = False,
 ) -> optuna.Study:
     """A study of ``n_trials`` finished trials (mostly complete, some pruned, one failed)
-    followed by ``running`` running and ``waiting`` waiting ones."""
+    followed by ``running`` running and ``waiting`` waiting ones.
+
+    ``bulk=True`` writes the trials with a few SQL inserts instead of ``add_trials``
+    (about 30 ms a trial on SQLite): for benchmark-sized studies.
+    """
     rng = np.random.default_rng(seed)
     study = optuna.create_study(storage=storage, study_name=name, direction="maximize")
     study.set_user_attr("spec", make_spec(name, sampler=sampler, epochs=max_epochs))
@@ -176,7 +183,10 @@ def add_study(
         trials.append(trial)
         if trial.datetime_complete is not None:
             start = trial.datetime_complete + dt.timedelta(seconds=0.5)
-    study.add_trials(trials)
+    if bulk:
+        bulk_add_trials(study, trials)
+    else:
+        study.add_trials(trials)
     if retrain and study.best_trial is not None:
         study.set_user_attr(
             "retrain",
@@ -188,6 +198,82 @@ def add_study(
             },
         )
     return study
+
+
+def bulk_add_trials(study: optuna.Study, trials: list[FrozenTrial]) -> None:
+    """Insert ``trials`` into an RDB-stored ``study`` in one transaction, rows as Optuna writes them."""
+    from optuna.storages._rdb import models as m  # the schema of the installed Optuna
+
+    backend = getattr(study._storage, "_backend", study._storage)
+    assert isinstance(backend, optuna.storages.RDBStorage), "bulk insert needs an RDB storage"
+    study_id = study._study_id
+    first = len(study.get_trials(deepcopy=False))
+    value_type = m.TrialValueModel.TrialValueType.FINITE
+    inter_type = m.TrialIntermediateValueModel.TrialIntermediateValueType.FINITE
+
+    def utc(moment: dt.datetime | None) -> dt.datetime | None:
+        return None if moment is None else moment.astimezone(dt.UTC).replace(tzinfo=None)
+
+    with backend.engine.begin() as conn:
+        conn.execute(
+            m.TrialModel.__table__.insert(),
+            [
+                {
+                    "number": first + i,
+                    "study_id": study_id,
+                    "state": t.state.name,
+                    "datetime_start": utc(t.datetime_start),
+                    "datetime_complete": utc(t.datetime_complete),
+                }
+                for i, t in enumerate(trials)
+            ],
+        )
+        table = m.TrialModel.__table__
+        ids = dict(
+            conn.execute(
+                sqlalchemy.select(table.c.number, table.c.trial_id).where(
+                    table.c.study_id == study_id, table.c.number >= first
+                )
+            ).all()
+        )
+        params, values, inters, attrs = [], [], [], []
+        for i, t in enumerate(trials):
+            tid = ids[first + i]
+            for name, value in t.params.items():
+                dist = t.distributions[name]
+                params.append(
+                    {
+                        "trial_id": tid,
+                        "param_name": name,
+                        "param_value": dist.to_internal_repr(value),
+                        "distribution_json": optuna.distributions.distribution_to_json(dist),
+                    }
+                )
+            if t.value is not None:
+                values.append(
+                    {"trial_id": tid, "objective": 0, "value": t.value, "value_type": value_type.name}
+                )
+            inters += [
+                {
+                    "trial_id": tid,
+                    "step": step,
+                    "intermediate_value": v,
+                    "intermediate_value_type": inter_type.name,
+                }
+                for step, v in t.intermediate_values.items()
+            ]
+            attrs += [
+                {"trial_id": tid, "key": k, "value_json": json.dumps(v)}
+                for k, v in t.user_attrs.items()
+            ]
+        for model, rows in (
+            (m.TrialParamModel, params),
+            (m.TrialValueModel, values),
+            (m.TrialIntermediateValueModel, inters),
+            (m.TrialUserAttributeModel, attrs),
+        ):
+            if rows:
+                conn.execute(model.__table__.insert(), rows)
 
 
 def _sample(rng: np.random.Generator, dist: BaseDistribution) -> Any:

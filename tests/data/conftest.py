@@ -13,11 +13,47 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from data_helpers import write_tiny
-
 from hpsearch.data import sources
+from hpsearch.data.idx import write_idx
 
 FASHION_DIR = Path("/usr/share/datasets/fashion-mnist")
+TINY_FILES = {
+    "train_images": "train-images-idx3-ubyte.gz",
+    "train_labels": "train-labels-idx1-ubyte.gz",
+    "test_images": "t10k-images-idx3-ubyte.gz",
+    "test_labels": "t10k-labels-idx1-ubyte.gz",
+}
+
+
+def tiny_arrays(seed: int = 0, n_train: int = 40, n_test: int = 20) -> dict[str, np.ndarray]:
+    """A small image dataset, 4 classes of 6x5 bytes, each class in both parts."""
+    rng = np.random.default_rng(seed)
+    return {
+        "train_images": rng.integers(0, 256, size=(n_train, 6, 5), dtype=np.uint8),
+        "train_labels": (np.arange(n_train) % 4).astype(np.uint8),
+        "test_images": rng.integers(0, 256, size=(n_test, 6, 5), dtype=np.uint8),
+        "test_labels": (np.arange(n_test) % 4).astype(np.uint8),
+    }
+
+
+def write_tiny(folder: Path, arrays: dict[str, np.ndarray] | None = None) -> dict[str, Path]:
+    """Write the tiny dataset as four .gz IDX files into ``folder``."""
+    arrays = tiny_arrays() if arrays is None else arrays
+    folder.mkdir(parents=True, exist_ok=True)
+    return {role: write_idx(folder / name, arrays[role]) for role, name in TINY_FILES.items()}
+
+
+class TinyFiles:
+    """The helpers above, for tests (which cannot import this conftest)."""
+
+    arrays = staticmethod(tiny_arrays)
+    write = staticmethod(write_tiny)
+
+
+@pytest.fixture
+def tiny_files() -> type[TinyFiles]:
+    """Functions to make the tiny IDX dataset: ``arrays(seed)`` and ``write(folder, arrays)``."""
+    return TinyFiles
 
 
 @pytest.fixture(autouse=True)
@@ -98,7 +134,7 @@ def http_server() -> Iterator[Server]:
             pass
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     state.url = f"http://127.0.0.1:{server.server_address[1]}"
     try:

@@ -50,7 +50,9 @@ def test_fetch_option_that_does_not_apply_is_a_usage_error(capsys) -> None:
     assert "--data-dir does not apply to dataset 'digits'" in capsys.readouterr().err
 
 
-def test_fetch_offline_lists_the_options(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+def test_fetch_offline_lists_the_options(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
     """Rule: fetching with no local copy and no network fails (exit 1) listing the fixes."""
     offline = dataclasses.replace(
         sources.FASHION_MNIST,

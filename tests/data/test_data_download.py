@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from hpsearch.data import load, sources
+from hpsearch.data import cache_root, load, sources
 from hpsearch.data.download import DownloadError, download
 from hpsearch.errors import DataError
 
@@ -66,7 +66,9 @@ def test_http_error_is_a_download_error(http_server, tmp_path: Path) -> None:
 
 def _serve(http_server, tmp_path: Path, source: sources.IdxSource) -> None:
     for file_name, _ in source.files.values():
-        http_server.routes[f"/mirror/{file_name}"] = (tmp_path / "published" / file_name).read_bytes()
+        http_server.routes[f"/mirror/{file_name}"] = (
+            tmp_path / "published" / file_name
+        ).read_bytes()
 
 
 def test_dataset_download_goes_to_the_cache_once(
@@ -77,7 +79,9 @@ def test_dataset_download_goes_to_the_cache_once(
     data = load("tiny", base_url=f"{http_server.url}/mirror/", progress=False)
     assert len(http_server.requests) == 4
     cached = isolated / "tiny"
-    assert sorted(p.name for p in cached.iterdir()) == sorted(n for n, _ in tiny_source.files.values())
+    assert sorted(p.name for p in cached.iterdir()) == sorted(
+        n for n, _ in tiny_source.files.values()
+    )
     assert data.provenance["origin"] == "download"
     assert data.provenance["url"] == f"{http_server.url}/mirror/"
     published = {name: sha for name, sha in tiny_source.files.values()}
@@ -89,7 +93,9 @@ def test_dataset_download_goes_to_the_cache_once(
     assert again.provenance["origin"] == "cache"
 
 
-def test_data_url_environment_variable(http_server, tmp_path: Path, tiny_source, monkeypatch) -> None:
+def test_data_url_environment_variable(
+    http_server, tmp_path: Path, tiny_source, monkeypatch
+) -> None:
     """Rule: HPSEARCH_DATA_URL replaces the canonical mirrors as the download base."""
     _serve(http_server, tmp_path, tiny_source)
     monkeypatch.setenv("HPSEARCH_DATA_URL", f"{http_server.url}/mirror")
@@ -137,6 +143,7 @@ def test_offline_error_lists_every_way_to_get_fashion_mnist(
         "HPSEARCH_DATA_URL",
     ):
         assert expected in message, expected
+    assert not (cache_root() / "fashion-mnist").exists()  # no empty folder left behind
 
 
 def test_download_off_is_an_error_not_a_network_call(tiny_source, http_server) -> None:

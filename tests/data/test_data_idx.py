@@ -91,7 +91,9 @@ def test_trailing_bytes_are_rejected(tmp_path: Path) -> None:
 def test_expected_number_of_dimensions(tmp_path: Path) -> None:
     """Rule: a labels file where images are expected (or vice versa) is named as such."""
     path = write_idx(tmp_path / "labels", np.zeros(4, dtype=np.uint8))
-    with pytest.raises(DataError, match=r"labels: IDX file has 1 dimensions, expected 3 \(images\)"):
+    with pytest.raises(
+        DataError, match=r"labels: IDX file has 1 dimensions, expected 3 \(images\)"
+    ):
         read_idx(path, ndim=3)
 
 

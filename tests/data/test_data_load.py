@@ -75,7 +75,9 @@ def test_provenance_is_json_serialisable_with_source_hash() -> None:
 
 def test_unknown_option_lists_the_valid_ones() -> None:
     """Rule: an option a dataset does not take is an error listing the ones it does."""
-    with pytest.raises(DataError, match=r"unknown option\(s\) data_dir; valid options: standardize"):
+    with pytest.raises(
+        DataError, match=r"unknown option\(s\) data_dir; valid options: standardize"
+    ):
         load("digits", data_dir="/tmp")
     assert "data_dir" in load_options("fashion-mnist")
     assert "label" in load_options("csv:" + __file__)

@@ -1,0 +1,66 @@
+"""Rich tables of studies and trials (formatting only: the data come from hpsearch.search.summary)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from rich.table import Table
+
+from hpsearch.search.spec import StudySpec
+from hpsearch.search.summary import best_trials, study_summary, trial_row
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def status_table(studies: list[tuple[optuna.Study, StudySpec]]) -> Table:
+    table = Table(title="studies")
+    for column in ("study", "dataset", "sampler", "pruner", "trials by state", "best", "last activity"):
+        table.add_column(column)
+    for study, spec in studies:
+        s = study_summary(study, spec)
+        states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(s["trials"].items())) or "-"
+        budget = f" / {s['budget']}" if s["budget"] else ""
+        table.add_row(s["name"], s["dataset"], s["sampler"], s["pruner"], states + budget,
+                      _fmt(s["best_value"]), _fmt(s["last_activity"]))
+    return table
+
+
+def trials_table(study: optuna.Study, spec: StudySpec, *, states: set[str], sort: str) -> Table:
+    trials = study.get_trials(deepcopy=False)
+    rows = [trial_row(t) for t in trials if not states or t.state.name in states]
+    if sort == "value":
+        reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
+        rows.sort(key=lambda r: (r["value"] is None, -r["value"] if reverse and r["value"] is not None
+                                 else r["value"] or 0))
+    params = list(spec.searched)
+    table = Table(title=f"trials of {study.study_name}")
+    for column in ("#", "state", "value", "epochs", "seconds", "stop", *params):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        table.add_row(str(r["number"]), r["state"], _fmt(r["value"]), _fmt(r["epochs"]),
+                      _fmt(r["seconds"]), _fmt(r["stop_reason"]),
+                      *(_fmt(r["params"].get(p)) for p in params))
+    return table
+
+
+def best_table(study: optuna.Study, n: int = 5) -> Table:
+    best = best_trials(study, n)
+    table = Table(title=f"best trials of {study.study_name}")
+    for column in ("#", "value", "epochs", "seconds", "params"):
+        table.add_column(column, overflow="fold")
+    for t in best:
+        row = trial_row(t)
+        params = ", ".join(f"{k}={_fmt(v)}" for k, v in row["params"].items())
+        table.add_row(str(t.number), _fmt(t.value), _fmt(row["epochs"]), _fmt(row["seconds"]), params)
+    if not best:
+        table.caption = "no complete trials yet"
+    else:
+        table.caption = "best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best[0].params.items())
+    return table

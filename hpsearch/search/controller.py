@@ -1,0 +1,123 @@
+"""``hpsearch run``: create or resume a study, run N local worker processes, watch them."""
+
+from __future__ import annotations
+
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch.search.spec import StudySpec
+from hpsearch.search.study import counted_trials, create_or_resume
+
+#: Seconds between two looks at the storage while workers run.
+POLL_INTERVAL = 0.5
+
+
+@dataclass
+class Progress:
+    """A snapshot of a study's trials, for progress displays."""
+
+    done: int
+    total: int | None
+    running: int
+    by_state: dict[str, int]
+    best_value: float | None
+
+
+def snapshot(study: optuna.Study, total: int | None) -> Progress:
+    trials = counted_trials(study)
+    by_state: dict[str, int] = {}
+    for t in trials:
+        by_state[t.state.name] = by_state.get(t.state.name, 0) + 1
+    finished = [t for t in trials if t.state.is_finished()]
+    complete = [t.value for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+    maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
+    best = (max(complete) if maximize else min(complete)) if complete else None
+    return Progress(len(finished), total, by_state.get("RUNNING", 0), by_state, best)
+
+
+def blas_threads(jobs: int) -> int:
+    """BLAS threads per worker so that jobs x threads <= cores (oversubscription is slower)."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _worker_process(storage_url: str, study_name: str, index: int, threads: int,
+                    deadline: float | None) -> None:
+    from threadpoolctl import threadpool_limits
+
+    from hpsearch.search.study import load_study_and_spec
+    from hpsearch.search.worker import run_worker
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    with threadpool_limits(threads):
+        study, spec = load_study_and_spec(storage_url, study_name, worker_index=index)
+        with contextlib.suppress(KeyboardInterrupt):
+            run_worker(study, spec, deadline=deadline)
+
+
+def run_study(
+    spec: StudySpec,
+    storage_url: str,
+    *,
+    jobs: int = 1,
+    on_progress: Callable[[Progress], None] | None = None,
+) -> Progress:
+    """Create or resume ``spec``'s study and run ``jobs`` worker processes until the
+    budget is spent. Ctrl-C (SIGINT) or SIGTERM stops the workers cleanly: their
+    running trials end as failed and go back in the queue, so a later run resumes."""
+    study, _ = create_or_resume(spec, storage_url)
+    deadline = time.time() + spec.study.timeout if spec.study.timeout else None
+    context = multiprocessing.get_context("spawn")
+    threads = blas_threads(jobs)
+    processes = [
+        context.Process(
+            target=_worker_process,
+            args=(storage_url, spec.study.name, index, threads, deadline),
+            name=f"hpsearch-worker-{index}",
+            daemon=False,
+        )
+        for index in range(jobs)
+    ]
+    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    try:
+        for process in processes:
+            process.start()
+        while any(p.is_alive() for p in processes):
+            if on_progress is not None:
+                on_progress(snapshot(study, spec.budget))
+            for p in processes:
+                p.join(timeout=POLL_INTERVAL / len(processes))
+    except KeyboardInterrupt:
+        _stop(processes)
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    final = snapshot(study, spec.budget)
+    if on_progress is not None:
+        on_progress(final)
+    return final
+
+
+def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop(processes: list[Any]) -> None:
+    """Ask every worker to stop (SIGTERM: fail + requeue the running trial), then wait."""
+    for p in processes:
+        if p.is_alive():
+            os.kill(p.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    for p in processes:
+        p.join(timeout=max(0.1, deadline - time.monotonic()))
+        if p.is_alive():
+            p.kill()

@@ -1,0 +1,150 @@
+"""One trial: build the network from the sampled params, train it, report, record."""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import optuna
+
+from hpsearch.data import Augmentation, Split
+from hpsearch.nn import Network, StopReason, train
+from hpsearch.search.space import suggest_params
+from hpsearch.search.spec import StudySpec
+
+#: Running trials rewrite their live learning curve at most this often (seconds).
+LIVE_HISTORY_INTERVAL = 2.0
+
+
+class TrialDiverged(Exception):
+    """The trial's loss became NaN or infinite: it is recorded as failed."""
+
+
+@dataclass
+class TrialOutcome:
+    """What the worker tells Optuna: the value, or that the trial was pruned/failed."""
+
+    state: optuna.trial.TrialState
+    value: float | None
+    reason: str
+
+
+def network_sizes(params: dict[str, Any], n_features: int, n_classes: int) -> list[int]:
+    """Layer widths: input, ``hidden_layers`` x ``hidden_width``, output."""
+    return [n_features] + [int(params["hidden_width"])] * int(params["hidden_layers"]) + [n_classes]
+
+
+def build_network(params: dict[str, Any], spec: StudySpec, n_features: int, n_classes: int,
+                  seed: int) -> Network:
+    """The network a trial's params describe."""
+    return Network(
+        network_sizes(params, n_features, n_classes),
+        activation=params["activation"],
+        loss=params["loss"],
+        init=params["init"],
+        dropout=params["dropout"],
+        seed=seed,
+        dtype=spec.training.dtype,
+    )
+
+
+def training_options(params: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
+    """Keyword arguments of ``hpsearch.nn.train`` for these params and the spec's [training]."""
+    regularizer = params["regularizer"]
+    return {
+        "epochs": spec.training.epochs,
+        "batch_size": int(params["batch_size"]),
+        "eta": float(params["eta"]),
+        "optimizer": params["optimizer"],
+        "momentum": float(params["momentum"]),
+        "l2": float(params["lambda"]) if regularizer == "l2" else 0.0,
+        "l1": float(params["lambda"]) if regularizer == "l1" else 0.0,
+        "patience": spec.training.patience,
+        "schedule": None if spec.training.schedule == "none" else spec.training.schedule,
+    }
+
+
+def make_augmentation(spec: StudySpec, image_shape: tuple[int, int] | None) -> Augmentation | None:
+    aug = spec.data.augmentation
+    if aug is None or image_shape is None or (not aug.rotation and not aug.shift):
+        return None
+    return Augmentation(image_shape, rotation=aug.rotation, shift=aug.shift)
+
+
+def trial_seed(spec: StudySpec, number: int) -> int:
+    """A seed per trial, fixed by the study seed and the trial number."""
+    return int(np.random.SeedSequence([spec.study.seed or 0, number]).generate_state(1)[0])
+
+
+class Objective:
+    """Runs trials of one study on one data split (loaded once per worker process)."""
+
+    def __init__(self, spec: StudySpec, data: Split, *, study_name: str,
+                 provenance: dict[str, Any] | None = None) -> None:
+        self.spec = spec
+        self.data = data
+        self.study_name = study_name
+        self.provenance = provenance or {}
+        self.augment = make_augmentation(spec, data.image_shape)
+        self.metric = spec.study.metric
+
+    def __call__(self, trial: optuna.Trial) -> TrialOutcome:
+        params = suggest_params(trial, self.spec)
+        seed = trial_seed(self.spec, trial.number)
+        network = build_network(params, self.spec, self.data.X_train.shape[1],
+                                self.data.n_classes, seed)
+        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
+        trial.set_user_attr("data_provenance", self.provenance)
+        trial.set_user_attr("command", f"hpsearch retrain {self.study_name} --trial {trial.number}")
+        pruned = False
+        last_live = time.monotonic()
+        records: list[dict[str, Any]] = []
+
+        def report(epoch: int, metrics: dict[str, Any]) -> bool:
+            nonlocal pruned, last_live
+            records.append(metrics)
+            value = metrics[self.metric]
+            if value is not None and np.isfinite(value):
+                trial.report(float(value), epoch)
+                if trial.should_prune():
+                    pruned = True
+                    return True
+            if time.monotonic() - last_live > LIVE_HISTORY_INTERVAL:
+                trial.set_user_attr("live_history", {"records": records, "stop_reason": None})
+                last_live = time.monotonic()
+            return False
+
+        started = time.perf_counter()
+        history = train(
+            network,
+            (self.data.X_train, self.data.y_train),
+            (self.data.X_validation, self.data.y_validation),
+            callback=report,
+            seed=seed,
+            augment=self.augment,
+            **training_options(params, self.spec),
+        )
+        seconds = time.perf_counter() - started
+        stop_reason = "pruned" if pruned else str(history.stop_reason)
+        stored = history.to_dict()
+        trial.set_user_attr("history", stored)
+        trial.set_user_attr("stop_reason", stop_reason)
+        trial.set_user_attr("epochs_run", history.epochs_run)
+        trial.set_user_attr("seconds", round(seconds, 4))
+        if pruned:
+            return TrialOutcome(optuna.trial.TrialState.PRUNED, None, "pruned")
+        if history.stop_reason == StopReason.DIVERGED:
+            reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
+            trial.set_user_attr("fail_reason", reason)
+            return TrialOutcome(optuna.trial.TrialState.FAIL, None, reason)
+        return TrialOutcome(optuna.trial.TrialState.COMPLETE, self._value(history), stop_reason)
+
+    def _value(self, history: Any) -> float:
+        if self.metric == "validation_accuracy":
+            return float(history.best_validation_accuracy)
+        best = history.best_epoch or history.epochs_run
+        return float(history.records[best - 1].validation_loss)

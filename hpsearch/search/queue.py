@@ -1,0 +1,63 @@
+"""The trial queue: how a study-wide budget and an exact grid stay exact under many workers.
+
+Optuna's ``n_trials`` is per ``optimize`` call and its GridSampler repeats points
+when workers race, so hpsearch turns the budget into a queue instead: when a study
+is created, every grid point (or, for the other samplers, one empty slot per trial
+of ``n_trials``) is enqueued as a WAITING trial. A worker *claims* a WAITING trial by
+switching it to RUNNING, which the storage does atomically (a row lock on
+PostgreSQL/MySQL, the database lock on SQLite), so no point runs twice and the
+study never ends with more trials than its budget. An empty slot is filled by the
+sampler when claimed, so TPE still sees every finished trial. A trial that has to be
+given up (Ctrl-C, SIGTERM, a killed worker found by heartbeat) is put back as a new
+WAITING trial with the same params.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+#: User attr on a trial that was put back: the number of the trial it repeats.
+RETRY_OF = "retry_of"
+
+
+def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: int) -> int:
+    """Enqueue grid ``points`` (each once) or ``n_slots`` empty slots; returns how many."""
+    if points:
+        for point in points:
+            study.enqueue_trial(point)
+        return len(points)
+    for _ in range(n_slots):
+        study.enqueue_trial({})
+    return n_slots
+
+
+def claim_trial(study: optuna.Study) -> optuna.Trial | None:
+    """Atomically take one WAITING trial and return it RUNNING, or None when none is left."""
+    storage = study._storage  # Optuna's own queue pop uses these same two calls
+    for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
+        try:
+            if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+                continue
+        except optuna.exceptions.UpdateFinishedTrialError:
+            continue
+        claimed = storage.get_trial(frozen._trial_id)
+        study.sampler.before_trial(study, claimed)
+        return optuna.Trial(study, frozen._trial_id)
+    return None
+
+
+def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial) -> None:
+    """Put a given-up trial back in the queue, with the same params."""
+    frozen = trial if isinstance(trial, optuna.trial.FrozenTrial) else study._storage.get_trial(
+        trial._trial_id
+    )
+    fixed = dict(frozen.system_attrs.get("fixed_params", {}))
+    fixed.update(frozen.params)
+    study.enqueue_trial(fixed, user_attrs={RETRY_OF: frozen.number})
+
+
+def waiting_count(study: optuna.Study) -> int:
+    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

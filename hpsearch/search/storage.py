@@ -1,0 +1,98 @@
+"""Storage URLs: which one to use, how to open it, how to show it without its password."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import warnings
+from pathlib import Path
+
+import optuna
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from hpsearch.errors import StorageError
+
+DEFAULT_STORAGE = "sqlite:///hpsearch.db"
+STORAGE_ENV = "HPSEARCH_STORAGE"
+#: Seconds a SQLite writer waits for the lock before giving up ("database is locked").
+SQLITE_BUSY_TIMEOUT = 120
+HEARTBEAT_INTERVAL = 10
+GRACE_PERIOD = 30
+
+
+def resolve_storage_url(option: str | None = None) -> str:
+    """``--storage`` > env ``HPSEARCH_STORAGE`` > ``sqlite:///hpsearch.db`` (working directory)."""
+    return option or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
+
+
+def mask_url(url: str) -> str:
+    """The URL with its password replaced by ``***`` (for output and logs)."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable storage URL>"
+
+
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
+    grace_period: int | None = GRACE_PERIOD,
+) -> optuna.storages.RDBStorage:
+    """An Optuna RDB storage for ``url``, tuned for many processes.
+
+    SQLite: WAL journal and a long busy timeout, so local workers queue for the write
+    lock instead of failing. Server databases: pre-ping (survives restarts) and a small
+    pool. Heartbeats mark the trials of killed workers as failed, then retried.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise StorageError(
+            f"storage URL {url!r} is not a database URL; expected e.g. "
+            "sqlite:///hpsearch.db or postgresql+psycopg://user@host/db"
+        ) from None
+    engine_kwargs: dict[str, object]
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite(parsed.database)
+        engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
+    else:
+        engine_kwargs = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4,
+                         "pool_recycle": 3600}
+    heartbeat: dict[str, object] = {}
+    # Heartbeats and their retry callback are marked experimental in Optuna 5.0; they
+    # are what makes crashed workers' trials come back, so hpsearch relies on them.
+    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
+    if heartbeat_interval:
+        heartbeat = {
+            "heartbeat_interval": heartbeat_interval,
+            "grace_period": grace_period or 3 * heartbeat_interval,
+            "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(),
+        }
+    try:
+        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+    except ImportError as error:
+        extra = "postgres" if "psycopg" in str(error) else "mysql" if "mysql" in str(error) else None
+        hint = f" (pip install 'hpsearch[{extra}]')" if extra else ""
+        raise StorageError(f"cannot open {mask_url(url)}: {error}{hint}") from None
+    except Exception as error:  # sqlalchemy OperationalError and friends
+        raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
+
+
+def _prepare_sqlite(database: str | None) -> None:
+    if not database or database == ":memory:":
+        return
+    path = Path(database)
+    if not path.parent.exists():
+        raise StorageError(f"cannot create SQLite database {path}: folder {path.parent} does not exist")
+    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    try:
+        connection.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file
+    finally:
+        connection.close()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

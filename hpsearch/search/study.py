@@ -1,0 +1,158 @@
+"""Create, resume and load studies; the validated spec travels inside the study."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch import __version__
+from hpsearch.errors import SpecError, StorageError
+from hpsearch.search.queue import RETRY_OF, enqueue_budget
+from hpsearch.search.samplers import make_pruner, make_sampler
+from hpsearch.search.space import grid_points
+from hpsearch.search.spec import StudySpec, parse_spec
+from hpsearch.search.storage import mask_url, open_storage
+
+SPEC_ATTR = "spec"
+#: Spec fields that may differ when a study is resumed (the rest must match).
+RESUMABLE = ("n_trials", "timeout", "description")
+
+
+def _storage(storage: optuna.storages.BaseStorage | str) -> optuna.storages.BaseStorage:
+    return open_storage(storage) if isinstance(storage, str) else storage
+
+
+def study_names(storage: optuna.storages.BaseStorage | str) -> list[str]:
+    return [s.study_name for s in _storage(storage).get_all_studies()]
+
+
+def load_study_and_spec(
+    storage: optuna.storages.BaseStorage | str, study_name: str, *, worker_index: int | None = None
+) -> tuple[optuna.Study, StudySpec]:
+    """The study with the sampler and pruner its stored spec names.
+
+    Each worker gets its own sampler seed (derived from the study seed and
+    ``worker_index``, random when None) so parallel workers do not suggest the same
+    points; QMC keeps the study seed, since its sequence is shared by trial number.
+    """
+    storage = _storage(storage)
+    try:
+        stored = storage.get_study_user_attrs(storage.get_study_id_from_name(study_name))
+    except KeyError:
+        known = ", ".join(study_names(storage)) or "none"
+        raise StorageError(
+            f"no study named {study_name!r} in {_where(storage)} (studies there: {known})"
+        ) from None
+    if SPEC_ATTR not in stored:
+        raise StorageError(
+            f"study {study_name!r} was not created by hpsearch (it has no stored spec)"
+        )
+    spec = parse_spec(stored[SPEC_ATTR], source=f"study {study_name!r}")
+    seed = spec.study.seed
+    if spec.study.sampler != "qmc":
+        if worker_index is None:
+            worker_index = int.from_bytes(os.urandom(4), "little")
+        seed = int(np.random.SeedSequence([seed or 0, worker_index]).generate_state(1)[0])
+    study = optuna.load_study(
+        study_name=study_name,
+        storage=storage,
+        sampler=make_sampler(spec.study.sampler, seed=seed, spec=spec),
+        pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
+    )
+    return study, spec
+
+
+def create_or_resume(
+    spec: StudySpec, storage: optuna.storages.BaseStorage | str
+) -> tuple[optuna.Study, bool]:
+    """Create the study (spec stored, budget or grid enqueued once) or resume it.
+
+    Resuming needs the same spec, apart from the budget; a larger ``n_trials``
+    enqueues the difference, so the total budget holds across runs.
+    Returns (study, created).
+    """
+    storage = _storage(storage)
+    name = spec.study.name
+    if name in study_names(storage):
+        study, stored = load_study_and_spec(storage, name)
+        _check_resumable(stored, spec)
+        _top_up(study, spec)
+        if spec.study.n_trials != stored.study.n_trials or spec.study.timeout != stored.study.timeout:
+            study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        return study, False
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        direction=spec.study.direction,
+        sampler=make_sampler(spec.study.sampler, seed=spec.study.seed, spec=spec),
+        pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
+    )
+    study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr("hpsearch_version", __version__)
+    points = grid_points(spec)
+    budget = spec.budget or 0
+    enqueue_budget(study, points[:budget], budget)
+    return study, True
+
+
+def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    """Trials that use up budget: all but the failed ones that were put back in the queue."""
+    trials = study.get_trials(deepcopy=False)
+    retried = {t.user_attrs.get(RETRY_OF, t.system_attrs.get("failed_trial")) for t in trials}
+    retried.discard(None)
+    return [t for t in trials if not (t.state == TrialState.FAIL and t.number in retried)]
+
+
+def _top_up(study: optuna.Study, spec: StudySpec) -> None:
+    budget = spec.budget
+    if budget is None:
+        return
+    missing = budget - len(counted_trials(study))
+    if missing > 0:
+        points = grid_points(spec)
+        enqueue_budget(study, points[budget - missing : budget], missing)
+
+
+def _check_resumable(stored: StudySpec, new: StudySpec) -> None:
+    old_d, new_d = stored.to_dict(), new.to_dict()
+    for key in RESUMABLE:
+        old_d["study"].pop(key, None)
+        new_d["study"].pop(key, None)
+    differing = [
+        f"[{section}]" for section in sorted(set(old_d) | set(new_d))
+        if old_d.get(section) != new_d.get(section)
+    ]
+    if differing:
+        raise SpecError(
+            [
+                f"study {stored.study.name!r} already exists with a different "
+                f"{', '.join(differing)}; resume it with the same spec (only n_trials and "
+                "timeout may change), or start a new study with --study-name NAME"
+            ]
+        )
+
+
+def delete_study(storage: optuna.storages.BaseStorage | str, study_name: str) -> None:
+    storage = _storage(storage)
+    if study_name not in study_names(storage):
+        raise StorageError(f"no study named {study_name!r} in {_where(storage)}")
+    optuna.delete_study(study_name=study_name, storage=storage)
+
+
+def _where(storage: Any) -> str:
+    url = getattr(storage, "url", None)
+    return mask_url(url) if url else "the storage"
+
+
+__all__ = [
+    "SPEC_ATTR",
+    "counted_trials",
+    "create_or_resume",
+    "delete_study",
+    "load_study_and_spec",
+    "study_names",
+]

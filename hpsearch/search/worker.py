@@ -1,0 +1,144 @@
+"""The worker loop: claim a trial, run it with a heartbeat, tell the result, repeat.
+
+Used by local processes (``hpsearch run --jobs N``) and by ``hpsearch worker`` on any
+machine. A worker needs only the storage URL and the study name: the validated spec
+is stored in the study.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import optuna
+from optuna.trial import TrialState
+
+from hpsearch.data import load, split
+from hpsearch.errors import HpsearchError
+from hpsearch.search.objective import Objective
+from hpsearch.search.queue import claim_trial, requeue
+from hpsearch.search.spec import StudySpec
+
+log = logging.getLogger("hpsearch.worker")
+
+
+class WorkerStopped(BaseException):
+    """SIGTERM arrived: give up the current trial cleanly and exit."""
+
+
+@dataclass
+class WorkerReport:
+    trials: int = 0
+    stopped_by_signal: bool = False
+
+
+def load_split(spec: StudySpec) -> tuple[Any, dict[str, Any]]:
+    """The data split every trial of ``spec`` trains on (same seed everywhere)."""
+    dataset = load(spec.data.dataset, standardize=spec.data.standardize)
+    data = split(dataset, validation=spec.data.validation, subset=spec.data.subset,
+                 seed=spec.study.seed or 0)
+    return data, dict(dataset.provenance)
+
+
+def run_worker(
+    study: optuna.Study,
+    spec: StudySpec,
+    *,
+    max_trials: int | None = None,
+    deadline: float | None = None,
+) -> WorkerReport:
+    """Run trials of ``study`` (loaded with ``load_study_and_spec``) until the queue is empty, ``max_trials`` ran, or the
+    ``deadline`` (``time.time()`` seconds) passed. SIGINT/SIGTERM end the current
+    trial as failed and put it back in the queue."""
+    data, provenance = load_split(spec)
+    objective = Objective(spec, data, study_name=study.study_name, provenance=provenance)
+    report = WorkerReport()
+    with _sigterm_raises():
+        while max_trials is None or report.trials < max_trials:
+            if deadline is not None and time.time() >= deadline:
+                break
+            optuna.storages.fail_stale_trials(study)
+            trial = claim_trial(study)
+            if trial is None and spec.budget is None:
+                trial = study.ask()  # timeout-only study: no queue to exhaust
+            if trial is None:
+                break
+            try:
+                with _heartbeat(study, trial):
+                    outcome = objective(trial)
+            except (KeyboardInterrupt, WorkerStopped):
+                _give_up(study, trial, "interrupted: the worker was stopped")
+                report.stopped_by_signal = True
+                break
+            except HpsearchError as error:
+                _fail(study, trial, str(error))
+            except Exception as error:  # a bug in one trial must not kill the worker
+                log.exception("trial %d raised", trial.number)
+                _fail(study, trial, f"{type(error).__name__}: {error}")
+            else:
+                if outcome.state == TrialState.COMPLETE:
+                    study.tell(trial, outcome.value)
+                else:
+                    study.tell(trial, state=outcome.state)
+            report.trials += 1
+    return report
+
+
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    trial.set_user_attr("fail_reason", reason)
+    study.tell(trial, state=TrialState.FAIL)
+
+
+def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
+    with contextlib.suppress(Exception):
+        _fail(study, trial, reason)
+        requeue(study, trial)
+
+
+@contextlib.contextmanager
+def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
+    """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats)."""
+    storage = study._storage
+    interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+    if not interval:
+        yield
+        return
+    stop = threading.Event()
+
+    def beat() -> None:
+        while not stop.is_set():
+            try:
+                storage.record_heartbeat(trial._trial_id)
+            except Exception as error:  # the database may be restarting: keep trying
+                log.warning("heartbeat of trial %d failed: %s", trial.number, error)
+            stop.wait(interval)
+
+    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@contextlib.contextmanager
+def _sigterm_raises() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        raise WorkerStopped
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
