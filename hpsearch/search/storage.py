@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from hpsearch.errors import StorageError
+from hpsearch.search.resilient import ResilientRDBStorage
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 STORAGE_ENV = "HPSEARCH_STORAGE"
@@ -37,15 +38,21 @@ def mask_url(url: str) -> str:
 def open_storage(
     url: str,
     *,
-    heartbeat_interval: int | None = HEARTBEAT_INTERVAL,
-    grace_period: int | None = GRACE_PERIOD,
+    heartbeat_interval: int | None = None,
+    grace_period: int | None = None,
 ) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
 
     SQLite: WAL journal and a long busy timeout, so local workers queue for the write
     lock instead of failing. Server databases: pre-ping (survives restarts) and a small
-    pool. Heartbeats mark the trials of killed workers as failed, then retried.
+    pool; operations retry through a server restart (``ResilientRDBStorage``).
+    Heartbeats (interval and grace from the arguments, else env
+    ``HPSEARCH_HEARTBEAT_INTERVAL`` / ``HPSEARCH_GRACE_PERIOD``, else 10 s / 30 s) mark
+    the trials of killed workers as failed, and they are put back in the queue.
     """
+    heartbeat_interval = heartbeat_interval or _env_int("HPSEARCH_HEARTBEAT_INTERVAL",
+                                                        HEARTBEAT_INTERVAL)
+    grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -71,13 +78,26 @@ def open_storage(
             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(),
         }
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+        return ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
     except ImportError as error:
         extra = "postgres" if "psycopg" in str(error) else "mysql" if "mysql" in str(error) else None
         hint = f" (pip install 'hpsearch[{extra}]')" if extra else ""
         raise StorageError(f"cannot open {mask_url(url)}: {error}{hint}") from None
     except Exception as error:  # sqlalchemy OperationalError and friends
         raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    if value is None:
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        raise StorageError(f"{name}={value!r}: expected a whole number of seconds") from None
+    if number < 1:
+        raise StorageError(f"{name}={value!r}: must be at least 1 second")
+    return number
 
 
 def _prepare_sqlite(database: str | None) -> None:

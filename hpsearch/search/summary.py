@@ -30,6 +30,13 @@ def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     }
 
 
+def trial_duration(trial: FrozenTrial) -> float | None:
+    """Wall seconds from the trial's start to its completion (None while unfinished)."""
+    if trial.datetime_start is None or trial.datetime_complete is None:
+        return None
+    return (trial.datetime_complete - trial.datetime_start).total_seconds()
+
+
 def best_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     """The ``n`` best complete trials, best first."""
     complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))

@@ -68,7 +68,12 @@ def run_worker(
             if trial is None and spec.budget is None:
                 trial = study.ask()  # timeout-only study: no queue to exhaust
             if trial is None:
-                break
+                if not _others_running(study):
+                    break
+                # Another worker's trial may be orphaned (its worker was killed): stay
+                # until it finishes or its heartbeat goes stale and it is re-queued.
+                time.sleep(_poll_seconds(study))
+                continue
             try:
                 with _heartbeat(study, trial):
                     outcome = objective(trial)
@@ -88,6 +93,15 @@ def run_worker(
                     study.tell(trial, state=outcome.state)
             report.trials += 1
     return report
+
+
+def _others_running(study: optuna.Study) -> bool:
+    return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
+
+
+def _poll_seconds(study: optuna.Study) -> float:
+    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+    return min(5.0, interval or 5.0)
 
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:

@@ -1,0 +1,248 @@
+"""Turn storage rows into the JSON the pages draw: table rows, progress series, curves."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from typing import Any
+
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.dashboard.queries import StudyInfo, TrialRow, count_states
+
+CURVE_COLUMNS = (
+    "epoch",
+    "train_loss",
+    "train_accuracy",
+    "validation_loss",
+    "validation_accuracy",
+    "seconds",
+    "eta",
+    "gradient_norms",
+)
+
+
+def iso(moment: dt.datetime | None) -> str | None:
+    """ISO 8601 in UTC; naive datetimes (as on ``FrozenTrial``) are local time."""
+    return None if moment is None else moment.astimezone(dt.UTC).isoformat()
+
+
+def spec_fields(user_attrs: dict[str, Any]) -> dict[str, Any]:
+    """Dataset, sampler and pruner from the stored spec; None where a study has no spec."""
+    spec = user_attrs.get("spec")
+    spec = spec if isinstance(spec, dict) else {}
+    study, data = spec.get("study") or {}, spec.get("data") or {}
+    return {
+        "dataset": data.get("dataset"),
+        "sampler": study.get("sampler"),
+        "pruner": study.get("pruner"),
+        "metric": study.get("metric"),
+    }
+
+
+def study_summary(info: StudyInfo) -> dict[str, Any]:
+    """A row of the studies list."""
+    return {
+        "name": info.name,
+        "direction": info.direction.name.lower(),
+        **spec_fields(info.user_attrs),
+        "counts": {state.name: info.counts.get(state.name, 0) for state in TrialState},
+        "n_trials": sum(info.counts.values()),
+        "best_value": info.best_value,
+        "first_start": iso(info.first_start),
+        "last_activity": iso(info.last_activity),
+        "retrain": _retrain(info.user_attrs),
+    }
+
+
+def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
+    retrain = user_attrs.get("retrain")
+    return retrain if isinstance(retrain, dict) else None
+
+
+def trial_seconds(row: TrialRow, now: dt.datetime) -> float | None:
+    """Training seconds as recorded, else the wall time since the trial started."""
+    recorded = row.attrs.get("seconds")
+    if isinstance(recorded, int | float):
+        return float(recorded)
+    if row.start is None:
+        return None
+    return ((row.complete or now) - row.start).total_seconds()
+
+
+def _worker(row: TrialRow) -> str:
+    worker = row.attrs.get("worker")
+    if isinstance(worker, dict):
+        return f"{worker.get('host', '?')}:{worker.get('pid', '?')}"
+    return "" if worker is None else str(worker)
+
+
+def trial_rows(rows: list[TrialRow], now: dt.datetime) -> list[dict[str, Any]]:
+    """The trials table: no curves, one small dict per trial."""
+    return [
+        {
+            "number": r.number,
+            "state": r.state.name,
+            "value": r.value,
+            "params": r.params,
+            "epochs": r.epochs,
+            "seconds": trial_seconds(r, now),
+            "worker": _worker(r),
+            "stop_reason": r.attrs.get("stop_reason"),
+            "start": iso(r.start),
+            "complete": iso(r.complete),
+        }
+        for r in rows
+    ]
+
+
+def progress(rows: list[TrialRow], maximize: bool) -> dict[str, list[Any]]:
+    """Per complete trial, in order of completion: its value, the best so far, the wall
+    seconds since the study's first start and the epochs spent by then (all finished
+    trials' epochs count, pruned and failed included: they cost compute too)."""
+    finished = sorted(
+        (r for r in rows if r.state.is_finished() and r.complete is not None),
+        key=lambda r: (r.complete, r.number),
+    )
+    starts = [r.start for r in rows if r.start is not None]
+    out: dict[str, list[Any]] = {k: [] for k in ("number", "value", "best", "seconds", "epochs")}
+    if not starts:
+        return out
+    origin, epochs, best = min(starts), 0, None
+    for r in finished:
+        epochs += r.epochs
+        if r.state != TrialState.COMPLETE or r.value is None:
+            continue
+        if best is None or (r.value > best if maximize else r.value < best):
+            best = r.value
+        out["number"].append(r.number)
+        out["value"].append(r.value)
+        out["best"].append(best)
+        out["seconds"].append((r.complete - origin).total_seconds())  # type: ignore[operator]
+        out["epochs"].append(epochs)
+    return out
+
+
+def totals(rows: list[TrialRow], now: dt.datetime) -> dict[str, Any]:
+    """Trials by state, epochs spent and wall time from first start to last activity."""
+    starts = [r.start for r in rows if r.start is not None]
+    ends = [r.complete or now for r in rows if r.start is not None]
+    return {
+        "counts": count_states(rows),
+        "n_trials": len(rows),
+        "total_epochs": sum(r.epochs for r in rows),
+        "wall_seconds": (max(ends) - min(starts)).total_seconds() if starts else 0.0,
+    }
+
+
+def best_row(rows: list[TrialRow], maximize: bool) -> dict[str, Any] | None:
+    complete = [r for r in rows if r.state == TrialState.COMPLETE and r.value is not None]
+    if not complete:
+        return None
+    best = (max if maximize else min)(complete, key=lambda r: r.value)  # type: ignore[arg-type,return-value]
+    return {"number": best.number, "value": best.value, "params": best.params}
+
+
+def curve(trial: FrozenTrial) -> dict[str, Any]:
+    """Learning curves of one trial (``history``, else ``live_history``, else the reported
+    validation accuracies) and the points to mark: best epoch, early stop, prune, divergence."""
+    attrs = trial.user_attrs
+    history = attrs.get("history") or attrs.get("live_history")
+    history = history if isinstance(history, dict) else None
+    if history is not None:
+        records = [r for r in history.get("records", []) if isinstance(r, dict)]
+        columns = {c: [r.get(c) for r in records] for c in CURVE_COLUMNS}
+    else:
+        steps = sorted(trial.intermediate_values)
+        columns = {c: [] for c in CURVE_COLUMNS}
+        columns["epoch"] = steps
+        columns["validation_accuracy"] = [trial.intermediate_values[s] for s in steps]
+    stop_reason = attrs.get("stop_reason") or (history or {}).get("stop_reason")
+    if trial.state == TrialState.PRUNED:
+        stop_reason = "pruned"
+    marks = []
+    if history is not None and history.get("best_epoch") is not None:
+        marks.append(
+            {
+                "kind": "best",
+                "epoch": history["best_epoch"],
+                "value": history.get("best_validation_accuracy"),
+            }
+        )
+    if columns["epoch"] and trial.state.is_finished():
+        last = {
+            "pruned": "pruned",
+            "early_stop": "early_stop",
+            "diverged": "diverged",
+            "schedule_end": "schedule_end",
+        }.get(str(stop_reason))
+        if last is not None:
+            marks.append(
+                {
+                    "kind": last,
+                    "epoch": columns["epoch"][-1],
+                    "value": columns["validation_accuracy"][-1],
+                }
+            )
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "live": trial.state == TrialState.RUNNING,
+        "stop_reason": stop_reason,
+        "best_epoch": (history or {}).get("best_epoch"),
+        "columns": columns,
+        "marks": marks,
+    }
+
+
+KNOWN_TRIAL_ATTRS = {
+    "history",
+    "live_history",
+    "stop_reason",
+    "epochs_run",
+    "seconds",
+    "worker",
+    "data_provenance",
+    "command",
+    "fail_reason",
+}
+
+
+def trial_detail(trial: FrozenTrial, study_attrs: dict[str, Any]) -> dict[str, Any]:
+    """Everything the trial page shows; the study's retrain result when this trial's
+    params are the ones retrained."""
+    attrs = trial.user_attrs
+    retrain = _retrain(study_attrs)
+    if retrain is not None and retrain.get("params") != trial.params:
+        retrain = None
+    worker = attrs.get("worker")
+    return {
+        "number": trial.number,
+        "state": trial.state.name,
+        "value": trial.value if trial.values else None,
+        "params": trial.params,
+        "distributions": {k: repr(v) for k, v in trial.distributions.items()},
+        "start": iso(trial.datetime_start),
+        "complete": iso(trial.datetime_complete),
+        "stop_reason": attrs.get("stop_reason"),
+        "epochs_run": attrs.get("epochs_run", len(trial.intermediate_values)),
+        "seconds": attrs.get("seconds"),
+        "worker": worker if isinstance(worker, dict) else None,
+        "command": attrs.get("command"),
+        "fail_reason": attrs.get("fail_reason"),
+        "data_provenance": attrs.get("data_provenance"),
+        "other_attrs": {k: v for k, v in attrs.items() if k not in KNOWN_TRIAL_ATTRS},
+        "curve": curve(trial),
+        "retrain": retrain,
+    }
+
+
+def finite(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None, recursively (JSON has neither)."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    return value

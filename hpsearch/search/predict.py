@@ -1,0 +1,135 @@
+"""``hpsearch predict``: a saved model on a dataset split: accuracy and a per-class summary."""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hpsearch.data import Dataset, load
+from hpsearch.errors import ConfigError, HpsearchError
+from hpsearch.nn import Network
+from hpsearch.search.retrain import read_model_info
+
+__all__ = ["SPLITS", "Prediction", "load_model", "predict", "write_predictions"]
+
+SPLITS = ("test", "train")
+
+
+@dataclass
+class Prediction:
+    """Predictions of a model on one split, with the confusion matrix (rows: true class)."""
+
+    dataset: str
+    split: str
+    labels: np.ndarray
+    predicted: np.ndarray
+    confidence: np.ndarray
+    class_names: tuple[str, ...]
+    confusion: np.ndarray
+
+    @property
+    def accuracy(self) -> float:
+        return float(np.mean(self.labels == self.predicted)) if len(self.labels) else float("nan")
+
+    def per_class(self) -> list[dict[str, Any]]:
+        """Per true class: count, correct, accuracy and the class it is most often mistaken for."""
+        rows = []
+        for c, name in enumerate(self.class_names):
+            row = self.confusion[c]
+            count, correct = int(row.sum()), int(row[c])
+            wrong = row.copy()
+            wrong[c] = 0
+            confused = int(wrong.argmax()) if wrong.any() else None
+            rows.append({
+                "class": name,
+                "count": count,
+                "correct": correct,
+                "accuracy": correct / count if count else None,
+                "most_confused_with": None if confused is None else self.class_names[confused],
+                "confused_count": 0 if confused is None else int(wrong[confused]),
+            })
+        return rows
+
+
+def load_model(path: str | Path) -> Network:
+    """A network saved by ``Network.save``; anything else is one clear ``ConfigError``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"no model file {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    try:
+        return Network.load(path)
+    except HpsearchError:
+        raise
+    except Exception as error:  # a zip/npz of something else: wrong keys, bad config
+        raise ConfigError(
+            f"{path}: not a saved hpsearch network ({type(error).__name__}: {error})"
+        ) from None
+
+
+def predict(
+    model_path: str | Path,
+    data: str,
+    *,
+    split: str = "test",
+    standardize: bool | None = None,
+    dataset: Dataset | None = None,
+) -> Prediction:
+    """Run the model at ``model_path`` on ``split`` of dataset ``data``.
+
+    ``standardize=None`` follows the model's sidecar (written by ``retrain``), else False.
+    """
+    if split not in SPLITS:
+        raise ConfigError(f"split must be one of {', '.join(SPLITS)}, but got {split!r}")
+    network = load_model(model_path)
+    if standardize is None:
+        standardize = bool(read_model_info(model_path).get("standardize", False))
+    if dataset is None:
+        dataset = load(data, standardize=standardize)
+    if network.sizes[0] != dataset.n_features:
+        raise ConfigError(
+            f"model {model_path} takes {network.sizes[0]} input features but dataset {data!r} "
+            f"has {dataset.n_features}; use the dataset the model was trained on"
+        )
+    if network.n_classes != dataset.n_classes:
+        raise ConfigError(
+            f"model {model_path} has {network.n_classes} outputs but dataset {data!r} "
+            f"has {dataset.n_classes} classes; use the dataset the model was trained on"
+        )
+    X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    proba = network.predict_proba(X)
+    predicted = proba.argmax(axis=1)
+    k = dataset.n_classes
+    confusion = np.bincount(y * k + predicted, minlength=k * k).reshape(k, k)
+    return Prediction(
+        dataset=data,
+        split=split,
+        labels=np.asarray(y),
+        predicted=predicted,
+        confidence=proba.max(axis=1),
+        class_names=dataset.class_names,
+        confusion=confusion,
+    )
+
+
+def write_predictions(prediction: Prediction, path: str | Path) -> Path:
+    """One CSV row per example: index, true and predicted class (index and name), confidence."""
+    path = Path(path)
+    names = prediction.class_names
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w", newline="") as fh:
+            writer = csv.writer(fh, lineterminator="\n")
+            writer.writerow(["index", "label", "predicted", "label_name", "predicted_name",
+                             "confidence"])
+            for i, (label, guess, conf) in enumerate(
+                zip(prediction.labels, prediction.predicted, prediction.confidence, strict=True)
+            ):
+                writer.writerow([i, int(label), int(guess), names[label], names[guess],
+                                 f"{float(conf):.6g}"])
+    except OSError as error:
+        raise HpsearchError(f"cannot write {path}: {error.strerror or error}") from None
+    return path

@@ -1,0 +1,217 @@
+"""``hpsearch retrain``: train the best (or a chosen) trial's params on the full training set.
+
+1. Pick the trial: the best complete one, or trial N (any state, as long as it has params).
+2. Load the dataset as the search did (same ``standardize``) and carve a validation
+   set from the *full* training set (seeded by the study seed), for early stopping.
+3. Train with the trial's params and the spec's [training] (epochs may be overridden);
+   the best epoch's weights are restored.
+4. Evaluate the held-out test set once, save the model (plus a small JSON sidecar
+   that says which data it expects) and record the result on the study as the user
+   attr ``retrain``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import optuna
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.data import Dataset, Split, load, split
+from hpsearch.errors import ConfigError, HpsearchError
+from hpsearch.nn import train
+from hpsearch.search.objective import (
+    build_network,
+    make_augmentation,
+    trial_seed,
+    training_options,
+)
+from hpsearch.search.space import params_from_trial_params
+from hpsearch.search.spec import StudySpec
+
+__all__ = [
+    "RETRAIN_ATTR",
+    "RetrainResult",
+    "choose_trial",
+    "default_model_path",
+    "read_model_info",
+    "retrain",
+    "retrain_split",
+]
+
+RETRAIN_ATTR = "retrain"
+#: A validation *count* from the spec is capped at this fraction of the full training set.
+MAX_VALIDATION_FRACTION = 0.5
+
+EpochCallback = Callable[[int, dict[str, Any]], None]
+
+
+@dataclass
+class RetrainResult:
+    """What ``retrain`` did; ``to_dict()`` is what the study stores as ``retrain``."""
+
+    trial: int
+    params: dict[str, Any]
+    test_accuracy: float
+    test_loss: float
+    validation_accuracy: float | None
+    epochs_run: int
+    model_path: str
+    finished_at: str
+    history: dict[str, Any]
+    dataset: str = ""
+    examples: dict[str, int] = field(default_factory=dict)  # train / validation / test sizes
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
+    """Trial ``number``, or the best complete trial; a ``ConfigError`` names what is missing."""
+    trials = study.get_trials(deepcopy=False)
+    if number is None:
+        complete = [t for t in trials if t.state == TrialState.COMPLETE and t.value is not None]
+        if not complete:
+            raise ConfigError(
+                f"study {study.study_name!r} has no complete trial yet, so no best params; "
+                "run it first or pick a trial with --trial N"
+            )
+        trial = study.best_trial
+    else:
+        by_number = {t.number: t for t in trials}
+        if number not in by_number:
+            span = f"0..{max(by_number)}" if by_number else "none"
+            raise ConfigError(
+                f"study {study.study_name!r} has no trial {number} (its trials: {span})"
+            )
+        trial = by_number[number]
+    if not trial.params:
+        raise ConfigError(
+            f"trial {trial.number} of study {study.study_name!r} has no params "
+            f"(state {trial.state.name}: it never started); pick a finished trial"
+        )
+    return trial
+
+
+def retrain_split(dataset: Dataset, spec: StudySpec) -> Split:
+    """All of ``dataset``'s training set, less a seeded validation set for early stopping.
+
+    A validation fraction is kept; a count is kept too, capped at half the training
+    set so that most of the data trains.
+    """
+    validation = spec.data.validation
+    if isinstance(validation, int):
+        validation = min(validation, int(len(dataset.y_train) * MAX_VALIDATION_FRACTION))
+    return split(dataset, validation=validation, subset=None, seed=spec.study.seed or 0)
+
+
+def default_model_path(study_name: str, trial: int) -> Path:
+    """``models/STUDY-trialN.npz`` in the working directory (unsafe name characters -> '_')."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
+    return Path("models") / f"{safe}-trial{trial}.npz"
+
+
+def retrain(
+    study: optuna.Study,
+    spec: StudySpec,
+    *,
+    trial: int | None = None,
+    output: str | Path | None = None,
+    epochs: int | None = None,
+    on_epoch: EpochCallback | None = None,
+    dataset: Dataset | None = None,
+) -> RetrainResult:
+    """Retrain the chosen trial's params on the full training set, test once, save, record.
+
+    ``on_epoch(epoch, metrics)`` is called after each epoch (progress displays).
+    ``dataset`` defaults to ``load(spec.data.dataset, standardize=...)``.
+    """
+    chosen = choose_trial(study, trial)
+    params = params_from_trial_params(chosen.params, spec)
+    if epochs is not None and epochs < 1:
+        raise ConfigError(f"epochs must be >= 1, but got {epochs}")
+    if dataset is None:
+        dataset = load(spec.data.dataset, standardize=spec.data.standardize)
+    data = retrain_split(dataset, spec)
+    seed = trial_seed(spec, chosen.number)
+    network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed)
+    options = training_options(params, spec)
+    if epochs is not None:
+        options["epochs"] = epochs
+
+    def callback(epoch: int, metrics: dict[str, Any]) -> bool:
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        return False
+
+    history = train(
+        network,
+        (data.X_train, data.y_train),
+        (data.X_validation, data.y_validation),
+        callback=callback,
+        seed=seed,
+        augment=make_augmentation(spec, dataset.image_shape),
+        **options,
+    )
+    test_loss, test_accuracy = network.evaluate(dataset.X_test, dataset.y_test)  # once
+    path = Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
+    _save(network, path, spec, study.study_name, chosen.number)
+    result = RetrainResult(
+        trial=chosen.number,
+        params=params,
+        test_accuracy=float(test_accuracy),
+        test_loss=float(test_loss),
+        validation_accuracy=history.best_validation_accuracy,
+        epochs_run=history.epochs_run,
+        model_path=str(path.resolve()),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        history=history.to_dict(),
+        dataset=spec.data.dataset,
+        examples={
+            "train": len(data.y_train),
+            "validation": len(data.y_validation),
+            "test": len(dataset.y_test),
+        },
+    )
+    study.set_user_attr(RETRAIN_ATTR, result.to_dict())
+    return result
+
+
+def _save(network: Any, path: Path, spec: StudySpec, study_name: str, trial: int) -> None:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        network.save(path)
+        sidecar_path(path).write_text(
+            json.dumps(
+                {
+                    "study": study_name,
+                    "trial": trial,
+                    "dataset": spec.data.dataset,
+                    "standardize": spec.data.standardize,
+                },
+                indent=2,
+            )
+            + "\n"
+        )
+    except OSError as error:
+        raise HpsearchError(f"cannot write the model to {path}: {error.strerror or error}") from None
+
+
+def sidecar_path(model_path: str | Path) -> Path:
+    """``MODEL.json`` beside ``MODEL.npz``: the data the model expects (dataset, standardize)."""
+    return Path(model_path).with_suffix(".json")
+
+
+def read_model_info(model_path: str | Path) -> dict[str, Any]:
+    """The sidecar of a model saved by ``retrain`` ({} when there is none or it is unreadable)."""
+    try:
+        info = json.loads(sidecar_path(model_path).read_text())
+    except (OSError, ValueError):
+        return {}
+    return info if isinstance(info, dict) else {}
