@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -82,12 +80,11 @@ def worker(storage: str | None, study_name: str, max_trials: int | None) -> None
     The spec comes from the study itself: only the storage URL and the name are needed.
     SIGTERM ends the current trial cleanly (failed, re-queued) and exits.
     """
-    from hpsearch.search.worker import run_worker
+    from hpsearch.search.worker import run_worker, study_deadline
 
     url = resolve_storage_url(storage)
     study, spec = load_study_and_spec(url, study_name)
-    deadline = time.time() + spec.study.timeout if spec.study.timeout else None
-    report = run_worker(study, spec, max_trials=max_trials, deadline=deadline)
+    report = run_worker(study, spec, max_trials=max_trials, deadline=study_deadline(study, spec))
     click.echo(f"worker done: {report.trials} trial(s)"
                + (" (stopped by signal)" if report.stopped_by_signal else ""))
 

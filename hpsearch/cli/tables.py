@@ -64,3 +64,34 @@ def best_table(study: optuna.Study, n: int = 5) -> Table:
     else:
         table.caption = "best params: " + ", ".join(f"{k}={_fmt(v)}" for k, v in best[0].params.items())
     return table
+
+
+def compare_table(rows: list[dict[str, Any]]) -> Table:
+    """``compare_studies`` rows: one line per study, one "epochs to reach" column per study."""
+    metric = rows[0]["metric"].replace("_", " ") if rows else "value"
+    table = Table(title=f"study comparison ({metric})")
+    for column in ("study", "sampler", "best", "trials", "total epochs", "wall time"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        table.add_column(f"epochs to reach {row['name']}", justify="right")
+    for row in rows:
+        wall = row["wall_seconds"]
+        reach = [row["epochs_to_reach"][other["name"]] for other in rows]
+        table.add_row(row["name"], row["sampler"], _fmt(row["best_value"]), str(row["trials"]),
+                      str(row["total_epochs"]), "-" if wall is None else f"{wall:.1f} s",
+                      *(_fmt(r) for r in reach))
+    table.caption = ("epochs to reach X: cumulative epochs, in trial completion order, until the "
+                     "best so far first matched X's best ('-': never)")
+    return table
+
+
+def per_class_table(rows: list[dict[str, Any]], title: str) -> Table:
+    """``Prediction.per_class()`` rows: count, correct, accuracy, most frequent confusion."""
+    table = Table(title=title)
+    for column in ("class", "count", "correct", "accuracy", "most confused with"):
+        table.add_column(column, overflow="fold")
+    for r in rows:
+        confused = (f"{r['most_confused_with']} ({r['confused_count']})"
+                    if r["most_confused_with"] is not None else "-")
+        table.add_row(r["class"], str(r["count"]), str(r["correct"]), _fmt(r["accuracy"]), confused)
+    return table

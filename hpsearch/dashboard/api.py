@@ -21,7 +21,6 @@ from hpsearch.dashboard.queries import NotFound, StudyReader
 from hpsearch.dashboard.series import (
     best_row,
     curve,
-    finite,
     progress,
     study_summary,
     totals,
@@ -42,7 +41,7 @@ def _reader() -> StudyReader:
 
 
 def _json(payload: Any, status: int = 200) -> Response:
-    response = jsonify(finite(payload))
+    response = jsonify(payload)
     response.status_code = status
     return response
 

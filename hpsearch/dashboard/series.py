@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import math
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
@@ -235,14 +234,3 @@ def trial_detail(trial: FrozenTrial, study_attrs: dict[str, Any]) -> dict[str, A
         "curve": curve(trial),
         "retrain": retrain,
     }
-
-
-def finite(value: Any) -> Any:
-    """``value`` with NaN and infinities replaced by None, recursively (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    return value

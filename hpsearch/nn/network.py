@@ -177,8 +177,11 @@ class Network:
                 n = len(network.weights)
                 network.weights = [data[f"weights_{i}"].copy() for i in range(n)]
                 network.biases = [data[f"biases_{i}"].copy() for i in range(n)]
-        except (OSError, KeyError, ValueError) as error:
-            raise ConfigError(f"{path}: not a saved hpsearch network ({error}).") from None
+        except (OSError, KeyError, ValueError, TypeError, EOFError):
+            raise ConfigError(
+                f"{path}: not a network saved by hpsearch (expected an .npz file written by "
+                "Network.save or `hpsearch retrain`)."
+            ) from None
         return network
 
     def copy_parameters(self) -> tuple[list[Any], list[Any]]:

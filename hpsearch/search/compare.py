@@ -40,8 +40,10 @@ def best_so_far_curves(study: optuna.Study) -> dict[str, list[Any]]:
     best: float | None = None
     for t in finished:
         epochs += int(t.user_attrs.get("epochs_run") or 0)
-        if t.state == TrialState.COMPLETE and t.value is not None and (
-            best is None or (t.value > best if maximize else t.value < best)
+        if (
+            t.state == TrialState.COMPLETE
+            and t.value is not None
+            and (best is None or (t.value > best if maximize else t.value < best))
         ):
             best = float(t.value)
         curves["epochs"].append(epochs)
@@ -51,7 +53,9 @@ def best_so_far_curves(study: optuna.Study) -> dict[str, list[Any]]:
     return curves
 
 
-def epochs_to_reach(curves: dict[str, list[Any]], target: float | None, *, maximize: bool) -> int | None:
+def epochs_to_reach(
+    curves: dict[str, list[Any]], target: float | None, *, maximize: bool
+) -> int | None:
     """Cumulative epochs when the best-so-far first reaches ``target`` (>= when maximizing,
     <= when minimizing); None if it never does or there is no target."""
     if target is None:
@@ -96,19 +100,23 @@ def compare_studies(
             best_trial = next(
                 n for n, b in zip(curves["number"], curves["best"], strict=True) if b == best_value
             )
-        rows.append({
-            "name": study.study_name,
-            "sampler": spec.study.sampler,
-            "pruner": spec.study.pruner,
-            "metric": spec.study.metric,
-            "direction": spec.study.direction,
-            "best_value": best_value,
-            "best_trial": best_trial,
-            "trials": len(finished),
-            "total_epochs": sum(int(t.user_attrs.get("epochs_run") or 0) for t in finished),
-            "wall_seconds": (max(ends) - min(starts)).total_seconds() if starts and ends else None,
-            "curves": curves,
-        })
+        rows.append(
+            {
+                "name": study.study_name,
+                "sampler": spec.study.sampler,
+                "pruner": spec.study.pruner,
+                "metric": spec.study.metric,
+                "direction": spec.study.direction,
+                "best_value": best_value,
+                "best_trial": best_trial,
+                "trials": len(finished),
+                "total_epochs": sum(int(t.user_attrs.get("epochs_run") or 0) for t in finished),
+                "wall_seconds": (max(ends) - min(starts)).total_seconds()
+                if starts and ends
+                else None,
+                "curves": curves,
+            }
+        )
     for row in rows:
         maximize = row["direction"] == "maximize"
         row["epochs_to_reach"] = {
@@ -131,8 +139,11 @@ def plot_comparison(rows: list[dict[str, Any]], path: str | Path) -> Path:
     metric = rows[0]["metric"].replace("_", " ") if rows else "value"
     for row in rows:
         curves = row["curves"]
-        points = [(e, s, b) for e, s, b in zip(curves["epochs"], curves["seconds"], curves["best"],
-                                                strict=True) if b is not None]
+        points = [
+            (e, s, b)
+            for e, s, b in zip(curves["epochs"], curves["seconds"], curves["best"], strict=True)
+            if b is not None
+        ]
         if not points:
             continue
         epochs, seconds, best = zip(*points, strict=True)
@@ -143,11 +154,14 @@ def plot_comparison(rows: list[dict[str, Any]], path: str | Path) -> Path:
     by_time.set(xlabel="wall time (s)")
     for axes in (by_epochs, by_time):
         axes.grid(alpha=0.3)
-    by_epochs.legend(loc="best", fontsize="small")
+    if by_epochs.lines:
+        by_epochs.legend(loc="best", fontsize="small")
     figure.suptitle("best so far: " + " vs ".join(row["name"] for row in rows))
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         figure.savefig(path, dpi=100)
     except OSError as error:
         raise HpsearchError(f"cannot write {path}: {error.strerror or error}") from None
+    except ValueError as error:  # an unknown image format (from the suffix)
+        raise HpsearchError(f"cannot write {path}: {error}") from None
     return path

@@ -15,12 +15,13 @@ import io
 import json
 import math
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, TextIO
 
 import optuna
 from optuna.trial import FrozenTrial
 
-from hpsearch.errors import ConfigError
+from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.search.hyperparams import HYPERPARAMETER_NAMES
 from hpsearch.search.spec import StudySpec
 from hpsearch.search.study import SPEC_ATTR
@@ -34,6 +35,7 @@ __all__ = [
     "render_export",
     "trial_record",
     "write_csv",
+    "write_export",
 ]
 
 FORMATS = ("csv", "json")
@@ -132,6 +134,18 @@ def render_export(study: optuna.Study, spec: StudySpec, fmt: str) -> str:
         write_csv(study, buffer)
         return buffer.getvalue()
     raise ConfigError(f"export format must be one of {', '.join(FORMATS)}, but got {fmt!r}")
+
+
+def write_export(study: optuna.Study, spec: StudySpec, fmt: str, path: str | Path) -> Path:
+    """Write the export of ``study`` in ``fmt`` to ``path`` (parent folders created)."""
+    text = render_export(study, spec, fmt)
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, newline="")
+    except OSError as error:
+        raise HpsearchError(f"cannot write {path}: {error.strerror or error}") from None
+    return path
 
 
 def _cell(value: Any) -> Any:

@@ -71,7 +71,7 @@ class Hyperparameter:
             number: int | float = value if self.kind == "int" else float(value)
         except OverflowError:
             return None, expected
-        if not math.isfinite(number):
+        if isinstance(number, float) and not math.isfinite(number):
             return None, expected
         if self.low is not None and (
             number < self.low or (number == self.low and not self.low_inclusive)

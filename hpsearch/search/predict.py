@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,14 +45,16 @@ class Prediction:
             wrong = row.copy()
             wrong[c] = 0
             confused = int(wrong.argmax()) if wrong.any() else None
-            rows.append({
-                "class": name,
-                "count": count,
-                "correct": correct,
-                "accuracy": correct / count if count else None,
-                "most_confused_with": None if confused is None else self.class_names[confused],
-                "confused_count": 0 if confused is None else int(wrong[confused]),
-            })
+            rows.append(
+                {
+                    "class": name,
+                    "count": count,
+                    "correct": correct,
+                    "accuracy": correct / count if count else None,
+                    "most_confused_with": None if confused is None else self.class_names[confused],
+                    "confused_count": 0 if confused is None else int(wrong[confused]),
+                }
+            )
         return rows
 
 
@@ -60,6 +63,8 @@ def load_model(path: str | Path) -> Network:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no model file {path}" + (" (it is a folder)" if path.is_dir() else ""))
+    if not zipfile.is_zipfile(path):  # what np.savez writes; catches text and pickles early
+        raise ConfigError(f"{path}: not a saved hpsearch network (not an .npz archive)")
     try:
         return Network.load(path)
     except HpsearchError:
@@ -99,7 +104,9 @@ def predict(
             f"model {model_path} has {network.n_classes} outputs but dataset {data!r} "
             f"has {dataset.n_classes} classes; use the dataset the model was trained on"
         )
-    X, y = (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    X, y = (
+        (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
+    )
     proba = network.predict_proba(X)
     predicted = proba.argmax(axis=1)
     k = dataset.n_classes
@@ -123,13 +130,15 @@ def write_predictions(prediction: Prediction, path: str | Path) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("w", newline="") as fh:
             writer = csv.writer(fh, lineterminator="\n")
-            writer.writerow(["index", "label", "predicted", "label_name", "predicted_name",
-                             "confidence"])
+            writer.writerow(
+                ["index", "label", "predicted", "label_name", "predicted_name", "confidence"]
+            )
             for i, (label, guess, conf) in enumerate(
                 zip(prediction.labels, prediction.predicted, prediction.confidence, strict=True)
             ):
-                writer.writerow([i, int(label), int(guess), names[label], names[guess],
-                                 f"{float(conf):.6g}"])
+                writer.writerow(
+                    [i, int(label), int(guess), names[label], names[guess], f"{float(conf):.6g}"]
+                )
     except OSError as error:
         raise HpsearchError(f"cannot write {path}: {error.strerror or error}") from None
     return path

@@ -4,8 +4,8 @@ Optuna's ``n_trials`` is per ``optimize`` call and its GridSampler repeats point
 when workers race, so hpsearch turns the budget into a queue instead: when a study
 is created, every grid point (or, for the other samplers, one empty slot per trial
 of ``n_trials``) is enqueued as a WAITING trial. A worker *claims* a WAITING trial by
-switching it to RUNNING, which the storage does atomically (a row lock on
-PostgreSQL/MySQL, the database lock on SQLite), so no point runs twice and the
+switching it to RUNNING with one conditional UPDATE (``... WHERE state = 'WAITING'``,
+atomic on PostgreSQL, MySQL and SQLite alike), so no point runs twice and the
 study never ends with more trials than its budget. An empty slot is filled by the
 sampler when claimed, so TPE still sees every finished trial. A trial that has to be
 given up (Ctrl-C, SIGTERM, a killed worker found by heartbeat) is put back as a new
@@ -36,10 +36,16 @@ def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: i
 
 def claim_trial(study: optuna.Study) -> optuna.Trial | None:
     """Atomically take one WAITING trial and return it RUNNING, or None when none is left."""
-    storage = study._storage  # Optuna's own queue pop uses these same two calls
+    storage = study._storage
+    # ResilientRDBStorage claims with one conditional UPDATE (atomic on SQLite too);
+    # other storages: Optuna's own queue pop (read, then write under a row lock).
+    claim = getattr(getattr(storage, "_backend", storage), "claim_waiting_trial", None)
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
-            if not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
+            if claim is not None:
+                if not claim(frozen._trial_id):
+                    continue
+            elif not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue

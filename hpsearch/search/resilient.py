@@ -12,10 +12,14 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import optuna
+from optuna.storages._rdb import models
+from optuna.trial import TrialState
 from sqlalchemy import exc as sa_exc
+from sqlalchemy import update
 
 log = logging.getLogger("hpsearch.storage")
 
@@ -31,6 +35,10 @@ RETRIED = (
     "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
     "get_trial", "get_all_trials", "get_n_trials", "record_heartbeat",
     "_get_stale_trial_ids",
+    # Optuna's _CachedStorage (what a Study wraps an RDBStorage in) calls these private
+    # ones directly, bypassing the public methods above.
+    "_get_trials", "_create_new_trial", "_set_trial_param", "_get_best_trial_id",
+    "get_best_trial", "get_trial_param", "get_trial_user_attrs", "get_trial_system_attrs",
 )
 
 
@@ -69,6 +77,22 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
 class ResilientRDBStorage(optuna.storages.RDBStorage):
     """``RDBStorage`` whose operations retry through connection loss (see module doc)."""
 
+    def claim_waiting_trial(self, trial_id: int) -> bool:
+        """WAITING -> RUNNING in one conditional UPDATE; True if this caller got it.
 
-for _name in RETRIED:
-    setattr(ResilientRDBStorage, _name, _retrying(getattr(optuna.storages.RDBStorage, _name)))
+        Atomic on every backend. ``set_trial_state_values`` reads, then writes: its
+        ``FOR UPDATE`` is a no-op on SQLite, where two processes could both claim a trial.
+        """
+        trials = models.TrialModel.__table__
+        now = datetime.now(UTC).replace(tzinfo=None)  # Optuna stores naive UTC
+        with self.engine.begin() as connection:
+            result = connection.execute(
+                update(trials)
+                .where(trials.c.trial_id == trial_id, trials.c.state == TrialState.WAITING)
+                .values(state=TrialState.RUNNING, datetime_start=now)
+            )
+        return result.rowcount == 1
+
+
+for _name in (*RETRIED, "claim_waiting_trial"):
+    setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))

@@ -29,8 +29,8 @@ from hpsearch.nn import train
 from hpsearch.search.objective import (
     build_network,
     make_augmentation,
-    trial_seed,
     training_options,
+    trial_seed,
 )
 from hpsearch.search.space import params_from_trial_params
 from hpsearch.search.spec import StudySpec
@@ -43,6 +43,7 @@ __all__ = [
     "read_model_info",
     "retrain",
     "retrain_split",
+    "sidecar_path",
 ]
 
 RETRAIN_ATTR = "retrain"
@@ -160,7 +161,9 @@ def retrain(
         **options,
     )
     test_loss, test_accuracy = network.evaluate(dataset.X_test, dataset.y_test)  # once
-    path = Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
+    path = (
+        Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
+    )
     _save(network, path, spec, study.study_name, chosen.number)
     result = RetrainResult(
         trial=chosen.number,
@@ -200,7 +203,9 @@ def _save(network: Any, path: Path, spec: StudySpec, study_name: str, trial: int
             + "\n"
         )
     except OSError as error:
-        raise HpsearchError(f"cannot write the model to {path}: {error.strerror or error}") from None
+        raise HpsearchError(
+            f"cannot write the model to {path}: {error.strerror or error}"
+        ) from None
 
 
 def sidecar_path(model_path: str | Path) -> Path:

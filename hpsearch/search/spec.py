@@ -209,8 +209,15 @@ def load_spec(path: str | Path) -> StudySpec:
     return parse_spec(raw, source=source)
 
 
-def parse_spec(mapping: Mapping[str, Any], source: str | None = None) -> StudySpec:
-    """Validate a spec given as nested mappings (parsed TOML or ``to_dict()`` output)."""
+def parse_spec(
+    mapping: Mapping[str, Any], source: str | None = None, *, check_environment: bool = True
+) -> StudySpec:
+    """Validate a spec given as nested mappings (parsed TOML or ``to_dict()`` output).
+
+    ``check_environment=False`` skips the checks that depend on this machine (that the
+    dataset exists here, that a sampler's package is installed): a stored study must
+    stay readable (status, export, dashboard) on a machine that could not run it.
+    """
     if not isinstance(mapping, Mapping):
         raise SpecError([f"expected a table of sections, got {show(mapping)}"], source)
     problems: list[str] = []
@@ -221,8 +228,8 @@ def parse_spec(mapping: Mapping[str, Any], source: str | None = None) -> StudySp
             problems.append(f"{section}: missing; a spec needs a [{section}] table ({needs})")
             tables[section] = None
 
-    study = _parse_study(tables["study"], problems)
-    data = _parse_data(tables["data"], problems)
+    study = _parse_study(tables["study"], problems, check_environment)
+    data = _parse_data(tables["data"], problems, check_environment)
     training = _parse_training(tables["training"], problems)
     space = _parse_space(tables["space"], problems)
     grid = None
@@ -234,7 +241,9 @@ def parse_spec(mapping: Mapping[str, Any], source: str | None = None) -> StudySp
     return StudySpec(study=study, data=data, training=training, space=space, grid=grid)
 
 
-def _parse_study(raw: Mapping[str, Any] | None, problems: list[str]) -> StudySection | None:
+def _parse_study(
+    raw: Mapping[str, Any] | None, problems: list[str], check_environment: bool = True
+) -> StudySection | None:
     """The [study] section; with problems, a best-effort section for the cross-checks."""
     if raw is None:
         return None
@@ -252,7 +261,7 @@ def _parse_study(raw: Mapping[str, Any] | None, problems: list[str]) -> StudySec
             "(leave direction out: it follows the metric)"
         )
     sampler = check.choice(raw, "sampler", "study.sampler", SAMPLER_NAMES, "tpe", problems)
-    missing = sampler_problem(sampler)
+    missing = sampler_problem(sampler) if check_environment else None
     if missing:
         problems.append(f"study.sampler: {missing}")
     default_pruner = _default_pruner(sampler)
@@ -282,7 +291,9 @@ def _parse_study(raw: Mapping[str, Any] | None, problems: list[str]) -> StudySec
     )
 
 
-def _parse_data(raw: Mapping[str, Any] | None, problems: list[str]) -> DataSection | None:
+def _parse_data(
+    raw: Mapping[str, Any] | None, problems: list[str], check_environment: bool = True
+) -> DataSection | None:
     if raw is None:
         return None
     check.unknown_keys(raw, DataSection.__dataclass_fields__, "data", problems)
@@ -290,7 +301,7 @@ def _parse_data(raw: Mapping[str, Any] | None, problems: list[str]) -> DataSecti
     dataset = check.string(raw, "dataset", "data.dataset", None, problems)
     if "dataset" not in raw:
         problems.append("data.dataset: missing; required (e.g. 'digits' or 'fashion-mnist')")
-    elif dataset is not None:
+    elif dataset is not None and check_environment:
         problem = _dataset_problem(dataset)
         if problem:
             problems.append(f"data.dataset: {problem}")

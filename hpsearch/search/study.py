@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from typing import Any
 
 import numpy as np
@@ -10,7 +11,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch import __version__
-from hpsearch.errors import SpecError, StorageError
+from hpsearch.errors import ConfigError, SpecError, StorageError
 from hpsearch.search.queue import RETRY_OF, enqueue_budget
 from hpsearch.search.samplers import make_pruner, make_sampler
 from hpsearch.search.space import grid_points
@@ -18,6 +19,9 @@ from hpsearch.search.spec import StudySpec, parse_spec
 from hpsearch.search.storage import mask_url, open_storage
 
 SPEC_ATTR = "spec"
+#: Study user attr: when ``create`` last resumed the study (``time.time()``); a
+#: ``timeout`` budget counts from the first trial started after it (worker.study_deadline).
+BUDGET_SINCE = "budget_since"
 #: Spec fields that may differ when a study is resumed (the rest must match).
 RESUMABLE = ("n_trials", "timeout", "description")
 
@@ -51,16 +55,22 @@ def load_study_and_spec(
         raise StorageError(
             f"study {study_name!r} was not created by hpsearch (it has no stored spec)"
         )
-    spec = parse_spec(stored[SPEC_ATTR], source=f"study {study_name!r}")
+    spec = parse_spec(stored[SPEC_ATTR], source=f"study {study_name!r}", check_environment=False)
     seed = spec.study.seed
     if spec.study.sampler != "qmc":
         if worker_index is None:
             worker_index = int.from_bytes(os.urandom(4), "little")
         seed = int(np.random.SeedSequence([seed or 0, worker_index]).generate_state(1)[0])
+    try:
+        sampler = make_sampler(spec.study.sampler, seed=seed, spec=spec)
+    except ConfigError:
+        # The sampler's package is missing here: reading the study needs no sampler,
+        # and run_worker refuses to run it (sampler_problem).
+        sampler = optuna.samplers.RandomSampler(seed=seed)
     study = optuna.load_study(
         study_name=study_name,
         storage=storage,
-        sampler=make_sampler(spec.study.sampler, seed=seed, spec=spec),
+        sampler=sampler,
         pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
     )
     return study, spec
@@ -83,6 +93,7 @@ def create_or_resume(
         _top_up(study, spec)
         if spec.study.n_trials != stored.study.n_trials or spec.study.timeout != stored.study.timeout:
             study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        study.set_user_attr(BUDGET_SINCE, time.time())
         return study, False
     study = optuna.create_study(
         study_name=name,
@@ -102,8 +113,11 @@ def create_or_resume(
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     """Trials that use up budget: all but the failed ones that were put back in the queue."""
     trials = study.get_trials(deepcopy=False)
-    retried = {t.user_attrs.get(RETRY_OF, t.system_attrs.get("failed_trial")) for t in trials}
-    retried.discard(None)
+    retried: set[int] = set()
+    for t in trials:  # requeue() marks RETRY_OF; Optuna's heartbeat retry keeps a history
+        retried.update(t.system_attrs.get("retry_history", ()))
+        if RETRY_OF in t.user_attrs:
+            retried.add(t.user_attrs[RETRY_OF])
     return [t for t in trials if not (t.state == TrialState.FAIL and t.number in retried)]
 
 
@@ -149,6 +163,7 @@ def _where(storage: Any) -> str:
 
 
 __all__ = [
+    "BUDGET_SINCE",
     "SPEC_ATTR",
     "counted_trials",
     "create_or_resume",

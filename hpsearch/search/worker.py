@@ -20,10 +20,12 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.data import load, split
-from hpsearch.errors import HpsearchError
+from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.search.objective import Objective
 from hpsearch.search.queue import claim_trial, requeue
+from hpsearch.search.samplers import sampler_problem
 from hpsearch.search.spec import StudySpec
+from hpsearch.search.study import BUDGET_SINCE
 
 log = logging.getLogger("hpsearch.worker")
 
@@ -56,11 +58,17 @@ def run_worker(
     """Run trials of ``study`` (loaded with ``load_study_and_spec``) until the queue is empty, ``max_trials`` ran, or the
     ``deadline`` (``time.time()`` seconds) passed. SIGINT/SIGTERM end the current
     trial as failed and put it back in the queue."""
+    problem = sampler_problem(spec.study.sampler)
+    if problem:
+        raise ConfigError(f"study {study.study_name!r}: sampler: {problem}")
     data, provenance = load_split(spec)
     objective = Objective(spec, data, study_name=study.study_name, provenance=provenance)
     report = WorkerReport()
-    with _sigterm_raises():
+    with _sigterm_raises() as stop:
         while max_trials is None or report.trials < max_trials:
+            if stop.requested:
+                report.stopped_by_signal = True
+                break
             if deadline is not None and time.time() >= deadline:
                 break
             optuna.storages.fail_stale_trials(study)
@@ -75,22 +83,27 @@ def run_worker(
                 time.sleep(_poll_seconds(study))
                 continue
             try:
-                with _heartbeat(study, trial):
+                with _heartbeat(study, trial), stop.raising():
                     outcome = objective(trial)
+                if outcome.state == TrialState.COMPLETE:
+                    study.tell(trial, outcome.value)
+                else:
+                    study.tell(trial, state=outcome.state)
             except (KeyboardInterrupt, WorkerStopped):
                 _give_up(study, trial, "interrupted: the worker was stopped")
                 report.stopped_by_signal = True
                 break
+            except optuna.exceptions.UpdateFinishedTrialError:
+                # Our heartbeat went stale (e.g. the database was unreachable for longer
+                # than the grace period): another worker failed this trial and re-queued it.
+                log.warning("trial %d was failed as stale by another worker; its retry "
+                            "runs from the queue", trial.number)
+                continue
             except HpsearchError as error:
                 _fail(study, trial, str(error))
             except Exception as error:  # a bug in one trial must not kill the worker
                 log.exception("trial %d raised", trial.number)
                 _fail(study, trial, f"{type(error).__name__}: {error}")
-            else:
-                if outcome.state == TrialState.COMPLETE:
-                    study.tell(trial, outcome.value)
-                else:
-                    study.tell(trial, state=outcome.state)
             report.trials += 1
     return report
 
@@ -105,8 +118,9 @@ def _poll_seconds(study: optuna.Study) -> float:
 
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    trial.set_user_attr("fail_reason", reason)
-    study.tell(trial, state=TrialState.FAIL)
+    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+        trial.set_user_attr("fail_reason", reason)
+        study.tell(trial, state=TrialState.FAIL)
 
 
 def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
@@ -142,17 +156,60 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
         thread.join()
 
 
+class _StopRequest:
+    """SIGTERM: raise ``WorkerStopped`` inside a trial, else just note it for the loop.
+
+    Raising only inside the objective keeps a signal from landing between a claim and
+    the first heartbeat, which would leave a RUNNING trial that no heartbeat can expire.
+    """
+
+    def __init__(self) -> None:
+        self.requested = False
+        self._in_trial = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.requested = True
+        if self._in_trial:
+            self._in_trial = False
+            raise WorkerStopped
+
+    @contextlib.contextmanager
+    def raising(self) -> Iterator[None]:
+        if self.requested:
+            raise WorkerStopped
+        self._in_trial = True
+        try:
+            yield
+        finally:
+            self._in_trial = False
+
+
 @contextlib.contextmanager
-def _sigterm_raises() -> Iterator[None]:
+def _sigterm_raises() -> Iterator[_StopRequest]:
+    stop = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
-        yield
+        yield stop
         return
-
-    def handler(signum: int, frame: Any) -> None:
-        raise WorkerStopped
-
-    previous = signal.signal(signal.SIGTERM, handler)
+    previous = signal.signal(signal.SIGTERM, stop.handler)
     try:
-        yield
+        yield stop
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def study_deadline(study: optuna.Study, spec: StudySpec) -> float | None:
+    """When a ``timeout`` budget ends, study-wide (``time.time()`` seconds), or None.
+
+    The clock starts with the first trial of the study (or, after ``create`` resumed
+    it, the first trial since), so workers started at different times share one end.
+    """
+    timeout = spec.study.timeout
+    if not timeout:
+        return None
+    since = float(study.user_attrs.get(BUDGET_SINCE, 0.0))
+    starts = [
+        t.datetime_start.timestamp()
+        for t in study.get_trials(deepcopy=False)
+        if t.datetime_start is not None and t.datetime_start.timestamp() >= since
+    ]
+    return (min(starts) if starts else time.time()) + timeout

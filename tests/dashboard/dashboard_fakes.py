@@ -38,7 +38,20 @@ DISTRIBUTIONS: dict[str, BaseDistribution] = {
     "momentum": FloatDistribution(0.5, 0.99),
     "init": CategoricalDistribution(("scaled", "he", "glorot")),
 }
-EPOCH = dt.datetime(2025, 1, 6, 9, 0, 0)
+# Studies start an hour ago, so a running trial's wall time is realistic.
+EPOCH = dt.datetime.now().replace(microsecond=0) - dt.timedelta(hours=1)
+XSS_NAME = "<script>alert(1)</script>"
+STUDIES = ("grid-digits", "random-digits", "tpe-digits")  # the three a compare page shows
+
+
+def fill(url: str, *, bulk: bool = False) -> None:
+    """Three comparable studies (grid, random, TPE), an XSS probe, a one-trial and an empty study."""
+    add_study(url, "tpe-digits", n_trials=20, running=1, waiting=1, seed=1, retrain=True, bulk=bulk)
+    add_study(url, "random-digits", n_trials=15, sampler="random", seed=2, bulk=bulk)
+    add_study(url, "grid-digits", n_trials=8, sampler="grid", seed=3, bulk=bulk)
+    add_study(url, XSS_NAME, n_trials=3, seed=4, bulk=bulk)
+    add_study(url, "one-trial", n_trials=1, seed=5, bulk=bulk)
+    add_study(url, "empty", n_trials=0, seed=6, bulk=bulk)
 
 
 def make_spec(
@@ -141,6 +154,8 @@ def make_trial(
         intermediate_values=intermediate,
     )
     trial.number = number
+    if state == TrialState.RUNNING:
+        start = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=30)
     trial.datetime_start = None if state == TrialState.WAITING else start
     trial.datetime_complete = start + dt.timedelta(seconds=seconds) if state.is_finished() else None
     return trial
@@ -204,6 +219,8 @@ def bulk_add_trials(study: optuna.Study, trials: list[FrozenTrial]) -> None:
     """Insert ``trials`` into an RDB-stored ``study`` in one transaction, rows as Optuna writes them."""
     from optuna.storages._rdb import models as m  # the schema of the installed Optuna
 
+    if not trials:
+        return
     backend = getattr(study._storage, "_backend", study._storage)
     assert isinstance(backend, optuna.storages.RDBStorage), "bulk insert needs an RDB storage"
     study_id = study._study_id

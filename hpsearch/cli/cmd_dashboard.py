@@ -1,0 +1,36 @@
+"""``hpsearch dashboard``: serve the read-only web dashboard over a study storage."""
+
+from __future__ import annotations
+
+import click
+
+from hpsearch.cli import cli
+
+
+@cli.command()
+@click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="Study storage URL [default: $HPSEARCH_STORAGE, else sqlite:///hpsearch.db].",
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--token",
+    envvar="HPSEARCH_DASHBOARD_TOKEN",
+    default=None,
+    help="Required by every page and API call [env HPSEARCH_DASHBOARD_TOKEN]; "
+    "needed to bind a non-loopback --host.",
+)
+def dashboard(storage: str | None, host: str, port: int, token: str | None) -> None:
+    """Serve the web dashboard: studies, trials, curves, comparisons (read-only).
+
+    It binds 127.0.0.1 by default; binding any other address requires a token.
+    """
+    from hpsearch.dashboard import serve  # Flask is an optional extra: import it only here
+    from hpsearch.dashboard.auth import check_bind
+    from hpsearch.dashboard.storage import resolve_storage_url
+
+    check_bind(host, token)  # before opening the storage: the clearer error first
+    serve(resolve_storage_url(storage), host, port, token)

@@ -1,0 +1,195 @@
+"""Commands on a study's results: export, retrain, predict, compare."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from hpsearch.cli import cli
+from hpsearch.cli.options import storage_option
+from hpsearch.cli.tables import compare_table, per_class_table
+from hpsearch.search.export import FORMATS, render_export, write_export
+from hpsearch.search.storage import resolve_storage_url
+from hpsearch.search.study import load_study_and_spec
+
+
+def _console() -> Console:
+    # A wide virtual terminal when piped, so tables are not folded.
+    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@storage_option
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="csv",
+    show_default=True,
+    help="csv: one flat row per trial; json: also learning curves and the spec.",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+def export(study_name: str, storage: str | None, fmt: str, output: str | None) -> None:
+    """Export a study's trials: params, value, state, times, epochs, stop reason, worker."""
+    study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
+    if output is None:
+        click.echo(render_export(study, spec, fmt), nl=False)
+        return
+    path = write_export(study, spec, fmt, output)
+    click.echo(
+        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of {study_name!r} to {path}",
+        err=True,
+    )
+
+
+@cli.command()
+@click.argument("study_name", metavar="STUDY")
+@storage_option
+@click.option(
+    "--trial",
+    "trial_number",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Retrain this trial's params (default: the best complete trial).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Where to save the model (default: models/STUDY-trialN.npz).",
+)
+@click.option(
+    "--epochs",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Max epochs (default: the spec's [training] epochs).",
+)
+def retrain(
+    study_name: str,
+    storage: str | None,
+    trial_number: int | None,
+    output: str | None,
+    epochs: int | None,
+) -> None:
+    """Train the best params of STUDY on the full training set and test them once.
+
+    Early stopping uses a validation set carved from the training set; the model is
+    saved and the test accuracy recorded on the study (user attr "retrain").
+    """
+    console = _console()
+    from hpsearch.search.retrain import choose_trial
+    from hpsearch.search.retrain import retrain as run_retrain
+
+    study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
+    chosen = choose_trial(study, trial_number)  # fail fast, before loading data
+    total = epochs or spec.training.epochs
+    console.print(
+        f"retraining trial {chosen.number} of [bold]{escape(study_name)}[/] on the full "
+        f"{spec.data.dataset} training set (max {total} epochs)"
+    )
+    with Progress(
+        TextColumn("[bold]epochs"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("validation accuracy {task.fields[accuracy]}"),
+        TimeElapsedColumn(),
+        console=console,
+    ) as bar:
+        task = bar.add_task("epochs", total=total, accuracy="-")
+
+        def show(epoch: int, metrics: dict[str, object]) -> None:
+            accuracy = metrics.get("validation_accuracy")
+            bar.update(
+                task,
+                completed=epoch,
+                accuracy="-" if not isinstance(accuracy, float) else f"{accuracy:.4f}",
+            )
+
+        result = run_retrain(
+            study, spec, trial=chosen.number, output=output, epochs=epochs, on_epoch=show
+        )
+    n = result.examples
+    validation = result.validation_accuracy
+    console.print(
+        f"trial {result.trial}: {result.epochs_run} epoch(s) on {n['train']} examples "
+        f"({result.history['stop_reason']}), best validation accuracy "
+        f"{'-' if validation is None else f'{validation:.4f}'} on {n['validation']}\n"
+        f"test accuracy [bold]{result.test_accuracy:.4f}[/] (loss {result.test_loss:.4g}) "
+        f"on {n['test']} examples\n"
+        f"model saved to {result.model_path}; recorded on study {study_name!r} as 'retrain'"
+    )
+
+
+@cli.command()
+@click.argument("model_path", metavar="MODEL")
+@click.option(
+    "--data",
+    "data_name",
+    required=True,
+    help="Dataset name (digits, fashion-mnist, mnist, npz:PATH, csv:PATH).",
+)
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True)
+@click.option(
+    "--standardize/--no-standardize",
+    default=None,
+    help="Standardize features (default: as the model was trained, from MODEL.json).",
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Write one CSV row per example (true, predicted, confidence).",
+)
+def predict(
+    model_path: str, data_name: str, split: str, standardize: bool | None, output: str | None
+) -> None:
+    """Run a saved MODEL on a dataset: accuracy and per-class accuracy."""
+    console = _console()
+    from hpsearch.search.predict import predict as run_predict
+    from hpsearch.search.predict import write_predictions
+
+    prediction = run_predict(model_path, data_name, split=split, standardize=standardize)
+    console.print(
+        per_class_table(prediction.per_class(), f"{data_name} {split} set: per-class accuracy")
+    )
+    correct = int((prediction.labels == prediction.predicted).sum())
+    console.print(
+        f"accuracy [bold]{prediction.accuracy:.4f}[/] ({correct} of "
+        f"{len(prediction.labels)}) on the {split} set of {data_name}"
+    )
+    if output is not None:
+        console.print(f"predictions written to {write_predictions(prediction, output)}")
+
+
+@cli.command()
+@click.argument("study_names", metavar="STUDY...", nargs=-1, required=True)
+@storage_option
+@click.option(
+    "--plot",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Also write a PNG: best so far vs cumulative epochs and vs wall time.",
+)
+def compare(study_names: tuple[str, ...], storage: str | None, plot: str | None) -> None:
+    """Compare studies: best value, trials, epochs, wall time, and the epochs each
+    needed to reach every other study's best."""
+    console = _console()
+    from hpsearch.search.compare import compare_studies, plot_comparison
+
+    rows = compare_studies(resolve_storage_url(storage), list(study_names))
+    console.print(compare_table(rows))
+    if plot is not None:
+        console.print(f"plot written to {plot_comparison(rows, plot)}")

@@ -1,0 +1,79 @@
+"""The app factory and a small server: ``create_app(storage)`` is tested in-process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any
+
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+from werkzeug.serving import make_server
+
+from hpsearch.dashboard import auth
+from hpsearch.dashboard.api import api
+from hpsearch.dashboard.pages import pages
+from hpsearch.dashboard.queries import StudyReader
+from hpsearch.dashboard.storage import mask_url, open_storage
+
+DEFAULT_POLL_MS = 3000
+
+log = logging.getLogger(__name__)
+
+
+class _StrictJSON(DefaultJSONProvider):
+    """JSON that browsers can parse: NaN and infinities become null."""
+
+    def dumps(self, obj: Any, **kwargs: Any) -> str:
+        kwargs.setdefault("default", self.default)
+        kwargs.setdefault("ensure_ascii", self.ensure_ascii)
+        kwargs.setdefault("sort_keys", False)
+        try:
+            return json.dumps(obj, allow_nan=False, **kwargs)
+        except ValueError:
+            return json.dumps(_finite(obj), allow_nan=False, **kwargs)
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+def create_app(storage: str, *, token: str | None = None) -> Flask:
+    """The dashboard for the Optuna storage at URL ``storage``, read-only.
+
+    With ``token``, every page and API call needs it (see ``hpsearch.dashboard.auth``).
+    Raises ``StorageError`` when the storage cannot be opened.
+    """
+    app = Flask(__name__)
+    app.json = _StrictJSON(app)
+    app.config["HPSEARCH_STORAGE_DISPLAY"] = mask_url(storage)
+    app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
+    app.extensions["hpsearch_reader"] = StudyReader(open_storage(storage))
+    auth.install(app, token)
+    app.register_blueprint(api)
+    app.register_blueprint(pages)
+    return app
+
+
+def serve(storage: str, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
+    """Serve the dashboard until interrupted; a non-loopback ``host`` needs a ``token``."""
+    auth.check_bind(host, token)
+    app = create_app(storage, token=token)
+    server = make_server(host, port, app, threaded=True)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"hpsearch dashboard on http://{shown}:{server.server_port}/  (storage {mask_url(storage)})")
+    if token:
+        print("a token is required: open the URL with ?token=TOKEN once; it is then kept in a cookie")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

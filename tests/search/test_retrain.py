@@ -1,0 +1,206 @@
+"""`hpsearch retrain` and `hpsearch predict`: best params on the full training set, tested once."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+import pytest
+
+from hpsearch.cli import main
+from hpsearch.data import load
+from hpsearch.nn import Network
+from hpsearch.search.predict import predict
+from hpsearch.search.retrain import RETRAIN_ATTR, retrain_split
+from hpsearch.search.space import params_from_trial_params
+from hpsearch.search.spec import parse_spec
+from hpsearch.search.study import SPEC_ATTR, create_or_resume
+
+RETRAIN_KEYS = {
+    "trial",
+    "params",
+    "test_accuracy",
+    "test_loss",
+    "validation_accuracy",
+    "epochs_run",
+    "model_path",
+    "finished_at",
+    "history",
+}
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    code = main(list(args))
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")
+
+
+@pytest.fixture(scope="module")
+def digits() -> Any:
+    return load("digits")
+
+
+def test_retrain_best_saves_model_and_records_result(
+    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, digits: Any
+) -> None:
+    """Without --trial the best complete trial is retrained with its params (plus the spec's
+    fixed/default ones) on all training rows; the model lands in models/STUDY-trialN.npz and
+    the study's user attr 'retrain' holds the result, whose test accuracy the saved model
+    reproduces on the test set."""
+    url, name = results_studies.url, results_studies.names[0]
+    code, out, err = _run(capsys, "retrain", name, "--storage", url)
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    best = study.best_trial
+    record = study.user_attrs[RETRAIN_ATTR]
+    assert set(record) >= RETRAIN_KEYS
+    spec = parse_spec(study.user_attrs[SPEC_ATTR])
+    assert record["trial"] == best.number
+    assert record["params"] == params_from_trial_params(best.params, spec)
+    model = tmp_path / "models" / f"{name}-trial{best.number}.npz"
+    assert model.is_file() and record["model_path"] == str(model)
+    assert 1 <= record["epochs_run"] <= 3 == spec.training.epochs
+    assert len(record["history"]["records"]) == record["epochs_run"]
+    assert record["examples"]["train"] + record["examples"]["validation"] == len(digits.y_train)
+    assert record["examples"]["test"] == len(digits.y_test)
+    assert predict(model, "digits").accuracy == pytest.approx(record["test_accuracy"])
+    assert f"test accuracy {record['test_accuracy']:.4f}" in out
+    assert str(model) in out.replace("\n", "")
+
+
+def test_retrain_chosen_trial_with_epochs_and_output(
+    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """--trial N retrains that trial's params; --epochs caps the epochs; --output names the file."""
+    url, name = results_studies.url, results_studies.names[1]
+    code, _, err = _run(
+        capsys,
+        "retrain",
+        name,
+        "--storage",
+        url,
+        "--trial",
+        "2",
+        "--epochs",
+        "1",
+        "--output",
+        "out/m.npz",
+    )
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    record = study.user_attrs[RETRAIN_ATTR]
+    assert record["trial"] == 2 and record["epochs_run"] == 1
+    assert record["params"]["eta"] == study.trials[2].params["eta"]
+    assert (
+        Network.load(tmp_path / "out" / "m.npz").sizes[1] == study.trials[2].params["hidden_width"]
+    )
+
+
+def test_retrain_split_uses_all_training_rows(digits: Any) -> None:
+    """The retrain split covers the full training set: validation + training rows are disjoint
+    and together every row; a validation fraction is kept, a count is capped at half."""
+    base = {"study": {"name": "s", "n_trials": 1, "seed": 4}, "data": {"dataset": "digits"}}
+    n = len(digits.y_train)
+    for validation, expected in ((0.25, round(0.25 * n)), (300, 300), (5000, n // 2)):
+        spec = parse_spec({**base, "data": {"dataset": "digits", "validation": validation}})
+        data = retrain_split(digits, spec)
+        assert len(data.validation_indices) == expected
+        rows = np.concatenate([data.train_indices, data.validation_indices])
+        assert sorted(rows.tolist()) == list(range(n))
+
+
+def test_retrain_errors_are_one_line(
+    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """Unknown study, a missing trial number, a trial without params and a study without a
+    complete trial: exit 1 with one 'error:' line each, no traceback."""
+    url, name = results_studies.url, results_studies.names[0]
+    empty_url = f"sqlite:///{tmp_path / 'empty.db'}"
+    spec = parse_spec(
+        {
+            "study": {"name": "queued", "n_trials": 2, "sampler": "random"},
+            "data": {"dataset": "digits"},
+            "space": {"eta": {"type": "float", "low": 0.1, "high": 1.0}},
+        }
+    )
+    create_or_resume(spec, empty_url)  # only WAITING trials: no params yet
+    cases = [
+        (["retrain", "nope", "--storage", url], "no study named 'nope'"),
+        (
+            ["retrain", name, "--storage", url, "--trial", "99"],
+            "has no trial 99 (its trials: 0..3)",
+        ),
+        (
+            ["retrain", "queued", "--storage", empty_url, "--trial", "0"],
+            "trial 0 of study 'queued' has no params",
+        ),
+        (["retrain", "queued", "--storage", empty_url], "has no complete trial yet"),
+    ]
+    for args, message in cases:
+        code, _, err = _run(capsys, *args)
+        assert code == 1, args
+        assert err.startswith("error: ") and message in err, err
+        assert "Traceback" not in err and err.count("\n") == 1
+    assert not (tmp_path / "models").exists()
+
+
+def test_predict_prints_accuracy_and_per_class_and_writes_csv(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, digits: Any
+) -> None:
+    """predict MODEL --data NAME: the accuracy over the split, a per-class table and, with
+    --output, one CSV row per example whose predictions give that accuracy."""
+    network = Network([64, 20, 10], seed=0)
+    network.save(tmp_path / "m.npz")
+    expected = network.evaluate(digits.X_train, digits.y_train)[1]
+    code, out, err = _run(
+        capsys, "predict", "m.npz", "--data", "digits", "--split", "train", "--output", "p.csv"
+    )
+    assert code == 0, err
+    assert f"accuracy {expected:.4f}" in out and "per-class accuracy" in out
+    with open(tmp_path / "p.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == len(digits.y_train)
+    hits = sum(r["label"] == r["predicted"] for r in rows)
+    assert hits / len(rows) == pytest.approx(expected)
+
+
+def test_predict_per_class_counts_sum_to_the_split(tmp_path: Path, digits: Any) -> None:
+    """The per-class rows count every example of the split once; correct counts sum to the hits."""
+    Network([64, 10], seed=1).save(tmp_path / "m.npz")
+    prediction = predict(tmp_path / "m.npz", "digits")
+    rows = prediction.per_class()
+    assert [r["class"] for r in rows] == list(digits.class_names)
+    assert sum(r["count"] for r in rows) == len(digits.y_test)
+    assert sum(r["correct"] for r in rows) == int((prediction.labels == prediction.predicted).sum())
+
+
+def test_predict_bad_models_are_one_line_errors(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A model whose input width is not the dataset's, a missing file, a file that is not a
+    model: exit 1 and one clear 'error:' line."""
+    Network([10, 5, 10], seed=0).save(tmp_path / "narrow.npz")
+    (tmp_path / "text.npz").write_text("not a model\n")
+    np.savez(tmp_path / "arrays.npz", x=np.zeros(3))
+    cases = [
+        ("narrow.npz", "takes 10 input features but dataset 'digits' has 64"),
+        ("missing.npz", "no model file missing.npz"),
+        ("text.npz", "not a saved hpsearch network"),
+        ("arrays.npz", "not a saved hpsearch network"),
+    ]
+    for model, message in cases:
+        code, out, err = _run(capsys, "predict", model, "--data", "digits")
+        assert code == 1 and out == "", model
+        assert err.startswith("error: ") and message in err, err
+        assert "Traceback" not in err and err.count("\n") == 1

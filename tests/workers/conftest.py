@@ -1,0 +1,243 @@
+"""Fixtures for the distributed-worker tests: real databases, worker processes, tiny specs.
+
+Server databases (PostgreSQL on 127.0.0.1:5432, MariaDB on 127.0.0.1:3306) get a fresh
+database per test session, dropped at the end. When a server is unreachable the tests
+that need it skip, unless ``HPSEARCH_REQUIRE_PG`` is set (CI): then they fail.
+Workers are real processes (``python -m hpsearch worker``) that find the storage in
+``HPSEARCH_STORAGE`` and beat their heartbeat every second with a 3-second grace period.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import optuna
+import pytest
+from optuna.trial import TrialState
+
+PG_HOST, PG_PORT = "127.0.0.1", 5432
+MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
+#: Any password works (trust auth); it must never show up in any output.
+PASSWORD = "pw-s3cret-9f2c"
+HEARTBEAT_ENV = {"HPSEARCH_HEARTBEAT_INTERVAL": "1", "HPSEARCH_GRACE_PERIOD": "3"}
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _unreachable(what: str, error: BaseException) -> None:
+    message = f"{what} not reachable: {type(error).__name__}: {error}"
+    if os.environ.get("HPSEARCH_REQUIRE_PG"):
+        pytest.fail(f"{message} (HPSEARCH_REQUIRE_PG is set)")
+    pytest.skip(message)
+
+
+def _db_name() -> str:
+    return f"hpsearch_workers_{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
+    try:
+        import psycopg
+
+        admin = psycopg.connect(
+            host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+            autocommit=True, connect_timeout=3,
+        )
+    except Exception as error:
+        _unreachable(f"PostgreSQL on {PG_HOST}:{PG_PORT}", error)
+    name = _db_name()
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    yield f"postgresql+psycopg://postgres:{PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
+    try:
+        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
+                             autocommit=True, connect_timeout=10) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    except Exception:  # a restart test may have left the server starting up
+        pass
+
+
+@pytest.fixture(scope="session")
+def mysql_url() -> Iterator[str]:
+    """A fresh MariaDB/MySQL database for this test session (dropped afterwards)."""
+    try:
+        import pymysql
+
+        admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="",
+                                autocommit=True, connect_timeout=3)
+    except Exception as error:
+        _unreachable(f"MariaDB on {MYSQL_HOST}:{MYSQL_PORT}", error)
+    name = _db_name()
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+    yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+    with admin.cursor() as cursor:
+        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    admin.close()
+
+
+@pytest.fixture(scope="session")
+def sqlite_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sqlite")
+
+
+@pytest.fixture(params=["postgres", "sqlite", "mysql"])
+def storage_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
+    """The same test on PostgreSQL, SQLite (local processes) and MariaDB."""
+    if request.param == "postgres":
+        return request.getfixturevalue("pg_url")
+    if request.param == "mysql":
+        return request.getfixturevalue("mysql_url")
+    return f"sqlite:///{sqlite_dir / 'workers.db'}"
+
+
+def spec_text(name: str, *, n_trials: int | None = 8, epochs: int = 3, subset: int = 200,
+              timeout: float | None = None, grid: str | None = None,
+              sampler: str = "random") -> str:
+    """A tiny digits study (trials of a few ms per epoch on 2 cores)."""
+    budget = f"n_trials = {n_trials}\n" if n_trials else ""
+    budget += f"timeout = {timeout}\n" if timeout else ""
+    space = (
+        'eta = { type = "float", low = 0.05, high = 1.0, log = true }\n'
+        'hidden_width = { type = "int", low = 10, high = 40 }\n'
+        'activation = { choices = ["sigmoid", "tanh"] }\n'
+    )
+    text = (
+        f'[study]\nname = "{name}"\nmetric = "validation_accuracy"\nsampler = "{sampler}"\n'
+        f'pruner = "none"\nseed = 3\n{budget}\n'
+        f'[data]\ndataset = "digits"\nsubset = {subset}\nvalidation = 100\n\n'
+        f"[training]\nepochs = {epochs}\npatience = {epochs}\n\n[space]\n{space}"
+    )
+    if grid:
+        text += f"\n[grid]\n{grid}"
+    return text
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen[str]
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def wait(self, timeout: float = 90) -> int:
+        return self.process.wait(timeout=timeout)
+
+    def output(self) -> str:
+        return self.log.read_text()
+
+
+class Cluster:
+    """Creates a study with ``hpsearch create`` and starts ``hpsearch worker`` processes."""
+
+    def __init__(self, url: str, tmp_path: Path) -> None:
+        self.url = url
+        self.tmp_path = tmp_path
+        self.name = f"s{uuid.uuid4().hex[:8]}"
+        self.workers: list[Worker] = []
+        self.create_output = ""
+
+    @property
+    def env(self) -> dict[str, str]:
+        env = {key: value for key, value in os.environ.items() if not key.startswith("HPSEARCH_")}
+        env.update(HEARTBEAT_ENV)
+        env["HPSEARCH_STORAGE"] = self.url  # workers get the URL from the environment only
+        env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+        for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+            env[var] = "1"
+        return env
+
+    def create(self, **spec: Any) -> str:
+        path = self.tmp_path / f"{self.name}.toml"
+        path.write_text(spec_text(self.name, **spec))
+        done = subprocess.run(
+            [sys.executable, "-m", "hpsearch", "create", str(path)],
+            env=self.env, capture_output=True, text=True, timeout=120, check=False,
+        )
+        self.create_output = done.stdout + done.stderr
+        assert done.returncode == 0, self.create_output
+        return self.create_output
+
+    def start(self, n: int = 1, *args: str) -> list[Worker]:
+        started = []
+        for _ in range(n):
+            log = self.tmp_path / f"worker-{len(self.workers)}.log"
+            with log.open("w") as out:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "hpsearch", "worker", "--study", self.name, *args],
+                    env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                )
+            worker = Worker(process, log)
+            self.workers.append(worker)
+            started.append(worker)
+        return started
+
+    def wait_all(self, timeout: float = 120) -> None:
+        deadline = time.monotonic() + timeout
+        for worker in self.workers:
+            code = worker.wait(timeout=max(1.0, deadline - time.monotonic()))
+            assert code in (0, -signal.SIGKILL), f"worker {worker.pid} exited {code}:\n{worker.output()}"
+
+    def study(self) -> optuna.Study:
+        from hpsearch.search.storage import open_storage
+
+        return optuna.load_study(study_name=self.name, storage=open_storage(self.url))
+
+    def trials(self) -> list[optuna.trial.FrozenTrial]:
+        return self.study().get_trials(deepcopy=False)
+
+    def running_trial_of(self, worker: Worker, timeout: float = 60) -> optuna.trial.FrozenTrial:
+        """Wait until ``worker`` is in the middle of a trial (its pid is on a RUNNING trial)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for trial in self.study().get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
+                if trial.user_attrs.get("worker", {}).get("pid") == worker.pid:
+                    return trial
+            assert worker.process.poll() is None, worker.output()
+            time.sleep(0.1)
+        raise AssertionError(f"worker {worker.pid} never ran a trial:\n{worker.output()}")
+
+    def all_output(self) -> str:
+        return self.create_output + "".join(w.output() for w in self.workers)
+
+    def counted(self) -> tuple[list[optuna.trial.FrozenTrial], dict[str, int]]:
+        """Trials that use up the budget (retried failures left out), and their states."""
+        from hpsearch.search.study import counted_trials
+
+        counted = counted_trials(self.study())
+        states: dict[str, int] = {}
+        for t in counted:
+            states[t.state.name] = states.get(t.state.name, 0) + 1
+        return counted, states
+
+    def stop_all(self) -> None:
+        for worker in self.workers:
+            if worker.process.poll() is None:
+                worker.process.kill()
+                worker.process.wait()
+
+
+@pytest.fixture
+def cluster(storage_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(storage_url, tmp_path)
+    yield c
+    c.stop_all()
+
+
+@pytest.fixture
+def pg_cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(pg_url, tmp_path)
+    yield c
+    c.stop_all()
