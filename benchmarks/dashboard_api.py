@@ -25,9 +25,9 @@ from pathlib import Path
 import optuna
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "dashboard"))
-from dashboard_fakes import add_study  # noqa: E402  (the tests' fake-study writer)
+from dashboard_fakes import add_study
 
-from hpsearch.dashboard import create_app  # noqa: E402
+from hpsearch.dashboard import create_app
 
 NAME = "big"
 
@@ -51,8 +51,10 @@ def main() -> None:
         start = time.perf_counter()
         add_study(url, NAME, n_trials=args.trials, running=4, bulk=True)
         size = Path(tmp, "bench.db").stat().st_size / 1e6
-        print(f"created {args.trials} trials + 4 running in {time.perf_counter() - start:.1f} s "
-              f"({size:.0f} MB SQLite)")
+        print(
+            f"created {args.trials} trials + 4 running in {time.perf_counter() - start:.1f} s "
+            f"({size:.0f} MB SQLite)"
+        )
         colds, warms, sizes = [], [], 0
         for _ in range(args.repeats):
             client = create_app(url).test_client()  # a fresh app: nothing cached
@@ -63,15 +65,23 @@ def main() -> None:
             ("GET /api/studies", timed(client, "/api/studies")[0]),
             (f"GET /api/studies/{NAME}  cold (median of {args.repeats})", statistics.median(colds)),
             (f"GET /api/studies/{NAME}  warm (median of {args.repeats})", statistics.median(warms)),
-            ("GET .../curves?trials=0,1,2,3,4", timed(client, f"/api/studies/{NAME}/curves?trials=0,1,2,3,4")[0]),
-            ("GET .../trials/4999", timed(client, f"/api/studies/{NAME}/trials/{args.trials - 1}")[0]),
+            (
+                "GET .../curves?trials=0,1,2,3,4",
+                timed(client, f"/api/studies/{NAME}/curves?trials=0,1,2,3,4")[0],
+            ),
+            (
+                "GET .../trials/4999",
+                timed(client, f"/api/studies/{NAME}/trials/{args.trials - 1}")[0],
+            ),
             ("GET .../importances  cold", timed(client, f"/api/studies/{NAME}/importances")[0]),
             ("GET .../importances  cached", timed(client, f"/api/studies/{NAME}/importances")[0]),
         ]
         for label, seconds in rows:
             print(f"{label:<52} {seconds * 1000:8.0f} ms")
-        print(f"study page API: {args.trials} trials, cold {statistics.median(colds):.3f} s, "
-              f"warm {statistics.median(warms):.3f} s, {sizes / 1e6:.1f} MB JSON")
+        print(
+            f"study page API: {args.trials} trials, cold {statistics.median(colds):.3f} s, "
+            f"warm {statistics.median(warms):.3f} s, {sizes / 1e6:.1f} MB JSON"
+        )
 
 
 if __name__ == "__main__":

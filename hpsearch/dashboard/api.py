@@ -1,12 +1,12 @@
 """The JSON API under ``/api/``: what the pages fetch. Read-only, GET only.
 
-    GET /api/info                                  storage (password masked), versions
-    GET /api/studies                               every study: spec fields, counts, best, activity
-    GET /api/studies/<name>                        one study: spec, totals, best, progress, trials
-    GET /api/studies/<name>/importances            parameter importances (cached) or a message
-    GET /api/studies/<name>/curves?trials=1,2      learning curves of chosen trials (max 20)
-    GET /api/studies/<name>/trials/<number>        one trial: params, curves, diagnostics
-    GET /api/compare?study=a&study=b               several studies' progress and totals
+GET /api/info                                  storage (password masked), versions
+GET /api/studies                               every study: spec fields, counts, best, activity
+GET /api/studies/<name>                        one study: spec, totals, best, progress, trials
+GET /api/studies/<name>/importances            parameter importances (cached) or a message
+GET /api/studies/<name>/curves?trials=1,2      learning curves of chosen trials (max 20)
+GET /api/studies/<name>/trials/<number>        one trial: params, curves, diagnostics
+GET /api/compare?study=a&study=b               several studies' progress and totals
 """
 
 from __future__ import annotations
@@ -73,7 +73,9 @@ def info() -> Response:
 
 @api.get("/studies")
 def studies() -> Response:
-    return _json({"studies": [study_summary(s) for s in _reader().studies()], "now": _now().isoformat()})
+    return _json(
+        {"studies": [study_summary(s) for s in _reader().studies()], "now": _now().isoformat()}
+    )
 
 
 @api.get("/studies/<path:name>/importances")

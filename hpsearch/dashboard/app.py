@@ -62,15 +62,21 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     return app
 
 
-def serve(storage: str, host: str = "127.0.0.1", port: int = 8080, token: str | None = None) -> None:
+def serve(
+    storage: str, host: str = "127.0.0.1", port: int = 8080, token: str | None = None
+) -> None:
     """Serve the dashboard until interrupted; a non-loopback ``host`` needs a ``token``."""
     auth.check_bind(host, token)
     app = create_app(storage, token=token)
     server = make_server(host, port, app, threaded=True)
     shown = f"[{host}]" if ":" in host else host
-    print(f"hpsearch dashboard on http://{shown}:{server.server_port}/  (storage {mask_url(storage)})")
+    print(
+        f"hpsearch dashboard on http://{shown}:{server.server_port}/  (storage {mask_url(storage)})"
+    )
     if token:
-        print("a token is required: open the URL with ?token=TOKEN once; it is then kept in a cookie")
+        print(
+            "a token is required: open the URL with ?token=TOKEN once; it is then kept in a cookie"
+        )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

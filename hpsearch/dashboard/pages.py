@@ -1,10 +1,10 @@
 """The HTML pages: server-rendered shells (autoescaped) that fetch ``/api/`` and draw.
 
-    GET /                                   studies (live)
-    GET /studies/<name>                     one study: progress, trials, importances, curves
-    GET /studies/<name>/trials/<number>     one trial
-    GET /compare?study=a&study=b            several studies on one chart
-    GET /vendor/plotly.min.js               Plotly.js from the installed plotly package
+GET /                                   studies (live)
+GET /studies/<name>                     one study: progress, trials, importances, curves
+GET /studies/<name>/trials/<number>     one trial
+GET /compare?study=a&study=b            several studies on one chart
+GET /vendor/plotly.min.js               Plotly.js from the installed plotly package
 """
 
 from __future__ import annotations

@@ -207,7 +207,9 @@ class StudyReader:
             mine = sa.and_(mine, t.c.trial_id >= min(unfinished))
         elif last_finished >= 0:
             newer = t.c.trial_id > last_finished
-            mine = sa.and_(mine, sa.or_(newer, t.c.trial_id.in_(unfinished)) if unfinished else newer)
+            mine = sa.and_(
+                mine, sa.or_(newer, t.c.trial_id.in_(unfinished)) if unfinished else newer
+            )
         with self._engine.connect() as conn:
             base = conn.execute(
                 sa.select(

@@ -2,31 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import optuna
 import sqlalchemy.engine
 
 from hpsearch.errors import StorageError
+from hpsearch.search.storage import mask_url, resolve_storage_url
 
-DEFAULT_STORAGE = "sqlite:///hpsearch.db"
-STORAGE_ENV = "HPSEARCH_STORAGE"
-
-
-def resolve_storage_url(cli_value: str | None) -> str:
-    """``--storage`` > env ``HPSEARCH_STORAGE`` > ``sqlite:///hpsearch.db``."""
-    # TODO(lead): move to hpsearch.search.storage.resolve_storage_url once it exists.
-    return cli_value or os.environ.get(STORAGE_ENV) or DEFAULT_STORAGE
-
-
-def mask_url(url: str) -> str:
-    """The URL with its password replaced by ``***``, for pages, logs and errors."""
-    try:
-        return sqlalchemy.engine.make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy understands: show the scheme only
-        return url.split(":", 1)[0] + ":..."
-
+__all__ = ["mask_url", "open_storage", "resolve_storage_url", "sqlite_path"]
 
 def sqlite_path(url: str) -> Path | None:
     """The database file of a file-backed SQLite URL, else None."""

@@ -20,7 +20,7 @@ from hpsearch.dashboard import create_app
 
 # The helpers beside this file are imported by name (pytest's import mode may not add it).
 sys.path.insert(0, str(Path(__file__).parent))
-from dashboard_fakes import fill  # noqa: E402
+from dashboard_fakes import fill
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 

@@ -155,7 +155,7 @@ def make_trial(
     )
     trial.number = number
     if state == TrialState.RUNNING:
-        start = dt.datetime.now().replace(microsecond=0) - dt.timedelta(seconds=30)
+        start = EPOCH + dt.timedelta(minutes=59, seconds=30)  # started half a minute ago
     trial.datetime_start = None if state == TrialState.WAITING else start
     trial.datetime_complete = start + dt.timedelta(seconds=seconds) if state.is_finished() else None
     return trial
@@ -268,7 +268,12 @@ def bulk_add_trials(study: optuna.Study, trials: list[FrozenTrial]) -> None:
                 )
             if t.value is not None:
                 values.append(
-                    {"trial_id": tid, "objective": 0, "value": t.value, "value_type": value_type.name}
+                    {
+                        "trial_id": tid,
+                        "objective": 0,
+                        "value": t.value,
+                        "value_type": value_type.name,
+                    }
                 )
             inters += [
                 {

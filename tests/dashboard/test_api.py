@@ -96,7 +96,9 @@ def test_trial_detail_and_retrain_only_on_the_retrained_params(
     assert best["command"].startswith("hpsearch trial")
     assert len(best["curve"]["columns"]["gradient_norms"][0]) == 2
     other = next(t for t in study.trials if t.number != study.best_trial.number)
-    assert client.get(f"/api/studies/tpe-digits/trials/{other.number}").get_json()["retrain"] is None
+    assert (
+        client.get(f"/api/studies/tpe-digits/trials/{other.number}").get_json()["retrain"] is None
+    )
     failed = next(t for t in study.trials if t.state == TrialState.FAIL)
     detail = client.get(f"/api/studies/tpe-digits/trials/{failed.number}").get_json()
     assert "NaN" in detail["fail_reason"] and detail["stop_reason"] == "diverged"

@@ -111,9 +111,7 @@ def test_cli_refuses_public_bind_without_token(
     assert main(["dashboard", "--help"]) == 0
 
 
-def test_cli_reports_a_missing_storage(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_cli_reports_a_missing_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dashboard", "--storage", f"sqlite:///{tmp_path}/none.db", "--port", "0"]) == 1
     assert "no SQLite database" in capsys.readouterr().err
 

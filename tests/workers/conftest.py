@@ -103,15 +103,18 @@ def storage_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
 
 def spec_text(name: str, *, n_trials: int | None = 8, epochs: int = 3, subset: int = 200,
               timeout: float | None = None, grid: str | None = None,
-              sampler: str = "random") -> str:
-    """A tiny digits study (trials of a few ms per epoch on 2 cores)."""
+              sampler: str = "random", slow: bool = False) -> str:
+    """A tiny digits study: trials of a few ms per epoch on 2 cores, or with ``slow``
+    about 2 s (batch size 1, 40 epochs on 1,000 images), long enough to interrupt."""
+    if slow:
+        epochs, subset = 40, 1000
     budget = f"n_trials = {n_trials}\n" if n_trials else ""
     budget += f"timeout = {timeout}\n" if timeout else ""
     space = (
-        'eta = { type = "float", low = 0.05, high = 1.0, log = true }\n'
+        f'eta = {{ type = "float", low = {0.01 if slow else 0.05}, high = {0.05 if slow else 1.0}, log = true }}\n'
         'hidden_width = { type = "int", low = 10, high = 40 }\n'
         'activation = { choices = ["sigmoid", "tanh"] }\n'
-    )
+    ) + ("batch_size = 1\n" if slow else "")
     text = (
         f'[study]\nname = "{name}"\nmetric = "validation_accuracy"\nsampler = "{sampler}"\n'
         f'pruner = "none"\nseed = 3\n{budget}\n'

@@ -48,43 +48,38 @@ def test_exact_grid_of_24_points_runs_each_point_exactly_once(cluster):
     assert all(t.state == TrialState.COMPLETE for t in trials)
 
 
-def test_sigkill_mid_trial_is_failed_by_heartbeat_and_retried_by_another_worker(cluster):
-    cluster.create(n_trials=4, epochs=300, subset=300)
-    victim, survivor = cluster.start(2)
-    killed = cluster.running_trial_of(victim)
-    os.kill(victim.pid, signal.SIGKILL)
+def test_sigkill_and_sigterm_mid_trial_the_study_still_ends_with_its_full_budget(cluster):
+    """SIGKILL: the trial is failed after the grace period and retried by another worker.
+    SIGTERM: the worker fails its trial at once (re-queued, retriable) and exits 0."""
+    cluster.create(n_trials=3, slow=True)
+    killed_worker, stopped_worker, survivor = cluster.start(3)
+    killed = cluster.running_trial_of(killed_worker)
+    stopped = cluster.running_trial_of(stopped_worker)
+
+    os.kill(killed_worker.pid, signal.SIGKILL)
+    sent = time.monotonic()
+    stopped_worker.process.send_signal(signal.SIGTERM)
+    assert stopped_worker.wait(timeout=30) == 0, stopped_worker.output()
+    assert time.monotonic() - sent < 10  # stops within the epoch, not after the trial
+    assert "stopped by signal" in stopped_worker.output()
     cluster.wait_all(timeout=120)
-
     assert survivor.process.returncode == 0, survivor.output()
+
     trials = {t.number: t for t in cluster.trials()}
-    assert trials[killed.number].state == TrialState.FAIL  # failed after the grace period
+    # SIGKILL: failed by heartbeat, retried (same params) by the surviving worker.
+    assert trials[killed.number].state == TrialState.FAIL
     retries = [t for t in trials.values() if t.system_attrs.get("failed_trial") == killed.number]
-    assert len(retries) == 1
-    retry = retries[0]
-    assert retry.state == TrialState.COMPLETE
-    assert retry.params == killed.params  # the same point, run again
-    assert retry.user_attrs["worker"]["pid"] == survivor.pid
-    counted, states = cluster.counted()
-    assert states == {"COMPLETE": 4}, states  # the full budget of finished trials
-
-
-def test_sigterm_stops_the_current_trial_cleanly_and_the_worker_exits(cluster):
-    cluster.create(n_trials=3, epochs=300, subset=300)
-    (worker,) = cluster.start(1)
-    stopped = cluster.running_trial_of(worker)
-    started = time.monotonic()
-    worker.process.send_signal(signal.SIGTERM)
-    assert worker.wait(timeout=30) == 0, worker.output()
-    assert time.monotonic() - started < 10  # within the current epoch, not after the trial
-    assert "stopped by signal" in worker.output()
-
-    trial = {t.number: t for t in cluster.trials()}[stopped.number]
-    assert trial.state == TrialState.FAIL
-    assert "interrupted" in trial.user_attrs["fail_reason"]
-    waiting = [t for t in cluster.trials() if t.state == TrialState.WAITING]
-    assert any(t.user_attrs.get("retry_of") == stopped.number for t in waiting)  # retriable
-
-    cluster.start(1)  # another worker takes the re-queued trial and finishes the budget
-    cluster.wait_all()
+    assert len(retries) == 1, [t.system_attrs for t in trials.values()]
+    assert retries[0].state == TrialState.COMPLETE
+    assert retries[0].params == killed.params
+    assert retries[0].user_attrs["worker"]["pid"] == survivor.pid
+    # SIGTERM: failed cleanly with a reason, re-queued with the same params, run again.
+    assert trials[stopped.number].state == TrialState.FAIL
+    assert "interrupted" in trials[stopped.number].user_attrs["fail_reason"]
+    requeued = [t for t in trials.values() if t.user_attrs.get("retry_of") == stopped.number]
+    assert len(requeued) == 1 and requeued[0].state == TrialState.COMPLETE
+    assert requeued[0].params == stopped.params
+    # The study ends with its full budget of finished trials, nothing left over.
     counted, states = cluster.counted()
     assert states == {"COMPLETE": 3}, states
+    assert len(trials) == 5  # 3 + the two given-up ones
