@@ -1,0 +1,48 @@
+"""PostgreSQL restarts in the middle of a study: workers warn, reconnect and carry on."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+from optuna.trial import TrialState
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(150)]
+
+RESTART = ["pg_ctlcluster", "--skip-systemctl-redirect", "15", "main", "restart"]
+
+
+def test_database_restart_mid_study_loses_nothing_and_crashes_no_worker(pg_cluster):
+    if shutil.which("pg_ctlcluster") is None or os.geteuid() != 0:
+        if os.environ.get("HPSEARCH_REQUIRE_PG"):
+            pytest.fail("cannot restart PostgreSQL here (needs pg_ctlcluster as root)")
+        pytest.skip("cannot restart PostgreSQL here (needs pg_ctlcluster as root)")
+    pg_cluster.create(n_trials=6, slow=True)
+    workers = pg_cluster.start(3)
+    for worker in workers:  # every worker is in the middle of a trial
+        pg_cluster.running_trial_of(worker)
+    deadline = time.monotonic() + 60
+    while not [t for t in pg_cluster.trials() if t.state == TrialState.COMPLETE]:
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    before = {t.number: t.value for t in pg_cluster.trials() if t.state == TrialState.COMPLETE}
+
+    done = subprocess.run(RESTART, capture_output=True, text=True, timeout=90, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    pg_cluster.wait_all(timeout=120)
+    outputs = [w.output() for w in workers]
+    assert [w.process.returncode for w in workers] == [0, 0, 0], outputs  # no worker crashed
+    assert all("worker done" in out for out in outputs), outputs
+    assert any("database unreachable" in out or "heartbeat of trial" in out for out in outputs)
+    assert not any("Traceback" in out for out in outputs), outputs
+
+    after = {t.number: t for t in pg_cluster.trials()}
+    for number, value in before.items():  # no finished trial was lost
+        assert after[number].state == TrialState.COMPLETE and after[number].value == value
+    counted, states = pg_cluster.counted()
+    assert states == {"COMPLETE": 6}, states
+    assert "pw-s3cret" not in pg_cluster.all_output()
