@@ -80,6 +80,16 @@ def trial_seed(spec: StudySpec, number: int) -> int:
     return int(np.random.SeedSequence([spec.study.seed or 0, number]).generate_state(1)[0])
 
 
+def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
+    """Set several user attrs: one transaction on hpsearch's storage, else one call each."""
+    backend = getattr(trial.storage, "_backend", trial.storage)  # inside Optuna's cache
+    if hasattr(backend, "set_trial_user_attrs"):
+        backend.set_trial_user_attrs(trial._trial_id, attrs)
+    else:
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
+
+
 class Objective:
     """Runs trials of one study on one data split (loaded once per worker process)."""
 
@@ -97,9 +107,12 @@ class Objective:
         seed = trial_seed(self.spec, trial.number)
         network = build_network(params, self.spec, self.data.X_train.shape[1],
                                 self.data.n_classes, seed)
-        trial.set_user_attr("worker", {"host": socket.gethostname(), "pid": os.getpid()})
-        trial.set_user_attr("data_provenance", self.provenance)
-        trial.set_user_attr("command", f"hpsearch retrain {self.study_name} --trial {trial.number}")
+        set_user_attrs(trial, {
+            "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+            "data_provenance": self.provenance,
+            "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
+        })
+        prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
         pruned = False
         last_live = time.monotonic()
         records: list[dict[str, Any]] = []
@@ -110,7 +123,7 @@ class Objective:
             value = metrics[self.metric]
             if value is not None and np.isfinite(value):
                 trial.report(float(value), epoch)
-                if trial.should_prune():
+                if prunes and trial.should_prune():
                     pruned = True
                     return True
             if time.monotonic() - last_live > LIVE_HISTORY_INTERVAL:
@@ -131,15 +144,20 @@ class Objective:
         seconds = time.perf_counter() - started
         stop_reason = "pruned" if pruned else str(history.stop_reason)
         stored = history.to_dict()
-        trial.set_user_attr("history", stored)
-        trial.set_user_attr("stop_reason", stop_reason)
-        trial.set_user_attr("epochs_run", history.epochs_run)
-        trial.set_user_attr("seconds", round(seconds, 4))
+        results = {
+            "history": stored,
+            "stop_reason": stop_reason,
+            "epochs_run": history.epochs_run,
+            "seconds": round(seconds, 4),
+        }
+        diverged = not pruned and history.stop_reason == StopReason.DIVERGED
+        if diverged:
+            reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
+            results["fail_reason"] = reason
+        set_user_attrs(trial, results)
         if pruned:
             return TrialOutcome(optuna.trial.TrialState.PRUNED, None, "pruned")
-        if history.stop_reason == StopReason.DIVERGED:
-            reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
-            trial.set_user_attr("fail_reason", reason)
+        if diverged:
             return TrialOutcome(optuna.trial.TrialState.FAIL, None, reason)
         return TrialOutcome(optuna.trial.TrialState.COMPLETE, self._value(history), stop_reason)
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import optuna
 from optuna.storages._rdb import models
+from optuna.storages._rdb.storage import _create_scoped_session
 from optuna.trial import TrialState
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import update
@@ -93,6 +94,14 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
             )
         return result.rowcount == 1
 
+    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
+        """Several user attrs of a trial in one transaction (one commit, not one per key)."""
+        with _create_scoped_session(self.scoped_session, True) as session:
+            for key, value in attrs.items():
+                self._set_trial_attr_without_commit(
+                    session, models.TrialUserAttributeModel, trial_id, key, value
+                )
 
-for _name in (*RETRIED, "claim_waiting_trial"):
+
+for _name in (*RETRIED, "claim_waiting_trial", "set_trial_user_attrs"):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))

@@ -82,6 +82,20 @@ def spec_file(tmp_path: Path) -> Callable[..., Path]:
     return write
 
 
+class SpecTools:
+    """The helpers above, for test modules (which do not import each other or conftest)."""
+
+    tiny = TINY_SPEC
+    merged = staticmethod(merged)
+    to_toml = staticmethod(to_toml)
+    toml_value = staticmethod(toml_value)
+
+
+@pytest.fixture
+def spec_tools() -> type[SpecTools]:
+    return SpecTools
+
+
 @pytest.fixture
 def storage_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'studies.db'}"

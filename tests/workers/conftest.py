@@ -50,8 +50,12 @@ def pg_url() -> Iterator[str]:
         import psycopg
 
         admin = psycopg.connect(
-            host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-            autocommit=True, connect_timeout=3,
+            host=PG_HOST,
+            port=PG_PORT,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=3,
         )
     except Exception as error:
         _unreachable(f"PostgreSQL on {PG_HOST}:{PG_PORT}", error)
@@ -60,8 +64,14 @@ def pg_url() -> Iterator[str]:
         admin.execute(f'CREATE DATABASE "{name}"')
     yield f"postgresql+psycopg://postgres:{PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
     try:
-        with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname="postgres",
-                             autocommit=True, connect_timeout=10) as admin:
+        with psycopg.connect(
+            host=PG_HOST,
+            port=PG_PORT,
+            user="postgres",
+            dbname="postgres",
+            autocommit=True,
+            connect_timeout=10,
+        ) as admin:
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     except Exception:  # a restart test may have left the server starting up
         pass
@@ -73,8 +83,14 @@ def mysql_url() -> Iterator[str]:
     try:
         import pymysql
 
-        admin = pymysql.connect(host=MYSQL_HOST, port=MYSQL_PORT, user="root", password="",
-                                autocommit=True, connect_timeout=3)
+        admin = pymysql.connect(
+            host=MYSQL_HOST,
+            port=MYSQL_PORT,
+            user="root",
+            password="",
+            autocommit=True,
+            connect_timeout=3,
+        )
     except Exception as error:
         _unreachable(f"MariaDB on {MYSQL_HOST}:{MYSQL_PORT}", error)
     name = _db_name()
@@ -101,9 +117,17 @@ def storage_url(request: pytest.FixtureRequest, sqlite_dir: Path) -> str:
     return f"sqlite:///{sqlite_dir / 'workers.db'}"
 
 
-def spec_text(name: str, *, n_trials: int | None = 8, epochs: int = 3, subset: int = 200,
-              timeout: float | None = None, grid: str | None = None,
-              sampler: str = "random", slow: bool = False) -> str:
+def spec_text(
+    name: str,
+    *,
+    n_trials: int | None = 8,
+    epochs: int = 3,
+    subset: int = 200,
+    timeout: float | None = None,
+    grid: str | None = None,
+    sampler: str = "random",
+    slow: bool = False,
+) -> str:
     """A tiny digits study: trials of a few ms per epoch on 2 cores, or with ``slow``
     about 2 s (batch size 1, 40 epochs on 1,000 images), long enough to interrupt."""
     if slow:
@@ -167,7 +191,11 @@ class Cluster:
         path.write_text(spec_text(self.name, **spec))
         done = subprocess.run(
             [sys.executable, "-m", "hpsearch", "create", str(path)],
-            env=self.env, capture_output=True, text=True, timeout=120, check=False,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         self.create_output = done.stdout + done.stderr
         assert done.returncode == 0, self.create_output
@@ -180,7 +208,10 @@ class Cluster:
             with log.open("w") as out:
                 process = subprocess.Popen(
                     [sys.executable, "-m", "hpsearch", "worker", "--study", self.name, *args],
-                    env=self.env, stdout=out, stderr=subprocess.STDOUT, text=True,
+                    env=self.env,
+                    stdout=out,
+                    stderr=subprocess.STDOUT,
+                    text=True,
                 )
             worker = Worker(process, log)
             self.workers.append(worker)
@@ -191,7 +222,9 @@ class Cluster:
         deadline = time.monotonic() + timeout
         for worker in self.workers:
             code = worker.wait(timeout=max(1.0, deadline - time.monotonic()))
-            assert code in (0, -signal.SIGKILL), f"worker {worker.pid} exited {code}:\n{worker.output()}"
+            assert code in (0, -signal.SIGKILL), (
+                f"worker {worker.pid} exited {code}:\n{worker.output()}"
+            )
 
     def study(self) -> optuna.Study:
         from hpsearch.search.storage import open_storage
@@ -244,3 +277,22 @@ def pg_cluster(pg_url: str, tmp_path: Path) -> Iterator[Cluster]:
     c = Cluster(pg_url, tmp_path)
     yield c
     c.stop_all()
+
+
+@pytest.fixture
+def cluster_sqlite(tmp_path: Path) -> Iterator[Cluster]:
+    c = Cluster(f"sqlite:///{tmp_path / 'study.db'}", tmp_path)
+    yield c
+    c.stop_all()
+
+
+@pytest.fixture
+def spec_file(tmp_path: Path) -> Any:
+    """``spec_file(name, **spec_text_options)`` -> the path of a tiny spec TOML file."""
+
+    def write(name: str, **options: Any) -> str:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(spec_text(name, **options))
+        return str(path)
+
+    return write

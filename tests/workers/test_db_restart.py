@@ -43,6 +43,6 @@ def test_database_restart_mid_study_loses_nothing_and_crashes_no_worker(pg_clust
     after = {t.number: t for t in pg_cluster.trials()}
     for number, value in before.items():  # no finished trial was lost
         assert after[number].state == TrialState.COMPLETE and after[number].value == value
-    counted, states = pg_cluster.counted()
+    _counted, states = pg_cluster.counted()
     assert states == {"COMPLETE": 6}, states
     assert "pw-s3cret" not in pg_cluster.all_output()

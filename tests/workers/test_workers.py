@@ -22,7 +22,7 @@ def test_four_workers_finish_exactly_the_study_wide_budget(cluster):
     cluster.start(4)
     cluster.wait_all()
 
-    counted, states = cluster.counted()
+    _counted, states = cluster.counted()
     trials = cluster.trials()
     assert states == {"COMPLETE": 12}, states  # not 12 + 4: the budget is study-wide
     assert len(trials) == 12, [t.state.name for t in trials]
@@ -80,6 +80,6 @@ def test_sigkill_and_sigterm_mid_trial_the_study_still_ends_with_its_full_budget
     assert len(requeued) == 1 and requeued[0].state == TrialState.COMPLETE
     assert requeued[0].params == stopped.params
     # The study ends with its full budget of finished trials, nothing left over.
-    counted, states = cluster.counted()
+    _counted, states = cluster.counted()
     assert states == {"COMPLETE": 3}, states
     assert len(trials) == 5  # 3 + the two given-up ones

@@ -1,0 +1,330 @@
+"""Distributed workers on PostgreSQL: scaling, storage overhead per trial, 32-worker stress.
+
+Run: ``python benchmarks/workers.py [--url postgresql+psycopg://...] [--seconds 60]``.
+Without ``--url`` a fresh database is created on 127.0.0.1:5432 (user postgres) and
+dropped at the end. Three measurements, each printed on its own lines:
+
+1. Trials per minute with 1 and with 2 ``hpsearch worker`` processes (one BLAS thread
+   each) on a fixed small spec whose trials all cost the same (~1 s). Throughput is
+   counted from the first trial's start to the last trial's end (process start-up, a
+   couple of seconds of imports, is left out and printed separately).
+2. Storage overhead of a worker on ``studies/digits-quick.toml``: every storage method
+   the worker's study calls is wrapped with a timer; the time spent in them on the
+   worker's main thread (the trial's critical path) is compared with the trial time.
+   Heartbeat-thread calls run beside the trial and are printed separately.
+3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
+   each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
+   tells the value, against ``open_storage``; trials per second and errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import multiprocessing
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+SCALING_SPEC = """
+[study]
+name = "{name}"
+metric = "validation_accuracy"
+sampler = "random"
+pruner = "none"
+seed = 11
+n_trials = {n_trials}
+
+[data]
+dataset = "digits"
+subset = 1000
+validation = 300
+
+[training]
+epochs = 20
+patience = 20
+
+[space]
+eta = {{ type = "float", low = 0.01, high = 0.05, log = true }}
+hidden_width = 30
+activation = "sigmoid"
+loss = "log_likelihood"
+batch_size = 1
+"""
+
+
+# --------------------------------------------------------------------------- database
+
+
+def fresh_database() -> tuple[str, Any]:
+    import psycopg
+
+    name = f"hpsearch_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(
+        host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+    ) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(
+            host="127.0.0.1", user="postgres", dbname="postgres", autocommit=True
+        ) as admin:
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", drop
+
+
+def worker_env(url: str) -> dict[str, str]:
+    env = dict(os.environ, HPSEARCH_STORAGE=url)
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"
+    return env
+
+
+# --------------------------------------------------------------------------- 1. scaling
+
+
+def scaling(url: str, workers: int, trials_per_worker: int) -> tuple[float, float]:
+    """(trials per minute in steady state, seconds from launch to the last exit)."""
+    import optuna
+
+    from hpsearch.search.storage import open_storage
+
+    name = f"scaling-{workers}-{uuid.uuid4().hex[:6]}"
+    with tempfile.TemporaryDirectory() as folder:
+        spec = Path(folder) / "spec.toml"
+        spec.write_text(SCALING_SPEC.format(name=name, n_trials=workers * trials_per_worker))
+        env = worker_env(url)
+        subprocess.run(
+            [sys.executable, "-m", "hpsearch", "create", str(spec)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        launched = time.perf_counter()
+        processes = [
+            subprocess.Popen(
+                [sys.executable, "-m", "hpsearch", "worker", "--study", name],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )
+            for _ in range(workers)
+        ]
+        codes = [p.wait() for p in processes]
+        wall = time.perf_counter() - launched
+    assert codes == [0] * workers, codes
+    trials = optuna.load_study(study_name=name, storage=open_storage(url)).get_trials()
+    assert all(t.state.name == "COMPLETE" for t in trials), [t.state for t in trials]
+    first = min(t.datetime_start for t in trials)
+    last = max(t.datetime_complete for t in trials)
+    return len(trials) / (last - first).total_seconds() * 60, wall
+
+
+# --------------------------------------------------------------------------- 2. overhead
+
+
+class StorageTimer:
+    """Wraps every storage method a study calls; sums seconds per thread kind."""
+
+    def __init__(self) -> None:
+        self.main = 0.0
+        self.background = 0.0
+        self.calls: dict[str, int] = {}
+        self.main_thread = threading.main_thread()
+
+    def wrap(self, obj: Any, names: list[str]) -> None:
+        for name in names:
+            method = getattr(obj, name, None)
+            if callable(method):
+                setattr(obj, name, self._timed(name, method))
+
+    def _timed(self, name: str, method: Any) -> Any:
+        @functools.wraps(method)
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            started = time.perf_counter()
+            try:
+                return method(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                if threading.current_thread() is self.main_thread:
+                    self.main += elapsed
+                    self.calls[name] = self.calls.get(name, 0) + 1
+                else:
+                    self.background += elapsed
+
+        return timed
+
+
+def overhead(url: str, n_trials: int) -> dict[str, Any]:
+    import optuna
+
+    from hpsearch.search import worker as worker_module
+    from hpsearch.search.spec import load_spec
+    from hpsearch.search.study import create_or_resume, load_study_and_spec
+
+    name = f"overhead-{uuid.uuid4().hex[:6]}"
+    spec = load_spec(ROOT / "studies" / "digits-quick.toml").with_overrides(
+        name=name, n_trials=n_trials
+    )
+    create_or_resume(spec, url)
+    study, spec = load_study_and_spec(url, name, worker_index=0)
+    timer = StorageTimer()
+    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
+    names += ["record_heartbeat", "_get_stale_trial_ids"]
+    timer.wrap(study._storage, sorted(set(names)))
+    timer.wrap(study._storage._backend, ["claim_waiting_trial"])
+
+    load_seconds = 0.0
+    real_load = worker_module.load_split
+
+    def timed_load(spec: Any) -> Any:
+        nonlocal load_seconds
+        started = time.perf_counter()
+        try:
+            return real_load(spec)
+        finally:
+            load_seconds = time.perf_counter() - started
+
+    worker_module.load_split = timed_load
+    try:
+        started = time.perf_counter()
+        report = worker_module.run_worker(study, spec)
+        total = time.perf_counter() - started - load_seconds
+    finally:
+        worker_module.load_split = real_load
+    trials = report.trials
+    return {
+        "trials": trials,
+        "trial_ms": total / trials * 1000,
+        "storage_ms": timer.main / trials * 1000,
+        "share": timer.main / total,
+        "heartbeat_ms": timer.background / trials * 1000,
+        "calls": sum(timer.calls.values()) / trials,
+        "by_call": {k: v / trials for k, v in sorted(timer.calls.items(), key=lambda kv: -kv[1])},
+    }
+
+
+# --------------------------------------------------------------------------- 3. stress
+
+
+def _stress_process(url: str, name: str, start_at: float, seconds: float, results: Any) -> None:
+    import optuna
+
+    from hpsearch.search.queue import claim_trial, enqueue_budget
+    from hpsearch.search.storage import open_storage
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    done = errors = 0
+    first_error = ""
+    study = optuna.load_study(
+        study_name=name, storage=open_storage(url), sampler=optuna.samplers.RandomSampler()
+    )
+    time.sleep(max(0.0, start_at - time.time()))
+    end = start_at + seconds
+    while time.time() < end:
+        try:
+            trial = claim_trial(study)
+            if trial is None:  # keep the queue topped up: the budget is time here
+                enqueue_budget(study, [], 16)
+                continue
+            x = trial.suggest_float("x", -1.0, 1.0)
+            study.tell(trial, x * x)
+            done += 1
+        except Exception:
+            errors += 1
+            first_error = first_error or traceback.format_exc(limit=3)
+    results.put((done, errors, first_error))
+
+
+def stress(url: str, processes: int, seconds: float) -> tuple[float, int, int, str]:
+    import optuna
+
+    from hpsearch.search.queue import enqueue_budget
+    from hpsearch.search.storage import open_storage
+
+    name = f"stress-{uuid.uuid4().hex[:6]}"
+    study = optuna.create_study(study_name=name, storage=open_storage(url))
+    enqueue_budget(study, [], 64)
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    start_at = time.time() + 10 + processes * 0.3  # every process imported and connected
+    workers = [
+        context.Process(target=_stress_process, args=(url, name, start_at, seconds, results))
+        for _ in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    outcomes = [results.get(timeout=seconds + 300) for _ in workers]
+    for w in workers:
+        w.join()
+    done = sum(o[0] for o in outcomes)
+    errors = sum(o[1] for o in outcomes) + sum(1 for w in workers if w.exitcode != 0)
+    complete = len(study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,)))
+    first_error = next((o[2] for o in outcomes if o[2]), "")
+    return done / seconds, errors, complete, first_error
+
+
+# --------------------------------------------------------------------------- main
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--url", help="PostgreSQL URL (default: a fresh database on 127.0.0.1)")
+    parser.add_argument("--trials-per-worker", type=int, default=10)
+    parser.add_argument("--overhead-trials", type=int, default=12)
+    parser.add_argument("--processes", type=int, default=32)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--skip", action="append", default=[], choices=["scaling", "overhead", "stress"]
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    from hpsearch.search.storage import mask_url
+
+    url, drop = (args.url, None) if args.url else fresh_database()
+    print(f"storage: {mask_url(url)}; {os.cpu_count()} CPU cores")
+    try:
+        if "scaling" not in args.skip:
+            one, wall_one = scaling(url, 1, args.trials_per_worker)
+            two, wall_two = scaling(url, 2, args.trials_per_worker)
+            print(
+                f"scaling: 1 worker {one:.1f} trials/min, 2 workers {two:.1f} trials/min "
+                f"-> {two / one:.2f}x (bar >= 1.8x); {args.trials_per_worker} trials per "
+                f"worker of ~1 s, wall incl. start-up {wall_one:.1f} s / {wall_two:.1f} s"
+            )
+        if "overhead" not in args.skip:
+            o = overhead(url, args.overhead_trials)
+            print(
+                f"storage overhead (digits-quick, {o['trials']} trials, 1 worker): "
+                f"{o['storage_ms']:.1f} ms per trial of {o['trial_ms']:.0f} ms = "
+                f"{o['share']:.2%} of trial time (bar <= 2%); {o['calls']:.0f} storage "
+                f"calls per trial; heartbeat thread {o['heartbeat_ms']:.1f} ms per trial "
+                f"beside it"
+            )
+            top = ", ".join(f"{k} {v:.1f}" for k, v in list(o["by_call"].items())[:6])
+            print(f"  calls per trial: {top}")
+        if "stress" not in args.skip:
+            rate, errors, complete, first_error = stress(url, args.processes, args.seconds)
+            print(
+                f"stress: {args.processes} processes, near-zero objective, "
+                f"{args.seconds:.0f} s: {rate:.1f} trials/s, {errors} errors (bar 0), "
+                f"{complete} COMPLETE trials in the study"
+            )
+            if first_error:
+                print(first_error)
+    finally:
+        if drop is not None:
+            drop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Storage URLs, engines, heartbeat settings, passwords, and the study-wide timeout."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from optuna.trial import TrialState
+
+from hpsearch.cli import main
+from hpsearch.errors import StorageError
+from hpsearch.search.storage import open_storage
+
+
+def test_server_engines_use_pre_ping_a_small_pool_and_heartbeats(pg_url, mysql_url, monkeypatch):
+    monkeypatch.delenv("HPSEARCH_HEARTBEAT_INTERVAL", raising=False)
+    monkeypatch.delenv("HPSEARCH_GRACE_PERIOD", raising=False)
+    for url in (pg_url, mysql_url):
+        storage = open_storage(url)
+        assert storage.engine.pool._pre_ping is True
+        assert storage.engine.pool.size() <= 4
+        assert storage.get_heartbeat_interval() == 10  # on by default
+        assert storage.grace_period == 30
+        assert storage.get_heartbeat_stale_trial_callback() is not None  # stale -> retried
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "2")
+    monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "7")
+    storage = open_storage(pg_url)
+    assert (storage.get_heartbeat_interval(), storage.grace_period) == (2, 7)
+
+
+def test_hpsearch_storage_env_is_used_and_the_password_never_printed(
+    pg_url, spec_file, monkeypatch, capsys, caplog
+):
+    monkeypatch.setenv("HPSEARCH_STORAGE", pg_url)  # no --storage anywhere below
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
+    caplog.set_level("DEBUG")
+    name = "env-and-password"
+    assert main(["create", spec_file(name, n_trials=2, epochs=2)]) == 0
+    assert main(["create", spec_file(name, n_trials=3, epochs=2)]) == 0  # resumed: top-up
+    assert main(["worker", "--study", name]) == 0
+    assert main(["status", name]) == 0
+    assert main(["worker", "--study", "no-such-study"]) == 1
+    out = capsys.readouterr()
+    text = out.out + out.err + caplog.text
+    assert "created in postgresql+psycopg://postgres:***@" in text
+    assert "worker done: 3 trial(s)" in text
+    assert "no-such-study" in out.err
+    assert "pw-s3cret" not in text
+
+
+def test_unreachable_server_error_hides_the_password():
+    with pytest.raises(StorageError) as raised:
+        open_storage("postgresql+psycopg://someone:pw-s3cret-9f2c@127.0.0.1:1/nothing")
+    assert "pw-s3cret" not in str(raised.value)
+    assert "***" in str(raised.value)
+
+
+def test_timeout_budget_is_study_wide_for_workers_started_at_different_times(cluster_sqlite):
+    timeout = 7
+    cluster_sqlite.create(n_trials=None, timeout=timeout, epochs=2)
+    first = cluster_sqlite.start(1)[0]
+    cluster_sqlite.running_trial_of(first)
+    time.sleep(1.5)
+    late = cluster_sqlite.start(1)[0]
+    late_start = time.monotonic()
+    cluster_sqlite.wait_all(timeout=60)
+    late_seconds = time.monotonic() - late_start
+
+    trials = cluster_sqlite.trials()
+    starts = [t.datetime_start.timestamp() for t in trials]
+    assert all(t.state == TrialState.COMPLETE for t in trials)
+    # No trial starts after the study's clock (from its first trial) ran out, and the
+    # late worker stops with everyone else: alone it would have run `timeout` seconds.
+    assert max(starts) <= min(starts) + timeout + 0.5
+    assert late_seconds < timeout, late.output()
+    assert {t.user_attrs["worker"]["pid"] for t in trials} == {first.pid, late.pid}
