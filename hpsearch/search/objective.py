@@ -13,15 +13,9 @@ import optuna
 
 from hpsearch.data import Augmentation, Split
 from hpsearch.nn import Network, StopReason, train
+from hpsearch.search.reporting import EpochReporter
 from hpsearch.search.space import suggest_params
 from hpsearch.search.spec import StudySpec
-
-#: Running trials rewrite their live learning curve at most this often (seconds).
-LIVE_HISTORY_INTERVAL = 2.0
-
-
-class TrialDiverged(Exception):
-    """The trial's loss became NaN or infinite: it is recorded as failed."""
 
 
 @dataclass
@@ -113,23 +107,15 @@ class Objective:
             "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
         })
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
+        reporter = EpochReporter(trial, prunes=prunes)
         pruned = False
-        last_live = time.monotonic()
-        records: list[dict[str, Any]] = []
 
         def report(epoch: int, metrics: dict[str, Any]) -> bool:
-            nonlocal pruned, last_live
-            records.append(metrics)
+            nonlocal pruned
             value = metrics[self.metric]
-            if value is not None and np.isfinite(value):
-                trial.report(float(value), epoch)
-                if prunes and trial.should_prune():
-                    pruned = True
-                    return True
-            if time.monotonic() - last_live > LIVE_HISTORY_INTERVAL:
-                trial.set_user_attr("live_history", {"records": records, "stop_reason": None})
-                last_live = time.monotonic()
-            return False
+            finite = value is not None and np.isfinite(value)
+            pruned = reporter.epoch(epoch, float(value) if finite else None, metrics)
+            return pruned
 
         started = time.perf_counter()
         history = train(
@@ -141,6 +127,7 @@ class Objective:
             augment=self.augment,
             **training_options(params, self.spec),
         )
+        reporter.flush()
         seconds = time.perf_counter() - started
         stop_reason = "pruned" if pruned else str(history.stop_reason)
         stored = history.to_dict()

@@ -102,6 +102,18 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                     session, models.TrialUserAttributeModel, trial_id, key, value
                 )
 
+    def record_progress(
+        self, trial_id: int, values: dict[int, float], attrs: dict[str, Any]
+    ) -> None:
+        """Intermediate values (step -> value) and user attrs of a trial in one transaction."""
+        with _create_scoped_session(self.scoped_session, True) as session:
+            for step, value in values.items():
+                self._set_trial_intermediate_value_without_commit(session, trial_id, step, value)
+            for key, value in attrs.items():
+                self._set_trial_attr_without_commit(
+                    session, models.TrialUserAttributeModel, trial_id, key, value
+                )
 
-for _name in (*RETRIED, "claim_waiting_trial", "set_trial_user_attrs"):
+
+for _name in (*RETRIED, "claim_waiting_trial", "set_trial_user_attrs", "record_progress"):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))

@@ -196,8 +196,8 @@ def test_predict_bad_models_are_one_line_errors(
     cases = [
         ("narrow.npz", "takes 10 input features but dataset 'digits' has 64"),
         ("missing.npz", "no model file missing.npz"),
-        ("text.npz", "not a saved hpsearch network"),
-        ("arrays.npz", "not a saved hpsearch network"),
+        ("text.npz", "not a network saved by hpsearch"),
+        ("arrays.npz", "not a network saved by hpsearch"),
     ]
     for model, message in cases:
         code, out, err = _run(capsys, "predict", model, "--data", "digits")
