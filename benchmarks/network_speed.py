@@ -35,7 +35,9 @@ def load_data() -> tuple[np.ndarray, np.ndarray, str]:
         from hpsearch.data import load
 
         data = load("fashion-mnist")
-        return data.X_train[:N_EXAMPLES], data.y_train[:N_EXAMPLES].astype(np.int64), "fashion-mnist"
+        # A writable copy: the decoded cache is a read-only memory map, which torch refuses.
+        X = np.array(data.X_train[:N_EXAMPLES], dtype=np.float32)
+        return X, data.y_train[:N_EXAMPLES].astype(np.int64), "fashion-mnist"
     except Exception:  # not installed: random data of the same shape
         rng = np.random.default_rng(0)
         X = rng.random((N_EXAMPLES, N_FEATURES), dtype=np.float32)
