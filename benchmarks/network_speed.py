@@ -65,7 +65,9 @@ def _timed(fn) -> float:
 
 def time_hpsearch(X, y, batch_size: int, seed: int) -> float:
     network = Network([N_FEATURES, N_HIDDEN, N_CLASSES], loss="log_likelihood", seed=seed)
-    return _timed(lambda: train(network, (X, y), epochs=1, batch_size=batch_size, eta=ETA, seed=seed))
+    return _timed(
+        lambda: train(network, (X, y), epochs=1, batch_size=batch_size, eta=ETA, seed=seed)
+    )
 
 
 def time_sklearn(X, y, batch_size: int, seed: int) -> float:
@@ -73,9 +75,18 @@ def time_sklearn(X, y, batch_size: int, seed: int) -> float:
     from sklearn.neural_network import MLPClassifier
 
     model = MLPClassifier(
-        hidden_layer_sizes=(N_HIDDEN,), activation="logistic", solver="sgd", alpha=0.0,
-        batch_size=batch_size, learning_rate_init=ETA, momentum=0.0, nesterovs_momentum=False,
-        max_iter=1, shuffle=True, random_state=seed, tol=0.0,
+        hidden_layer_sizes=(N_HIDDEN,),
+        activation="logistic",
+        solver="sgd",
+        alpha=0.0,
+        batch_size=batch_size,
+        learning_rate_init=ETA,
+        momentum=0.0,
+        nesterovs_momentum=False,
+        max_iter=1,
+        shuffle=True,
+        random_state=seed,
+        tol=0.0,
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
@@ -90,7 +101,9 @@ def time_torch(X, y, batch_size: int, seed: int, threads: int) -> float | None:
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     model = torch.nn.Sequential(
-        torch.nn.Linear(N_FEATURES, N_HIDDEN), torch.nn.Sigmoid(), torch.nn.Linear(N_HIDDEN, N_CLASSES)
+        torch.nn.Linear(N_FEATURES, N_HIDDEN),
+        torch.nn.Sigmoid(),
+        torch.nn.Linear(N_HIDDEN, N_CLASSES),
     )
     loss_fn = torch.nn.CrossEntropyLoss()
     optimizer = torch.optim.SGD(model.parameters(), lr=ETA)
@@ -127,12 +140,18 @@ def main() -> None:
     X, y, source = load_data()
     with threadpool_limits(args.threads):
         blas = {i["internal_api"] for i in threadpool_info() if i["user_api"] == "blas"}
-        print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-              f"threads {args.threads}, BLAS {','.join(sorted(blas))}; data: {source} {X.shape} float32")
-        print(f"float32 GEMM (2000x2000): {gemm_gflops():.0f} GFLOP/s; "
-              f"work per epoch: {flops_per_epoch(len(X)) / 1e9:.1f} GFLOP")
-        print(f"{'batch':>5}  {'hpsearch':>9}  {'sklearn':>9}  {'pytorch':>9}  "
-              f"{'hp/torch':>8}  {'hp/sk':>6}  {'hp GFLOP/s':>10}")
+        print(
+            f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"threads {args.threads}, BLAS {','.join(sorted(blas))}; data: {source} {X.shape} float32"
+        )
+        print(
+            f"float32 GEMM (2000x2000): {gemm_gflops():.0f} GFLOP/s; "
+            f"work per epoch: {flops_per_epoch(len(X)) / 1e9:.1f} GFLOP"
+        )
+        print(
+            f"{'batch':>5}  {'hpsearch':>9}  {'sklearn':>9}  {'pytorch':>9}  "
+            f"{'hp/torch':>8}  {'hp/sk':>6}  {'hp GFLOP/s':>10}"
+        )
         for batch_size in BATCH_SIZES:
             times: dict[str, list[float]] = {"hp": [], "sk": [], "torch": []}
             for repeat in range(args.repeats):  # interleaved, so load drifts hit all alike
@@ -143,11 +162,15 @@ def main() -> None:
                     times["torch"].append(t)
             hp, sk = statistics.median(times["hp"]), statistics.median(times["sk"])
             torch_s = statistics.median(times["torch"]) if times["torch"] else float("nan")
-            print(f"{batch_size:>5}  {hp:>8.3f}s  {sk:>8.3f}s  {torch_s:>8.3f}s  "
-                  f"{hp / torch_s:>8.2f}  {hp / sk:>6.2f}  {flops_per_epoch(len(X)) / hp / 1e9:>10.0f}")
+            print(
+                f"{batch_size:>5}  {hp:>8.3f}s  {sk:>8.3f}s  {torch_s:>8.3f}s  "
+                f"{hp / torch_s:>8.2f}  {hp / sk:>6.2f}  {flops_per_epoch(len(X)) / hp / 1e9:>10.0f}"
+            )
         peak, data_bytes = peak_training_memory(X, y)
-        print(f"peak memory, 3-epoch training run on {len(X)} examples: {peak / 2**20:.0f} MiB "
-              f"= {peak / data_bytes:.2f} x the float32 training data ({data_bytes / 2**20:.0f} MiB)")
+        print(
+            f"peak memory, 3-epoch training run on {len(X)} examples: {peak / 2**20:.0f} MiB "
+            f"= {peak / data_bytes:.2f} x the float32 training data ({data_bytes / 2**20:.0f} MiB)"
+        )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """Python -m hpsearch."""
+
 import sys
 
 from hpsearch.cli import main

@@ -20,8 +20,14 @@ console = Console()
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @storage_option
-@click.option("--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Local worker processes (each limits its BLAS threads to cores / jobs).")
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Local worker processes (each limits its BLAS threads to cores / jobs).",
+)
 @spec_overrides
 def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> None:
     """Create the study of SPEC (a TOML file) or resume it, and run it to its budget.
@@ -32,11 +38,19 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
     """
     spec = load_spec(spec_path).with_overrides(source=spec_path, **overrides)
     url = resolve_storage_url(storage)
-    console.print(f"study [bold]{spec.study.name}[/] in {mask_url(url)}: sampler {spec.study.sampler}, "
-                  f"pruner {spec.study.pruner}, {jobs} job(s)")
-    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TextColumn("best {task.fields[best]}  running {task.fields[running]}"),
-                  TimeElapsedColumn(), console=console, transient=False) as bar:
+    console.print(
+        f"study [bold]{spec.study.name}[/] in {mask_url(url)}: sampler {spec.study.sampler}, "
+        f"pruner {spec.study.pruner}, {jobs} job(s)"
+    )
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("best {task.fields[best]}  running {task.fields[running]}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    ) as bar:
         task = bar.add_task("trials", total=spec.budget, best="-", running=0)
 
         def show(p: controller.Progress) -> None:
@@ -46,8 +60,10 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
         try:
             controller.run_study(spec, url, jobs=jobs, on_progress=show)
         except KeyboardInterrupt:
-            console.print("[yellow]interrupted[/]: running trials were failed and re-queued; "
-                          "run the same command again to resume")
+            console.print(
+                "[yellow]interrupted[/]: running trials were failed and re-queued; "
+                "run the same command again to resume"
+            )
             raise SystemExit(130) from None
     study, _ = load_study_and_spec(url, spec.study.name)
     console.print(best_table(study))
@@ -72,8 +88,12 @@ def create(spec_path: str, storage: str | None, **overrides: object) -> None:
 @cli.command()
 @storage_option
 @click.option("--study", "study_name", required=True, help="Name of the study to work on.")
-@click.option("--max-trials", type=click.IntRange(min=1), default=None,
-              help="Stop after this many trials (default: until the study's budget is spent).")
+@click.option(
+    "--max-trials",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many trials (default: until the study's budget is spent).",
+)
 def worker(storage: str | None, study_name: str, max_trials: int | None) -> None:
     """Run trials of a study until its study-wide budget is spent, then exit 0.
 
@@ -85,8 +105,10 @@ def worker(storage: str | None, study_name: str, max_trials: int | None) -> None
     url = resolve_storage_url(storage)
     study, spec = load_study_and_spec(url, study_name)
     report = run_worker(study, spec, max_trials=max_trials, deadline=study_deadline(study, spec))
-    click.echo(f"worker done: {report.trials} trial(s)"
-               + (" (stopped by signal)" if report.stopped_by_signal else ""))
+    click.echo(
+        f"worker done: {report.trials} trial(s)"
+        + (" (stopped by signal)" if report.stopped_by_signal else "")
+    )
 
 
 @cli.command()
@@ -105,10 +127,12 @@ def status(study_name: str | None, storage: str | None) -> None:
 @cli.command()
 @click.argument("study_name", metavar="STUDY")
 @storage_option
-@click.option("--state", multiple=True,
-              type=click.Choice(["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"],
-                                case_sensitive=False),
-              help="Only trials in this state (repeatable).")
+@click.option(
+    "--state",
+    multiple=True,
+    type=click.Choice(["COMPLETE", "PRUNED", "FAIL", "RUNNING", "WAITING"], case_sensitive=False),
+    help="Only trials in this state (repeatable).",
+)
 @click.option("--sort", type=click.Choice(["number", "value"]), default="number", show_default=True)
 def trials(study_name: str, storage: str | None, state: tuple[str, ...], sort: str) -> None:
     """Table of a study's trials: params, value, state, epochs, seconds, stop reason."""
@@ -133,7 +157,8 @@ def delete(study_name: str, storage: str | None, yes: bool) -> None:
     """Delete a study and all its trials (asks first)."""
     url = resolve_storage_url(storage)
     if not yes:
-        click.confirm(f"Delete study {study_name!r} and all its trials from {mask_url(url)}?",
-                      abort=True)
+        click.confirm(
+            f"Delete study {study_name!r} and all its trials from {mask_url(url)}?", abort=True
+        )
     delete_study(url, study_name)
     click.echo(f"deleted study {study_name!r}")

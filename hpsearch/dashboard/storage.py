@@ -12,6 +12,7 @@ from hpsearch.search.storage import mask_url, resolve_storage_url
 
 __all__ = ["mask_url", "open_storage", "resolve_storage_url", "sqlite_path"]
 
+
 def sqlite_path(url: str) -> Path | None:
     """The database file of a file-backed SQLite URL, else None."""
     parsed = sqlalchemy.engine.make_url(url)

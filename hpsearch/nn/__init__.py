@@ -1,7 +1,6 @@
 """The NumPy neural network of Nielsen's *Neural Networks and Deep Learning*, ch. 3."""
 
 from hpsearch.nn.activations import ACTIVATIONS
-from hpsearch.nn.estimator import NeuralNetClassifier
 from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.initializers import INITIALIZERS
 from hpsearch.nn.losses import LOSSES
@@ -23,3 +22,13 @@ __all__ = [
     "StopReason",
     "train",
 ]
+
+
+def __getattr__(name: str) -> object:
+    # The estimator imports scikit-learn (~0.7 s): only load it when asked for, so
+    # worker processes, which never use it, start faster.
+    if name == "NeuralNetClassifier":
+        from hpsearch.nn.estimator import NeuralNetClassifier
+
+        return NeuralNetClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -81,9 +81,7 @@ class LeakyReLU(Activation):
         delta *= scratch
 
 
-ACTIVATIONS: dict[str, Activation] = {
-    cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, LeakyReLU)
-}
+ACTIVATIONS: dict[str, Activation] = {cls.name: cls() for cls in (Sigmoid, Tanh, ReLU, LeakyReLU)}
 
 
 def get_activation(name: str) -> Activation:

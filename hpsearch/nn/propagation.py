@@ -75,7 +75,9 @@ class Workspace:
         inputs = self._inputs
         m = len(y)
         last = len(network.weights) - 1
-        delta = network.loss_fn.delta(self.z[last][:m], self.output[:m], y, out=self.delta[last][:m])
+        delta = network.loss_fn.delta(
+            self.z[last][:m], self.output[:m], y, out=self.delta[last][:m]
+        )
         delta *= (1.0 if scale is None else scale) / m
         for layer in range(last, -1, -1):
             xp.matmul(inputs[layer].T, delta, out=self.grad_weights[layer])
@@ -85,5 +87,7 @@ class Workspace:
             below = xp.matmul(delta, network.weights[layer].T, out=self.delta[layer - 1][:m])
             if self._dropped:
                 below *= self.keep[layer - 1][:m]
-            network.activation_fn.backprop(below, self.z[layer - 1][:m], self.scratch[layer - 1][:m])
+            network.activation_fn.backprop(
+                below, self.z[layer - 1][:m], self.scratch[layer - 1][:m]
+            )
             delta = below

@@ -101,7 +101,12 @@ def train(
                         add(w, g, scale * strength / n, s)
                 opt.step(params, grads, current_eta)
             record = _measure(
-                network, epoch, current_eta, started, (X_sample, y_sample), (X_probe, y_probe),
+                network,
+                epoch,
+                current_eta,
+                started,
+                (X_sample, y_sample),
+                (X_probe, y_probe),
                 (X_val, y_val),
             )
             history.records.append(record)
@@ -112,7 +117,10 @@ def train(
                 history.best_validation_accuracy is None
                 or record.validation_accuracy > history.best_validation_accuracy
             ):
-                history.best_epoch, history.best_validation_accuracy = epoch, record.validation_accuracy
+                history.best_epoch, history.best_validation_accuracy = (
+                    epoch,
+                    record.validation_accuracy,
+                )
                 best = network.copy_parameters()
                 since_best = 0
             else:
@@ -179,8 +187,7 @@ def _check_data(network: Network, data: Any, name: str) -> tuple[Any, Any]:
         y = y.astype(xp.int64)
     if y.min() < 0 or y.max() >= network.n_classes:
         raise ConfigError(
-            f"{name}: labels must be in 0..{network.n_classes - 1}, "
-            f"but got {y.min()}..{y.max()}."
+            f"{name}: labels must be in 0..{network.n_classes - 1}, but got {y.min()}..{y.max()}."
         )
     return X, y.astype(xp.intp, copy=False)
 

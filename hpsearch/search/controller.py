@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing
 import os
 import signal
@@ -49,19 +48,21 @@ def blas_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
-def _worker_process(storage_url: str, study_name: str, index: int, threads: int,
-                    deadline: float | None) -> None:
+def _worker_process(
+    storage_url: str, study_name: str, index: int, threads: int, deadline: float | None
+) -> None:
     from threadpoolctl import threadpool_limits
 
     from hpsearch.search.study import load_study_and_spec
     from hpsearch.search.worker import run_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # Ctrl-C reaches the whole process group: the parent alone reacts, by sending SIGTERM.
+    # (SIGINT is ignored here from the start: inherited from ``run_study``.)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with threadpool_limits(threads):
         study, spec = load_study_and_spec(storage_url, study_name, worker_index=index)
-        with contextlib.suppress(KeyboardInterrupt):
-            run_worker(study, spec, deadline=deadline)
+        run_worker(study, spec, deadline=deadline)
 
 
 def run_study(
@@ -87,28 +88,47 @@ def run_study(
         )
         for index in range(jobs)
     ]
-    previous = signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
+    stop = _Interrupted()
+    previous = {
+        signum: signal.signal(signum, stop.handler) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
-        for process in processes:
-            process.start()
-        while any(p.is_alive() for p in processes):
+        # Started while SIGINT is ignored, the workers inherit that through exec, so a
+        # Ctrl-C never interrupts their start-up (imports, data loading) with a traceback.
+        # Blocked meanwhile, a Ctrl-C to the parent stays pending instead of being lost.
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            for process in processes:
+                process.start()
+        finally:
+            signal.signal(signal.SIGINT, stop.handler)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+        while any(p.is_alive() for p in processes) and not stop.requested:
             if on_progress is not None:
                 on_progress(snapshot(study, spec.budget))
             for p in processes:
                 p.join(timeout=POLL_INTERVAL / len(processes))
-    except KeyboardInterrupt:
-        _stop(processes)
-        raise
+        if stop.requested:
+            _stop(processes)
+            raise KeyboardInterrupt
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     final = snapshot(study, spec.budget)
     if on_progress is not None:
         on_progress(final)
     return final
 
 
-def _raise_keyboard_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt
+class _Interrupted:
+    """SIGINT/SIGTERM in the parent: noted, then acted on by the watch loop (never raised
+    in the middle of a storage read or a process start)."""
+
+    requested = False
+
+    def handler(self, signum: int, frame: Any) -> None:
+        self.requested = True
 
 
 def _stop(processes: list[Any]) -> None:

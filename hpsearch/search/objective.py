@@ -32,8 +32,9 @@ def network_sizes(params: dict[str, Any], n_features: int, n_classes: int) -> li
     return [n_features] + [int(params["hidden_width"])] * int(params["hidden_layers"]) + [n_classes]
 
 
-def build_network(params: dict[str, Any], spec: StudySpec, n_features: int, n_classes: int,
-                  seed: int) -> Network:
+def build_network(
+    params: dict[str, Any], spec: StudySpec, n_features: int, n_classes: int, seed: int
+) -> Network:
     """The network a trial's params describe."""
     return Network(
         network_sizes(params, n_features, n_classes),
@@ -87,8 +88,14 @@ def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
 class Objective:
     """Runs trials of one study on one data split (loaded once per worker process)."""
 
-    def __init__(self, spec: StudySpec, data: Split, *, study_name: str,
-                 provenance: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        spec: StudySpec,
+        data: Split,
+        *,
+        study_name: str,
+        provenance: dict[str, Any] | None = None,
+    ) -> None:
         self.spec = spec
         self.data = data
         self.study_name = study_name
@@ -99,13 +106,17 @@ class Objective:
     def __call__(self, trial: optuna.Trial) -> TrialOutcome:
         params = suggest_params(trial, self.spec)
         seed = trial_seed(self.spec, trial.number)
-        network = build_network(params, self.spec, self.data.X_train.shape[1],
-                                self.data.n_classes, seed)
-        set_user_attrs(trial, {
-            "worker": {"host": socket.gethostname(), "pid": os.getpid()},
-            "data_provenance": self.provenance,
-            "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
-        })
+        network = build_network(
+            params, self.spec, self.data.X_train.shape[1], self.data.n_classes, seed
+        )
+        set_user_attrs(
+            trial,
+            {
+                "worker": {"host": socket.gethostname(), "pid": os.getpid()},
+                "data_provenance": self.provenance,
+                "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
+            },
+        )
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
         reporter = EpochReporter(trial, prunes=prunes)
         pruned = False

@@ -57,8 +57,10 @@ def claim_trial(study: optuna.Study) -> optuna.Trial | None:
 
 def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial) -> None:
     """Put a given-up trial back in the queue, with the same params."""
-    frozen = trial if isinstance(trial, optuna.trial.FrozenTrial) else study._storage.get_trial(
-        trial._trial_id
+    frozen = (
+        trial
+        if isinstance(trial, optuna.trial.FrozenTrial)
+        else study._storage.get_trial(trial._trial_id)
     )
     fixed = dict(frozen.system_attrs.get("fixed_params", {}))
     fixed.update(frozen.params)

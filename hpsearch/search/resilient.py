@@ -29,17 +29,38 @@ _FIRST_WAIT, _MAX_WAIT = 0.5, 5.0
 
 #: The storage operations a worker, the controller or the dashboard performs.
 RETRIED = (
-    "create_new_study", "delete_study", "set_study_user_attr", "set_study_system_attr",
-    "get_study_id_from_name", "get_study_name_from_id", "get_study_directions",
-    "get_study_user_attrs", "get_study_system_attrs", "get_all_studies", "create_new_trial",
-    "set_trial_param", "get_trial_id_from_study_id_trial_number", "set_trial_state_values",
-    "set_trial_intermediate_value", "set_trial_user_attr", "set_trial_system_attr",
-    "get_trial", "get_all_trials", "get_n_trials", "record_heartbeat",
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "get_trial_id_from_study_id_trial_number",
+    "set_trial_state_values",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial",
+    "get_all_trials",
+    "get_n_trials",
+    "record_heartbeat",
     "_get_stale_trial_ids",
     # Optuna's _CachedStorage (what a Study wraps an RDBStorage in) calls these private
     # ones directly, bypassing the public methods above.
-    "_get_trials", "_create_new_trial", "_set_trial_param", "_get_best_trial_id",
-    "get_best_trial", "get_trial_param", "get_trial_user_attrs", "get_trial_system_attrs",
+    "_get_trials",
+    "_create_new_trial",
+    "_set_trial_param",
+    "_get_best_trial_id",
+    "get_best_trial",
+    "get_trial_param",
+    "get_trial_user_attrs",
+    "get_trial_system_attrs",
 )
 
 
@@ -49,8 +70,9 @@ def is_connection_error(error: BaseException) -> bool:
     while cause is not None:
         if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
             return True
-        if isinstance(cause, sa_exc.OperationalError | sa_exc.InterfaceError
-                      | sa_exc.DisconnectionError):
+        if isinstance(
+            cause, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError
+        ):
             return True
         cause = cause.__cause__
     return False
@@ -67,8 +89,12 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
             except (sa_exc.SQLAlchemyError, optuna.exceptions.StorageInternalError) as error:
                 if not is_connection_error(error) or time.monotonic() + wait > deadline:
                     raise
-                log.warning("database unreachable during %s (%s); retrying in %.1f s",
-                            method.__name__, type(error.__cause__ or error).__name__, wait)
+                log.warning(
+                    "database unreachable during %s (%s); retrying in %.1f s",
+                    method.__name__,
+                    type(error.__cause__ or error).__name__,
+                    wait,
+                )
                 time.sleep(wait)
                 wait = min(wait * 2, _MAX_WAIT)
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import time
 import warnings
 from pathlib import Path
 
 import optuna
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.search.resilient import ResilientRDBStorage
@@ -50,8 +51,9 @@ def open_storage(
     ``HPSEARCH_HEARTBEAT_INTERVAL`` / ``HPSEARCH_GRACE_PERIOD``, else 10 s / 30 s) mark
     the trials of killed workers as failed, and they are put back in the queue.
     """
-    heartbeat_interval = heartbeat_interval or _env_int("HPSEARCH_HEARTBEAT_INTERVAL",
-                                                        HEARTBEAT_INTERVAL)
+    heartbeat_interval = heartbeat_interval or _env_int(
+        "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
+    )
     grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
     try:
         parsed = make_url(url)
@@ -65,8 +67,12 @@ def open_storage(
         _prepare_sqlite(parsed.database)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     else:
-        engine_kwargs = {"pool_pre_ping": True, "pool_size": 2, "max_overflow": 4,
-                         "pool_recycle": 3600}
+        engine_kwargs = {
+            "pool_pre_ping": True,
+            "pool_size": 2,
+            "max_overflow": 4,
+            "pool_recycle": 3600,
+        }
     heartbeat: dict[str, object] = {}
     # Heartbeats and their retry callback are marked experimental in Optuna 5.0; they
     # are what makes crashed workers' trials come back, so hpsearch relies on them.
@@ -77,14 +83,28 @@ def open_storage(
             "grace_period": grace_period or 3 * heartbeat_interval,
             "heartbeat_stale_trial_callback": optuna.storages.RetryHeartbeatStaleTrialCallback(),
         }
-    try:
-        return ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
-    except ImportError as error:
-        extra = "postgres" if "psycopg" in str(error) else "mysql" if "mysql" in str(error) else None
-        hint = f" (pip install 'hpsearch[{extra}]')" if extra else ""
-        raise StorageError(f"cannot open {mask_url(url)}: {error}{hint}") from None
-    except Exception as error:  # sqlalchemy OperationalError and friends
-        raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
+    attempts = 3
+    for attempt in range(1, attempts + 1):
+        try:
+            return ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+        except ImportError as error:
+            extra = (
+                "postgres"
+                if "psycopg" in str(error)
+                else "mysql"
+                if "mysql" in str(error)
+                else None
+            )
+            hint = f" (pip install 'hpsearch[{extra}]')" if extra else ""
+            raise StorageError(f"cannot open {mask_url(url)}: {error}{hint}") from None
+        except Exception as error:  # sqlalchemy OperationalError and friends
+            # Processes that create the schema of a new database at the same moment collide
+            # ("already exists", a unique constraint): the schema is there, open it again.
+            racing = isinstance(error, IntegrityError) or "already exists" in str(error)
+            if not racing or attempt == attempts:
+                raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
+            time.sleep(0.2 * attempt)
+    raise AssertionError("unreachable")
 
 
 def _env_int(name: str, default: int) -> int:
@@ -105,7 +125,9 @@ def _prepare_sqlite(database: str | None) -> None:
         return
     path = Path(database)
     if not path.parent.exists():
-        raise StorageError(f"cannot create SQLite database {path}: folder {path.parent} does not exist")
+        raise StorageError(
+            f"cannot create SQLite database {path}: folder {path.parent} does not exist"
+        )
     connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
     try:
         connection.execute("PRAGMA journal_mode=WAL")  # persistent: set once per file

@@ -24,6 +24,12 @@ SPEC_ATTR = "spec"
 BUDGET_SINCE = "budget_since"
 #: Spec fields that may differ when a study is resumed (the rest must match).
 RESUMABLE = ("n_trials", "timeout", "description")
+#: Study user attr: "filling" while its creator enqueues the budget, then "full". A
+#: concurrent ``run``/``create`` of the same study waits for "full" before topping up,
+#: or it would enqueue the budget a second time.
+QUEUE_ATTR = "queue"
+#: Longest wait for another process to finish creating a study (seconds).
+CREATOR_WAIT_SECONDS = 60.0
 
 
 def _storage(storage: optuna.storages.BaseStorage | str) -> optuna.storages.BaseStorage:
@@ -87,27 +93,54 @@ def create_or_resume(
     """
     storage = _storage(storage)
     name = spec.study.name
-    if name in study_names(storage):
-        study, stored = load_study_and_spec(storage, name)
-        _check_resumable(stored, spec)
-        _top_up(study, spec)
-        if spec.study.n_trials != stored.study.n_trials or spec.study.timeout != stored.study.timeout:
-            study.set_user_attr(SPEC_ATTR, spec.to_dict())
-        study.set_user_attr(BUDGET_SINCE, time.time())
-        return study, False
-    study = optuna.create_study(
-        study_name=name,
-        storage=storage,
-        direction=spec.study.direction,
-        sampler=make_sampler(spec.study.sampler, seed=spec.study.seed, spec=spec),
-        pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
-    )
-    study.set_user_attr(SPEC_ATTR, spec.to_dict())
-    study.set_user_attr("hpsearch_version", __version__)
-    points = grid_points(spec)
-    budget = spec.budget or 0
-    enqueue_budget(study, points[:budget], budget)
-    return study, True
+    if name not in study_names(storage):
+        created = _create(spec, storage)
+        if created is not None:
+            return created, True
+        # Another process created it a moment ago: resume it, once it is filled.
+    _wait_for_creator(storage, name)
+    study, stored = load_study_and_spec(storage, name)
+    _check_resumable(stored, spec)
+    _top_up(study, spec)
+    if spec.study.n_trials != stored.study.n_trials or spec.study.timeout != stored.study.timeout:
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+    study.set_user_attr(BUDGET_SINCE, time.time())
+    return study, False
+
+
+def _create(spec: StudySpec, storage: optuna.storages.BaseStorage) -> optuna.Study | None:
+    """The new study, spec stored and budget enqueued; None if another process won the race."""
+    try:
+        study = optuna.create_study(
+            study_name=spec.study.name,
+            storage=storage,
+            direction=spec.study.direction,
+            sampler=make_sampler(spec.study.sampler, seed=spec.study.seed, spec=spec),
+            pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
+        )
+    except optuna.exceptions.DuplicatedStudyError:
+        return None
+    study.set_user_attr(QUEUE_ATTR, "filling")
+    try:
+        study.set_user_attr(SPEC_ATTR, spec.to_dict())
+        study.set_user_attr("hpsearch_version", __version__)
+        points = grid_points(spec)
+        budget = spec.budget or 0
+        enqueue_budget(study, points[:budget], budget)
+    finally:  # even when interrupted: a resume tops up what is missing
+        study.set_user_attr(QUEUE_ATTR, "full")
+    return study
+
+
+def _wait_for_creator(storage: optuna.storages.BaseStorage, name: str) -> None:
+    """Until the study has its spec and its whole queue (or CREATOR_WAIT_SECONDS passed)."""
+    deadline = time.monotonic() + CREATOR_WAIT_SECONDS
+    study_id = storage.get_study_id_from_name(name)
+    while time.monotonic() < deadline:
+        attrs = storage.get_study_user_attrs(study_id)
+        if SPEC_ATTR in attrs and attrs.get(QUEUE_ATTR) != "filling":
+            return
+        time.sleep(0.2)
 
 
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -137,7 +170,8 @@ def _check_resumable(stored: StudySpec, new: StudySpec) -> None:
         old_d["study"].pop(key, None)
         new_d["study"].pop(key, None)
     differing = [
-        f"[{section}]" for section in sorted(set(old_d) | set(new_d))
+        f"[{section}]"
+        for section in sorted(set(old_d) | set(new_d))
         if old_d.get(section) != new_d.get(section)
     ]
     if differing:

@@ -39,8 +39,11 @@ def trial_duration(trial: FrozenTrial) -> float | None:
 
 def best_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     """The ``n`` best complete trials, best first."""
-    complete = [t for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-                if t.value is not None]
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None
+    ]
     reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
     return sorted(complete, key=lambda t: t.value, reverse=reverse)[:n]
 

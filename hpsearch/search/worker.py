@@ -31,7 +31,7 @@ log = logging.getLogger("hpsearch.worker")
 
 
 class WorkerStopped(BaseException):
-    """SIGTERM arrived: give up the current trial cleanly and exit."""
+    """SIGTERM (or SIGINT) arrived: give up the current trial cleanly and exit."""
 
 
 @dataclass
@@ -43,8 +43,9 @@ class WorkerReport:
 def load_split(spec: StudySpec) -> tuple[Any, dict[str, Any]]:
     """The data split every trial of ``spec`` trains on (same seed everywhere)."""
     dataset = load(spec.data.dataset, standardize=spec.data.standardize)
-    data = split(dataset, validation=spec.data.validation, subset=spec.data.subset,
-                 seed=spec.study.seed or 0)
+    data = split(
+        dataset, validation=spec.data.validation, subset=spec.data.subset, seed=spec.study.seed or 0
+    )
     return data, dict(dataset.provenance)
 
 
@@ -96,8 +97,10 @@ def run_worker(
             except optuna.exceptions.UpdateFinishedTrialError:
                 # Our heartbeat went stale (e.g. the database was unreachable for longer
                 # than the grace period): another worker failed this trial and re-queued it.
-                log.warning("trial %d was failed as stale by another worker; its retry "
-                            "runs from the queue", trial.number)
+                log.warning(
+                    "trial %d was failed as stale by another worker; its retry runs from the queue",
+                    trial.number,
+                )
                 continue
             except HpsearchError as error:
                 _fail(study, trial, str(error))
@@ -133,7 +136,9 @@ def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats)."""
     storage = study._storage
-    interval = storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+    interval = (
+        storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
+    )
     if not interval:
         yield
         return
@@ -156,11 +161,38 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
         thread.join()
 
 
+#: Code a stop must not interrupt: a database call cut off midway leaves SQLAlchemy
+#: cleaning up half-used cursors and connections (with tracebacks on stderr).
+_UNINTERRUPTIBLE = (
+    "sqlalchemy",
+    "sqlite3",
+    "optuna.storages",
+    "hpsearch.search.resilient",
+    "psycopg",
+    "pymysql",
+    "MySQLdb",
+    "alembic",
+)
+#: Seconds until a stop that arrived during a database call is tried again (SIGALRM).
+_STOP_RETRY_SECONDS = 0.02
+_CAN_RETRY = hasattr(signal, "setitimer")
+
+
+def _in_database_call(frame: Any) -> bool:
+    while frame is not None:
+        if str(frame.f_globals.get("__name__", "")).startswith(_UNINTERRUPTIBLE):
+            return True
+        frame = frame.f_back
+    return False
+
+
 class _StopRequest:
-    """SIGTERM: raise ``WorkerStopped`` inside a trial, else just note it for the loop.
+    """SIGTERM or SIGINT: raise ``WorkerStopped`` inside a trial, else just note it for the loop.
 
     Raising only inside the objective keeps a signal from landing between a claim and
     the first heartbeat, which would leave a RUNNING trial that no heartbeat can expire.
+    Inside the objective it waits until a running database call returns (retried on
+    SIGALRM a moment later), so the storage is never left mid-transaction.
     """
 
     def __init__(self) -> None:
@@ -168,10 +200,15 @@ class _StopRequest:
         self._in_trial = False
 
     def handler(self, signum: int, frame: Any) -> None:
-        self.requested = True
-        if self._in_trial:
-            self._in_trial = False
-            raise WorkerStopped
+        if signum != getattr(signal, "SIGALRM", None):
+            self.requested = True
+        if not (self.requested and self._in_trial):
+            return
+        if _CAN_RETRY and _in_database_call(frame):
+            signal.setitimer(signal.ITIMER_REAL, _STOP_RETRY_SECONDS)
+            return
+        self._in_trial = False
+        raise WorkerStopped
 
     @contextlib.contextmanager
     def raising(self) -> Iterator[None]:
@@ -186,15 +223,25 @@ class _StopRequest:
 
 @contextlib.contextmanager
 def _sigterm_raises() -> Iterator[_StopRequest]:
+    """SIGTERM, and SIGINT unless it is ignored (local workers of ``hpsearch run`` leave
+    Ctrl-C to their parent, which sends SIGTERM), stop the worker cleanly."""
     stop = _StopRequest()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = signal.signal(signal.SIGTERM, stop.handler)
+    signals = [signal.SIGTERM]
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+        signals.append(signal.SIGINT)
+    if _CAN_RETRY:
+        signals.append(signal.SIGALRM)
+    previous = {signum: signal.signal(signum, stop.handler) for signum in signals}
     try:
         yield stop
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if _CAN_RETRY:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 def study_deadline(study: optuna.Study, spec: StudySpec) -> float | None:

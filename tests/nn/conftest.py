@@ -18,6 +18,10 @@ def digits() -> dict[str, np.ndarray]:
         X_rest, y_rest, train_size=1000, random_state=0, stratify=y_rest
     )
     return {
-        "X_train": X_train, "y_train": y_train, "X_val": X_val, "y_val": y_val,
-        "X_test": X_test, "y_test": y_test,
+        "X_train": X_train,
+        "y_train": y_train,
+        "X_val": X_val,
+        "y_val": y_val,
+        "X_test": X_test,
+        "y_test": y_test,
     }

@@ -10,8 +10,12 @@ from hpsearch.nn import Network, train
 def _fit(digits, network, n_train=None, **kwargs):
     n = n_train or len(digits["X_train"])
     options = {"epochs": 1, "batch_size": 10, "eta": 0.5, "seed": 0, **kwargs}
-    history = train(network, (digits["X_train"][:n], digits["y_train"][:n]),
-                    (digits["X_val"], digits["y_val"]), **options)
+    history = train(
+        network,
+        (digits["X_train"][:n], digits["y_train"][:n]),
+        (digits["X_val"], digits["y_val"]),
+        **options,
+    )
     return history
 
 
@@ -35,12 +39,19 @@ def test_scaled_init_is_ahead_of_large_init_after_one_epoch(digits) -> None:
     deviation of about sqrt(64) = 8: the saturation the book describes for MNIST.
     """
     mean, std = digits["X_train"].mean(axis=0), digits["X_train"].std(axis=0) + 1e-3
-    standardized = {**digits, "X_train": (digits["X_train"] - mean) / std,
-                    "X_val": (digits["X_val"] - mean) / std}
+    standardized = {
+        **digits,
+        "X_train": (digits["X_train"] - mean) / std,
+        "X_val": (digits["X_val"] - mean) / std,
+    }
     accuracy = {}
     for init in ("large", "scaled"):
-        results = [_fit(standardized, Network([64, 100, 10], init=init, seed=s), eta=0.1)
-                   .validation_accuracy[0] for s in range(3)]
+        results = [
+            _fit(
+                standardized, Network([64, 100, 10], init=init, seed=s), eta=0.1
+            ).validation_accuracy[0]
+            for s in range(3)
+        ]
         accuracy[init] = float(np.mean(results))
     assert accuracy["scaled"] > accuracy["large"] + 0.05, accuracy
 
@@ -53,8 +64,7 @@ def test_dropout_and_l2_narrow_the_overfitting_gap(digits) -> None:
     def gap(dropout: float = 0.0, l2: float = 0.0) -> float:
         gaps = []
         for seed in range(3):
-            network = Network([64, 300, 300, 10], loss="log_likelihood", dropout=dropout,
-                              seed=seed)
+            network = Network([64, 300, 300, 10], loss="log_likelihood", dropout=dropout, seed=seed)
             history = _fit(digits, network, n_train=150, epochs=40, l2=l2, seed=seed)
             gaps.append(history.train_accuracy[-1] - history.validation_accuracy[-1])
         return float(np.mean(gaps))

@@ -28,8 +28,9 @@ def test_backprop_matches_central_differences(activation: str, loss: str) -> Non
     """Rule: for every activation x loss, with two hidden layers, the analytic gradient of
     the mean batch loss equals the central-difference gradient (float64, rtol 1e-6, atol 1e-9)."""
     rng = np.random.default_rng(1)
-    network = Network([5, 4, 3, 3], activation=activation, loss=loss, init="glorot",
-                      seed=2, dtype="float64")
+    network = Network(
+        [5, 4, 3, 3], activation=activation, loss=loss, init="glorot", seed=2, dtype="float64"
+    )
     for b in network.biases:  # nonzero biases keep ReLU units away from the kink at 0
         b[...] = rng.uniform(0.1, 0.3, b.shape)
     X = rng.normal(size=(7, 5))

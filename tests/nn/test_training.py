@@ -13,15 +13,22 @@ def test_early_stopping_stops_after_patience_and_restores_best(digits) -> None:
     """Rule: with patience p, training stops p epochs after the best validation accuracy
     and the network returned is the best epoch's (its accuracy equals the best)."""
     network = Network([64, 30, 10], loss="log_likelihood", seed=0)
-    history = train(network, (digits["X_train"], digits["y_train"]),
-                    (digits["X_val"], digits["y_val"]), epochs=200, batch_size=10, eta=0.5,
-                    patience=3, seed=0)
+    history = train(
+        network,
+        (digits["X_train"], digits["y_train"]),
+        (digits["X_val"], digits["y_val"]),
+        epochs=200,
+        batch_size=10,
+        eta=0.5,
+        patience=3,
+        seed=0,
+    )
     assert history.stop_reason == StopReason.EARLY_STOP
     assert history.epochs_run == history.best_epoch + 3
     accuracies = history.validation_accuracy
     assert max(accuracies) == history.best_validation_accuracy
     assert accuracies.index(max(accuracies)) + 1 == history.best_epoch  # first best kept
-    assert all(a <= history.best_validation_accuracy for a in accuracies[history.best_epoch:])
+    assert all(a <= history.best_validation_accuracy for a in accuracies[history.best_epoch :])
     _, accuracy = network.evaluate(digits["X_val"], digits["y_val"])
     assert accuracy == history.best_validation_accuracy
 
@@ -34,9 +41,16 @@ def test_callback_receives_metrics_and_can_stop(digits) -> None:
         seen.append((epoch, metrics["validation_accuracy"]))
         return epoch == 3
 
-    history = train(Network([64, 10, 10], seed=0), (digits["X_train"], digits["y_train"]),
-                    (digits["X_val"], digits["y_val"]), epochs=10, batch_size=20, eta=1.0,
-                    callback=callback, seed=0)
+    history = train(
+        Network([64, 10, 10], seed=0),
+        (digits["X_train"], digits["y_train"]),
+        (digits["X_val"], digits["y_val"]),
+        epochs=10,
+        batch_size=20,
+        eta=1.0,
+        callback=callback,
+        seed=0,
+    )
     assert [e for e, _ in seen] == [1, 2, 3]
     assert history.stop_reason == StopReason.CALLBACK
     assert [a for _, a in seen] == history.validation_accuracy
@@ -45,9 +59,17 @@ def test_callback_receives_metrics_and_can_stop(digits) -> None:
 def test_halve_on_plateau_schedule(digits) -> None:
     """Rule: eta halves after each `patience` epochs without a new best, and training
     stops once eta < eta0 / 1024."""
-    history = train(Network([64, 10, 10], seed=0), (digits["X_train"][:200], digits["y_train"][:200]),
-                    (digits["X_val"], digits["y_val"]), epochs=500, batch_size=50, eta=0.4,
-                    patience=1, schedule="halve_on_plateau", seed=0)
+    history = train(
+        Network([64, 10, 10], seed=0),
+        (digits["X_train"][:200], digits["y_train"][:200]),
+        (digits["X_val"], digits["y_val"]),
+        epochs=500,
+        batch_size=50,
+        eta=0.4,
+        patience=1,
+        schedule="halve_on_plateau",
+        seed=0,
+    )
     assert history.stop_reason == StopReason.SCHEDULE_END
     etas = history.eta
     assert etas[0] == 0.4
@@ -79,9 +101,17 @@ def test_same_seed_gives_bit_identical_weights_and_history(digits) -> None:
 
     def run():
         network = Network([64, 30, 10], dropout=0.2, seed=5)
-        history = train(network, (digits["X_train"], digits["y_train"]),
-                        (digits["X_val"], digits["y_val"]), epochs=3, batch_size=10, eta=0.5,
-                        optimizer="momentum", l2=1.0, seed=7)
+        history = train(
+            network,
+            (digits["X_train"], digits["y_train"]),
+            (digits["X_val"], digits["y_val"]),
+            epochs=3,
+            batch_size=10,
+            eta=0.5,
+            optimizer="momentum",
+            l2=1.0,
+            seed=7,
+        )
         records = [{k: v for k, v in vars(r).items() if k != "seconds"} for r in history.records]
         return network, records
 
@@ -95,8 +125,9 @@ def test_history_records_gradient_norms_per_layer(digits) -> None:
     """Rule: each epoch records one gradient norm per layer; with a saturated sigmoid
     start the first layer's gradient is smaller than the last's (vanishing gradient)."""
     network = Network([64, 30, 30, 30, 10], init="large", seed=0)
-    history = train(network, (digits["X_train"], digits["y_train"]), epochs=1, batch_size=10,
-                    eta=0.1, seed=0)
+    history = train(
+        network, (digits["X_train"], digits["y_train"]), epochs=1, batch_size=10, eta=0.1, seed=0
+    )
     norms = history.gradient_norms[0]
     assert len(norms) == 4 and all(n > 0 for n in norms)
     assert norms[0] < norms[-1]
@@ -106,15 +137,23 @@ def test_history_round_trips_through_dict(digits) -> None:
     """Rule: History.to_dict() is what is stored; from_dict gives the same history."""
     from hpsearch.nn import History
 
-    history = train(Network([64, 10, 10], seed=0), (digits["X_train"], digits["y_train"]),
-                    (digits["X_val"], digits["y_val"]), epochs=2, batch_size=50, eta=0.5, seed=0)
+    history = train(
+        Network([64, 10, 10], seed=0),
+        (digits["X_train"], digits["y_train"]),
+        (digits["X_val"], digits["y_val"]),
+        epochs=2,
+        batch_size=50,
+        eta=0.5,
+        seed=0,
+    )
     assert History.from_dict(history.to_dict()) == history
 
 
 def test_save_and_load_predict_identically(tmp_path, digits) -> None:
     """Rule: a saved and loaded network has the same configuration and the same outputs."""
-    network = Network([64, 20, 10], activation="tanh", loss="log_likelihood", init="glorot",
-                      dropout=0.1, seed=3)
+    network = Network(
+        [64, 20, 10], activation="tanh", loss="log_likelihood", init="glorot", dropout=0.1, seed=3
+    )
     train(network, (digits["X_train"], digits["y_train"]), epochs=1, batch_size=10, eta=0.1, seed=0)
     path = network.save(tmp_path / "model.npz")
     loaded = Network.load(path)
@@ -169,4 +208,6 @@ def test_bad_network_arguments_are_clear_errors(kwargs, message) -> None:
 def test_labels_out_of_range_are_rejected() -> None:
     """Rule: labels must be class indices of the output layer."""
     with pytest.raises(ConfigError, match=r"labels must be in 0\.\.1"):
-        train(Network([3, 2]), (np.zeros((2, 3)), np.array([0, 2])), epochs=1, batch_size=1, eta=0.1)
+        train(
+            Network([3, 2]), (np.zeros((2, 3)), np.array([0, 2])), epochs=1, batch_size=1, eta=0.1
+        )

@@ -51,8 +51,15 @@ def test_momentum_steps() -> None:
     """Rule: v <- mu v - eta g; w <- w + v (two steps, so the velocity carries over)."""
     network = one_layer([0.0, 0.0], [0.0, 0.0])
     eta, mu = 0.1, 0.9
-    train(network, (np.array([[1.0]]), np.array([0])), epochs=2, batch_size=1, eta=eta,
-          optimizer="momentum", momentum=mu)
+    train(
+        network,
+        (np.array([[1.0]]), np.array([0])),
+        epochs=2,
+        batch_size=1,
+        eta=eta,
+        optimizer="momentum",
+        momentum=mu,
+    )
     # step 1: g = (-0.5, 0.5), v = (0.05, -0.05), w = b = (0.05, -0.05)
     # step 2: z = w + b = (0.1, -0.1)
     g = [sigma(0.1) - 1.0, sigma(-0.1)]

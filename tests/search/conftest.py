@@ -34,11 +34,15 @@ def toml_value(value: Any) -> str:
     if isinstance(value, int | float):
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return json.dumps(value, ensure_ascii=False)
     if isinstance(value, list | tuple):
         return "[" + ", ".join(toml_value(v) for v in value) + "]"
     if isinstance(value, Mapping):
-        return "{" + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
+        return (
+            "{"
+            + ", ".join(f"{json.dumps(str(k))} = {toml_value(v)}" for k, v in value.items())
+            + "}"
+        )
     raise TypeError(f"no TOML for {value!r}")
 
 
@@ -73,8 +77,12 @@ def merged(base: Mapping[str, Any], changes: Mapping[str, Any]) -> dict[str, Any
 def spec_file(tmp_path: Path) -> Callable[..., Path]:
     """``spec_file(changes, name=...)``: TINY_SPEC with ``changes`` merged, written as TOML."""
 
-    def write(changes: Mapping[str, Any] | None = None, *, file: str = "spec.toml",
-              base: Mapping[str, Any] = TINY_SPEC) -> Path:
+    def write(
+        changes: Mapping[str, Any] | None = None,
+        *,
+        file: str = "spec.toml",
+        base: Mapping[str, Any] = TINY_SPEC,
+    ) -> Path:
         path = tmp_path / file
         path.write_text(to_toml(merged(base, changes or {})))
         return path
@@ -113,13 +121,16 @@ class CliResult:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Callable[..., CliResult]:
-    """``cli(*args)``: ``hpsearch ARGS`` in-process; exit code, stdout and stderr."""
+def cli(
+    capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., CliResult]:
+    """``cli(*args)``: ``hpsearch ARGS`` in-process; exit code, stdout and stderr (file
+    descriptors: what worker processes print is in them too)."""
     monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
     monkeypatch.setenv("COLUMNS", "200")
 
     def run(*args: str, input: str | None = None) -> CliResult:
-        capsys.readouterr()
+        capfd.readouterr()
         if input is not None:
             import io
 
@@ -128,7 +139,7 @@ def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> 
             code = main(list(args))
         except SystemExit as exit_:
             code = exit_.code if isinstance(exit_.code, int) else 1
-        captured = capsys.readouterr()
+        captured = capfd.readouterr()
         return CliResult(code, captured.out, captured.err)
 
     return run

@@ -10,7 +10,7 @@ from typing import Any
 
 import optuna
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from optuna.trial import TrialState
 
@@ -87,13 +87,20 @@ BAD_SPECS: dict[str, tuple[dict[str, Any] | str | bytes, str]] = {
     "unknown section": ({"sampler": {"x": 1}}, "sampler: unknown key"),
     "unknown hyperparameter": ({"space": {"etaa": 0.1}}, "space.etaa"),
     "low above high": ({"space": {"eta": {"low": 2.0, "high": 1.0}}}, "space.eta"),
-    "bad choice": ({"space": {"activation": {"choices": ["sigmoid", "swish"]}}},
-                   "space.activation"),
+    "bad choice": (
+        {"space": {"activation": {"choices": ["sigmoid", "swish"]}}},
+        "space.activation",
+    ),
     "unknown dataset": ({"data": {"dataset": "cifar"}}, "data.dataset"),
     "grid sampler without grid": ({"study": {"sampler": "grid"}}, "grid: missing"),
     "grid smaller than n_trials": (
-        {"study": {"sampler": "grid", "n_trials": 5}, "space": {"eta": None, "hidden_width": None},
-         "grid": {"eta": [0.1, 1.0]}}, "study.n_trials"),
+        {
+            "study": {"sampler": "grid", "n_trials": 5},
+            "space": {"eta": None, "hidden_width": None},
+            "grid": {"eta": [0.1, 1.0]},
+        },
+        "study.n_trials",
+    ),
     "wrong type": ({"training": {"epochs": "ten"}}, "training.epochs"),
 }
 
@@ -141,21 +148,52 @@ _scalars = st.one_of(
     st.integers(min_value=-(2**40), max_value=2**40),
     st.floats(allow_nan=True, allow_infinity=True),
     st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=8),
-    st.sampled_from(["tpe", "grid", "random", "cmaes", "qmc", "median", "none", "digits",
-                     "sigmoid", "relu", "float", "int", "log_likelihood", "maximize"]),
+    st.sampled_from(
+        [
+            "tpe",
+            "grid",
+            "random",
+            "cmaes",
+            "qmc",
+            "median",
+            "none",
+            "digits",
+            "sigmoid",
+            "relu",
+            "float",
+            "int",
+            "log_likelihood",
+            "maximize",
+        ]
+    ),
 )
 _values = st.recursive(
     _scalars,
     lambda inner: st.one_of(
         st.lists(inner, max_size=4),
-        st.dictionaries(st.sampled_from(["type", "low", "high", "log", "step", "choices",
-                                         "rotation", "shift", "x"]), inner, max_size=4),
+        st.dictionaries(
+            st.sampled_from(
+                ["type", "low", "high", "log", "step", "choices", "rotation", "shift", "x"]
+            ),
+            inner,
+            max_size=4,
+        ),
     ),
     max_leaves=8,
 )
 _KEYS = {
-    "study": ["name", "metric", "direction", "sampler", "pruner", "seed", "n_trials", "timeout",
-              "description", "bogus"],
+    "study": [
+        "name",
+        "metric",
+        "direction",
+        "sampler",
+        "pruner",
+        "seed",
+        "n_trials",
+        "timeout",
+        "description",
+        "bogus",
+    ],
     "data": ["dataset", "subset", "validation", "standardize", "augmentation", "bogus"],
     "training": ["epochs", "patience", "schedule", "dtype", "bogus"],
     "space": [*HYPERPARAMETER_NAMES, "bogus"],
@@ -189,8 +227,11 @@ def _spec_text(tools: Any, from_tiny: bool, changes: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n" + tools.to_toml(spec)
 
 
-@settings(max_examples=30, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(drawn=spec_changes())
 def test_validate_never_tracebacks(
     drawn: tuple[bool, dict[str, Any]], cli: Callable[..., Any], spec_tools: Any
@@ -201,6 +242,7 @@ def test_validate_never_tracebacks(
         path = Path(folder) / "spec.toml"
         path.write_text(_spec_text(spec_tools, *drawn), encoding="utf-8")
         result = cli("validate", str(path))
+    event(f"exit code {result.code}")
     assert result.code in (0, 1), result.output
     assert "Traceback" not in result.output
     if result.code == 1:
@@ -252,8 +294,12 @@ def test_delete_asks_first(created: str, cli: Callable[..., Any]) -> None:
     assert accepted.code == 0 and "deleted study 'tiny'" in accepted.out
     assert optuna.get_all_study_summaries(created) == []
 
-    cli("create", str(Path(created.removeprefix("sqlite:///")).parent / "spec.toml"),
-        "--storage", created)
+    cli(
+        "create",
+        str(Path(created.removeprefix("sqlite:///")).parent / "spec.toml"),
+        "--storage",
+        created,
+    )
     forced = cli("delete", "tiny", "--storage", created, "--yes")
     assert forced.code == 0 and "Delete study" not in forced.output
     assert optuna.get_all_study_summaries(created) == []

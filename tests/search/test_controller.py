@@ -3,6 +3,8 @@ trials that fail without stopping their worker."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -19,7 +21,9 @@ def _finished(trials: list[Any]) -> list[Any]:
 
 @pytest.mark.slow
 def test_resume_tops_up_to_the_new_budget(
-    spec_file: Callable[..., Path], storage_url: str, cli: Callable[..., Any],
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """The budget is study-wide: a run of 3 trials, then the same spec with --n-trials 5,
@@ -55,8 +59,12 @@ def test_resume_tops_up_to_the_new_budget(
     ],
 )
 def test_resume_with_a_changed_spec_is_a_clear_error(
-    changes: dict[str, Any], section: str, spec_file: Callable[..., Path], storage_url: str,
-    cli: Callable[..., Any], study_trials: Callable[..., list[Any]],
+    changes: dict[str, Any],
+    section: str,
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
+    study_trials: Callable[..., list[Any]],
 ) -> None:
     """Resuming a study with a different [space], [training] or [data] is refused before
     anything runs: exit 1, one message naming the section and how to go on; no traceback."""
@@ -75,7 +83,9 @@ def test_resume_with_a_changed_spec_is_a_clear_error(
 
 
 def test_resume_under_another_name_is_a_new_study(
-    spec_file: Callable[..., Path], storage_url: str, cli: Callable[..., Any],
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """--study-name gives a changed spec its own study beside the old one."""
@@ -88,18 +98,26 @@ def test_resume_under_another_name_is_a_new_study(
 
 @pytest.mark.slow
 def test_diverging_trials_fail_with_a_reason_and_the_worker_goes_on(
-    spec_file: Callable[..., Path], storage_url: str, cli: Callable[..., Any],
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """A trial whose loss becomes NaN/inf is recorded as FAIL with fail_reason 'diverged ...'
     (and its curve); the same worker goes on with the next trials, and the run ends with the
     full budget and exit 0."""
-    spec = spec_file({
-        "study": {"sampler": "grid", "n_trials": None},
-        "space": {"eta": None, "hidden_width": None, "activation": "relu",
-                  "loss": "log_likelihood"},
-        "grid": {"eta": [1e30, 0.1], "hidden_width": [10, 20]},
-    })
+    spec = spec_file(
+        {
+            "study": {"sampler": "grid", "n_trials": None},
+            "space": {
+                "eta": None,
+                "hidden_width": None,
+                "activation": "relu",
+                "loss": "log_likelihood",
+            },
+            "grid": {"eta": [1e30, 0.1], "hidden_width": [10, 20]},
+        }
+    )
     result = cli("run", str(spec), "--jobs", "1", "--storage", storage_url)
     assert result.code == 0, result.output
     assert "Traceback" not in result.output
@@ -119,3 +137,26 @@ def test_diverging_trials_fail_with_a_reason_and_the_worker_goes_on(
     assert len({t.user_attrs["worker"]["pid"] for t in trials}) == 1
     listing = cli("trials", "tiny", "--state", "FAIL", "--storage", storage_url)
     assert listing.code == 0 and "diverged" in listing.out
+
+
+def test_two_runs_creating_the_same_study_at_once_enqueue_the_budget_once(
+    spec_file: Callable[..., Path],
+    tmp_path: Path,
+    study_trials: Callable[..., list[Any]],
+) -> None:
+    """Two `create` (as two `run`s on two machines would) of one new study at the same
+    moment on a new database: both succeed without a traceback (one creates it, the other
+    waits for its queue and resumes it), and the queue holds the budget once."""
+    spec = spec_file({"study": {"n_trials": 300}})
+    url = f"sqlite:///{tmp_path / 'race.db'}"
+    command = [sys.executable, "-m", "hpsearch", "create", str(spec), "--storage", url]
+    processes = [
+        subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(p.communicate(timeout=120), p.returncode) for p in processes]
+    for (_out, err), code in results:
+        assert code == 0, err
+        assert "Traceback" not in err
+    trials = study_trials(url, "tiny")
+    assert len(trials) == 300 and all(t.state == TrialState.WAITING for t in trials)

@@ -32,7 +32,9 @@ def _key(point: dict[str, Any]) -> tuple[tuple[str, Any], ...]:
 
 @pytest.mark.slow
 def test_grid_with_4_jobs_runs_every_point_exactly_once(
-    spec_file: Callable[..., Path], storage_url: str, cli: Callable[..., Any],
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """A 12-point grid run with --jobs 4 on SQLite ends with exactly 12 COMPLETE trials,
@@ -57,7 +59,9 @@ def test_grid_with_4_jobs_runs_every_point_exactly_once(
 
 @pytest.mark.slow
 def test_tpe_budget_with_4_jobs_is_exact(
-    spec_file: Callable[..., Path], storage_url: str, cli: Callable[..., Any],
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """n_trials = 8 with --jobs 4 gives exactly 8 trials in the study (not 8 + 4): the

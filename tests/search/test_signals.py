@@ -55,7 +55,10 @@ def _running_with_epochs(db: Path) -> int:
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["group", "parent"])
 def test_sigint_stops_cleanly_and_run_resumes(
-    target: str, spec_file: Callable[..., Path], tmp_path: Path, cli: Callable[..., Any],
+    target: str,
+    spec_file: Callable[..., Path],
+    tmp_path: Path,
+    cli: Callable[..., Any],
 ) -> None:
     """SIGINT while both workers train (to the process group, like Ctrl-C, or to the parent
     only): the run exits with 130 within 30 s and no traceback; the storage opens; no trial
@@ -69,8 +72,12 @@ def test_sigint_stops_cleanly_and_run_resumes(
     env.pop("HPSEARCH_STORAGE", None)
     process = subprocess.Popen(
         [sys.executable, "-m", "hpsearch", "run", str(spec), "--jobs", "2", "--storage", url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-        cwd=tmp_path, env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+        env=env,
     )
     try:
         deadline = time.monotonic() + 90
@@ -117,3 +124,109 @@ def test_sigint_stops_cleanly_and_run_resumes(
     assert len(counted) == 2 and all(t.state == TrialState.COMPLETE for t in counted)
     assert {t.user_attrs[RETRY_OF] for t in counted} == {t.number for t in failed}
     assert not study.get_trials(deepcopy=False, states=(TrialState.RUNNING, TrialState.WAITING))
+
+
+@pytest.mark.slow
+def test_sigint_to_a_standalone_worker_gives_its_trial_back(
+    spec_file: Callable[..., Path],
+    tmp_path: Path,
+    cli: Callable[..., Any],
+) -> None:
+    """Ctrl-C on `hpsearch worker` ends it like SIGTERM: its running trial is FAIL with
+    'interrupted' and re-queued, nothing stays RUNNING, no traceback, and it says it was
+    stopped by a signal."""
+    db = tmp_path / "studies.db"
+    url = f"sqlite:///{db}"
+    assert cli("create", str(spec_file(SLOW)), "--storage", url).code == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "worker", "--study", "slow", "--storage", url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _running_with_epochs(db) < 1:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the worker never started a trial"
+            time.sleep(0.05)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert "Traceback" not in err, err
+    assert "stopped by signal" in out
+    study, _ = load_study_and_spec(open_storage(url), "slow")
+    trials = study.get_trials(deepcopy=False)
+    assert not [t for t in trials if t.state == TrialState.RUNNING]
+    (failed,) = [t for t in trials if t.state == TrialState.FAIL]
+    assert "interrupted" in failed.user_attrs["fail_reason"]
+    assert [t.user_attrs.get(RETRY_OF) for t in trials if t.state == TrialState.WAITING] == [
+        None,
+        failed.number,
+    ]
+
+
+def _count(db: Path, state: str) -> int:
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as connection:
+            (count,) = connection.execute(
+                "SELECT COUNT(*) FROM trials WHERE state = ?", (state,)
+            ).fetchone()
+        return int(count)
+    except sqlite3.Error:
+        return 0
+
+
+@pytest.mark.slow
+def test_ctrl_c_between_short_trials_leaves_nothing_running(
+    spec_file: Callable[..., Path],
+    tmp_path: Path,
+) -> None:
+    """Ctrl-C (SIGINT to the group) while workers churn through trials of a few
+    milliseconds, so it lands in claims, tells and storage writes as well as in training:
+    exit 130 at once, no traceback, no trial left RUNNING (one without a heartbeat would
+    never expire), every FAIL re-queued, and the queue still holds the rest of the budget."""
+    spec = spec_file({"study": {"name": "fast", "n_trials": 300, "pruner": "none"}})
+    db = tmp_path / "studies.db"
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hpsearch",
+            "run",
+            str(spec),
+            "--jobs",
+            "2",
+            "--storage",
+            f"sqlite:///{db}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=tmp_path,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while _count(db, "COMPLETE") < 4:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "no trials finished"
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 130, (out, err)
+    assert "Traceback" not in err and "Exception" not in err, err
+    trials = load_study_and_spec(open_storage(f"sqlite:///{db}"), "fast")[0].get_trials()
+    assert not [t.number for t in trials if t.state == TrialState.RUNNING]
+    retried = {t.user_attrs.get(RETRY_OF) for t in trials}
+    assert all(t.number in retried for t in trials if t.state == TrialState.FAIL)
+    assert sum(t.state != TrialState.FAIL for t in trials) == 300
