@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,16 +62,7 @@ def load_model(path: str | Path) -> Network:
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"no model file {path}" + (" (it is a folder)" if path.is_dir() else ""))
-    if not zipfile.is_zipfile(path):  # what np.savez writes; catches text and pickles early
-        raise ConfigError(f"{path}: not a saved hpsearch network (not an .npz archive)")
-    try:
-        return Network.load(path)
-    except HpsearchError:
-        raise
-    except Exception as error:  # a zip/npz of something else: wrong keys, bad config
-        raise ConfigError(
-            f"{path}: not a saved hpsearch network ({type(error).__name__}: {error})"
-        ) from None
+    return Network.load(path)
 
 
 def predict(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -73,7 +75,7 @@ def test_halve_on_plateau_schedule(digits) -> None:
     assert history.stop_reason == StopReason.SCHEDULE_END
     etas = history.eta
     assert etas[0] == 0.4
-    for before, after in zip(etas, etas[1:], strict=False):
+    for before, after in itertools.pairwise(etas):
         assert after in (before, before / 2)
     # every halving follows an epoch that did not set a new best
     best_so_far = -1.0
@@ -165,7 +167,7 @@ def test_load_rejects_a_file_that_is_not_a_network(tmp_path) -> None:
     """Rule: loading something else is a clear ConfigError naming the file."""
     path = tmp_path / "junk.npz"
     path.write_bytes(b"not a zip")
-    with pytest.raises(ConfigError, match="junk.npz"):
+    with pytest.raises(ConfigError, match=r"junk\.npz"):
         Network.load(path)
 
 
