@@ -21,8 +21,12 @@ def softmax(z: Any, out: Any) -> Any:
     return out
 
 
+_ROWS = xp.arange(4096)
+
+
 def _rows(y: Any) -> Any:
-    return xp.arange(len(y))
+    """Row indices 0..len(y)-1 (a view of a shared range for batch-sized inputs)."""
+    return _ROWS[: len(y)] if len(y) <= len(_ROWS) else xp.arange(len(y))
 
 
 class Loss:
@@ -56,12 +60,11 @@ class Quadratic(Loss):
         return float(0.5 * xp.einsum("ij,ij->", diff, diff) / len(y))
 
     def delta(self, z: Any, a: Any, y: Any, out: Any) -> Any:
-        # sigma'(z) = a (1 - a), written into ``out`` before it becomes a - y.
-        xp.multiply(a, a, out=out)
-        xp.subtract(a, out, out=out)
-        diff = a.copy()
-        diff[_rows(y), y] -= 1
-        out *= diff
+        derivative = a - a * a  # sigma'(z) = a (1 - a), before ``out`` (maybe ``a``) changes
+        if out is not a:
+            out[...] = a
+        out[_rows(y), y] -= 1
+        out *= derivative
         return out
 
 

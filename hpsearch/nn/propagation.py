@@ -25,7 +25,7 @@ class Workspace:
         widths = network.sizes[1:]
         self.z = [xp.empty((batch_size, w), dtype) for w in widths]
         self.output = xp.empty((batch_size, widths[-1]), dtype)
-        self.delta = [xp.empty((batch_size, w), dtype) for w in widths]
+        self.delta = [xp.empty((batch_size, w), dtype) for w in widths[:-1]]
         self.scratch = [xp.empty((batch_size, w), dtype) for w in widths[:-1]]
         self.grad_weights = [xp.empty_like(w) for w in network.weights]
         self.grad_biases = [xp.empty_like(b) for b in network.biases]
@@ -75,9 +75,9 @@ class Workspace:
         inputs = self._inputs
         m = len(y)
         last = len(network.weights) - 1
-        delta = network.loss_fn.delta(
-            self.z[last][:m], self.output[:m], y, out=self.delta[last][:m]
-        )
+        # The output activations are not needed any more: the error overwrites them.
+        output = self.output[:m]
+        delta = network.loss_fn.delta(self.z[last][:m], output, y, out=output)
         delta *= (1.0 if scale is None else scale) / m
         for layer in range(last, -1, -1):
             xp.matmul(inputs[layer].T, delta, out=self.grad_weights[layer])

@@ -9,6 +9,7 @@ from typing import Any
 
 from hpsearch.errors import ConfigError
 from hpsearch.nn.backend import xp
+from hpsearch.nn.batches import ShuffledBatches
 from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import make_optimizer
@@ -46,7 +47,8 @@ def train(
     """Train ``network`` in place by mini-batch gradient descent and return its ``History``.
 
     1. Each epoch shuffles the training set once (one seeded generator for the
-       whole run) and gathers each mini-batch into a preallocated buffer.
+       whole run); a helper thread gathers it, chunk by chunk, into preallocated
+       buffers, and mini-batches are views of those (``ShuffledBatches``).
     2. ``augment(batch, rng)``, when given, transforms training batches only.
     3. After each epoch: loss/accuracy on (a fixed sample of) the training set and
        on ``validation``, per-layer gradient norms, then ``callback(epoch, metrics)``;
@@ -67,8 +69,7 @@ def train(
     opt = make_optimizer(optimizer, momentum=momentum)
     batch_size = min(batch_size, n)
     workspace = Workspace(network, batch_size)
-    batch_X = xp.empty((batch_size, X.shape[1]), network.dtype)
-    batch_y = xp.empty(batch_size, y.dtype)
+    batches = ShuffledBatches(X, y, batch_size)
     penalty = (add_l2, l2) if l2 > 0 else (add_l1, l1) if l1 > 0 else None
     penalty_scratch = [xp.empty_like(w) for w in network.weights] if penalty else []
     sample = rng.choice(n, METRICS_SAMPLE, replace=False) if n > METRICS_SAMPLE else slice(None)
@@ -81,16 +82,13 @@ def train(
     eta0 = current_eta = float(eta)
     params = network.weights + network.biases
     grads = workspace.grad_weights + workspace.grad_biases
-    with xp.errstate(all="ignore"):  # divergence is detected and reported, not warned about
+    # Divergence is detected and reported, not warned about; the batch thread ends with it.
+    with xp.errstate(all="ignore"), batches:
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
             order = rng.permutation(n)
             scale = current_eta if opt.prescaled else 1.0
-            for start in range(0, n, batch_size):
-                index = order[start : start + batch_size]
-                m = len(index)
-                xb = xp.take(X, index, axis=0, out=batch_X[:m])
-                yb = xp.take(y, index, out=batch_y[:m])
+            for xb, yb in batches.epoch(order):
                 if augment is not None:
                     xb = augment(xb, rng)
                 workspace.forward(xb, rng=rng)

@@ -1,0 +1,84 @@
+"""Shuffled mini-batches gathered into preallocated buffers, never one array per batch.
+
+Each epoch's permutation is gathered into preallocated buffers and mini-batches are
+views of them. Small batches leave BLAS single-threaded and the second core idle, so
+there the permutation is gathered in chunks by a helper thread, double-buffered:
+while training works through one chunk, the helper gathers the next (NumPy's
+``take`` releases the GIL). Big batches keep both cores busy in BLAS, where a helper
+thread would only compete, so each batch is gathered in place just before use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Any
+
+from hpsearch.nn.backend import xp
+
+#: Bytes of input rows per chunk buffer (two of them) when prefetching.
+CHUNK_BYTES = 8 * 2**20
+#: Batches smaller than this are prefetched by a helper thread.
+PREFETCH_BELOW = 128
+
+
+class ShuffledBatches:
+    """Iterates ``(X_batch, y_batch)`` views over a permutation of ``X, y``, epoch after epoch."""
+
+    def __init__(self, X: Any, y: Any, batch_size: int) -> None:
+        self.X, self.y, self.batch_size = X, y, batch_size
+        n = len(X)
+        rows = batch_size
+        if batch_size < PREFETCH_BELOW:
+            rows = max(batch_size, CHUNK_BYTES // max(1, X.shape[1] * X.itemsize))
+            rows = rows // batch_size * batch_size
+        self.chunk_rows = min(n, rows)
+        self.prefetch = self.chunk_rows < n and batch_size < PREFETCH_BELOW
+        self._buffers = [
+            (xp.empty((self.chunk_rows, X.shape[1]), X.dtype), xp.empty(self.chunk_rows, y.dtype))
+            for _ in range(2 if self.prefetch else 1)
+        ]
+        self._executor: ThreadPoolExecutor | None = None
+
+    def epoch(self, order: Any) -> Iterator[tuple[Any, Any]]:
+        """The mini-batches of one epoch, in the order of the permutation ``order``."""
+        chunks = self._prefetched(order) if self.prefetch else self._gathered(order)
+        for cx, cy in chunks:
+            for b in range(0, len(cx), self.batch_size):
+                yield cx[b : b + self.batch_size], cy[b : b + self.batch_size]
+
+    def _gather(self, index: Any, slot: int) -> tuple[Any, Any]:
+        bx, by = self._buffers[slot]
+        m = len(index)
+        return xp.take(self.X, index, axis=0, out=bx[:m]), xp.take(self.y, index, out=by[:m])
+
+    def _gathered(self, order: Any) -> Iterator[tuple[Any, Any]]:
+        for start in range(0, len(order), self.chunk_rows):
+            yield self._gather(order[start : start + self.chunk_rows], 0)
+
+    def _prefetched(self, order: Any) -> Iterator[tuple[Any, Any]]:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="batches")
+        rows = self.chunk_rows
+        pending: Future[tuple[Any, Any]] = self._executor.submit(self._gather, order[:rows], 0)
+        for i, start in enumerate(range(0, len(order), rows)):
+            chunk = pending.result()
+            following = start + rows
+            if following < len(order):
+                # The other buffer is free: its chunk was used up before this one was asked for.
+                pending = self._executor.submit(
+                    self._gather, order[following : following + rows], (i + 1) % 2
+                )
+            yield chunk
+
+    def __enter__(self) -> ShuffledBatches:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the helper thread (if any)."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
