@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -10,11 +9,12 @@ from rich.console import Console
 from rich.table import Table
 
 from hpsearch.cli import cli
+from hpsearch.cli.console import make_console
 
 
 def _console() -> Console:
     # A wide virtual terminal when piped, so paths and hashes are not folded.
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    return make_console()
 
 
 @cli.group()

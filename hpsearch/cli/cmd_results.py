@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hpsearch.cli import cli
+from hpsearch.cli.console import make_console
 from hpsearch.cli.options import storage_option
 from hpsearch.cli.tables import compare_table, per_class_table
 from hpsearch.search.export import FORMATS, render_export, write_export
@@ -19,7 +18,7 @@ from hpsearch.search.study import load_study_and_spec
 
 def _console() -> Console:
     # A wide virtual terminal when piped, so tables are not folded.
-    return Console(width=None if sys.stdout.isatty() else 160, highlight=False)
+    return make_console()
 
 
 @cli.command()

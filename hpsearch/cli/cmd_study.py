@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hpsearch.cli import cli
+from hpsearch.cli.console import make_console
 from hpsearch.cli.options import spec_overrides, storage_option
 from hpsearch.cli.tables import best_table, status_table, trials_table
 from hpsearch.search import controller
@@ -14,7 +14,7 @@ from hpsearch.search.spec import load_spec
 from hpsearch.search.storage import mask_url, open_storage, resolve_storage_url
 from hpsearch.search.study import create_or_resume, delete_study, load_study_and_spec, study_names
 
-console = Console()
+console = make_console()
 
 
 @cli.command()

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from hpsearch.cli import cli
+from hpsearch.cli.console import make_console
 from hpsearch.search.hyperparams import HYPERPARAMETERS
 from hpsearch.search.space import distribution_for
 from hpsearch.search.spec import HYPERPARAMETER_NAMES, StudySpec, load_spec
@@ -22,7 +22,7 @@ def validate(spec: Path) -> None:
     Every problem is listed with its key path; the exit code is 1 if there is any.
     """
     loaded = load_spec(spec)  # a SpecError lists every problem; main() prints it, exit 1
-    console = Console(soft_wrap=False)
+    console = make_console()
     console.print(f"[bold green]ok[/] {spec}")
     console.print(_summary(loaded))
     console.print(_space_table(loaded))
