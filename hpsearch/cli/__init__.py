@@ -33,6 +33,9 @@ def _register_commands() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script: errors become one line and exit code 1."""
+    import optuna
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # hpsearch prints its own progress
     _register_commands()
     try:
         cli.main(args=argv, prog_name="hpsearch", standalone_mode=False)
