@@ -57,7 +57,13 @@ def gemm_gflops() -> float:
     return 2 * 2000**3 / best / 1e9
 
 
+#: Pause before each timing: BLAS and OpenMP worker threads spin for a while after a
+#: library's last call, and would otherwise slow whichever library runs next.
+SETTLE_SECONDS = 0.5
+
+
 def _timed(fn) -> float:
+    time.sleep(SETTLE_SECONDS)
     started = time.perf_counter()
     fn()
     return time.perf_counter() - started
