@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any
 
 from flask import Flask
@@ -16,6 +15,7 @@ from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import StudyReader
 from hpsearch.dashboard.storage import mask_url, open_storage
+from hpsearch.search.export import json_safe
 
 DEFAULT_POLL_MS = 3000
 
@@ -32,17 +32,7 @@ class _StrictJSON(DefaultJSONProvider):
         try:
             return json.dumps(obj, allow_nan=False, **kwargs)
         except ValueError:
-            return json.dumps(_finite(obj), allow_nan=False, **kwargs)
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
-    return value
+            return json.dumps(json_safe(obj), allow_nan=False, **kwargs)
 
 
 def create_app(storage: str, *, token: str | None = None) -> Flask:

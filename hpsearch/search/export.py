@@ -109,7 +109,7 @@ def write_csv(study: optuna.Study, out: TextIO) -> int:
 def export_json(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
     """The whole study as JSON-able data: spec, study user attrs, trials with curves."""
     attrs = {k: v for k, v in study.user_attrs.items() if k != SPEC_ATTR}
-    return _finite(
+    return json_safe(
         {
             **EXPORT_FORMAT,
             "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -153,14 +153,14 @@ def _cell(value: Any) -> Any:
     return "" if value is None else value
 
 
-def _finite(value: Any) -> Any:
-    """``value`` with every NaN/inf float replaced by None, recursively."""
+def json_safe(value: Any) -> Any:
+    """``value`` with every NaN/inf float replaced by None, recursively (strict JSON has none)."""
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_finite(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 

@@ -105,6 +105,14 @@ def spec_tools() -> type[SpecTools]:
 
 
 @pytest.fixture
+def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run in a fresh working directory, with no storage URL from the environment."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
+    return tmp_path
+
+
+@pytest.fixture
 def storage_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'studies.db'}"
 
@@ -118,6 +126,9 @@ class CliResult:
     @property
     def output(self) -> str:
         return self.out + self.err
+
+    def __iter__(self):  # code, out, err = cli(...)
+        return iter((self.code, self.out, self.err))
 
 
 @pytest.fixture

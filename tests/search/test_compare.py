@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,23 +11,11 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.cli import main
 from hpsearch.search.compare import best_so_far_curves, compare_studies, epochs_to_reach
 from hpsearch.search.spec import parse_spec
 from hpsearch.search.study import create_or_resume
 
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def _spec(name: str, metric: str = "validation_accuracy") -> Any:
@@ -92,11 +81,11 @@ def test_compare_rows_summarize_each_study(results_studies: Any) -> None:
 
 
 def test_compare_cli_prints_table_and_writes_png(
-    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     """compare STUDY STUDY --plot P.png: a table naming both studies and a PNG file."""
     url, names = results_studies.url, results_studies.names
-    code, out, err = _run(capsys, "compare", *names, "--storage", url, "--plot", "plots/c.png")
+    code, out, err = cli("compare", *names, "--storage", url, "--plot", "plots/c.png")
     assert code == 0, err
     for name in names:
         assert name in out
@@ -122,7 +111,7 @@ def test_compare_study_without_finished_trials(tmp_path: Path) -> None:
     assert study.trials[0].state == TrialState.COMPLETE
 
 
-def test_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_compare_errors_are_one_line(tmp_path: Path, cli: Callable[..., Any]) -> None:
     """Unknown study, a study listed twice, studies with different metrics: exit 1, one line."""
     url = f"sqlite:///{tmp_path / 's.db'}"
     create_or_resume(_spec("acc"), url)
@@ -133,7 +122,7 @@ def test_compare_errors_are_one_line(tmp_path: Path, capsys: pytest.CaptureFixtu
         (["acc", "loss"], "cannot compare studies that optimize different metrics"),
     ]
     for names, message in cases:
-        code, _, err = _run(capsys, "compare", *names, "--storage", url)
+        code, _, err = cli("compare", *names, "--storage", url)
         assert code == 1, names
         assert err.startswith("error: ") and message in err, err
         assert "Traceback" not in err and err.count("\n") == 1

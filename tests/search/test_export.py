@@ -6,42 +6,33 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import optuna
 import pytest
 
-from hpsearch.cli import main
 from hpsearch.search.export import BASE_COLUMNS, export_json, render_export
 from hpsearch.search.spec import parse_spec
 from hpsearch.search.study import SPEC_ATTR
+
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 def _trials(url: str, name: str) -> list[optuna.trial.FrozenTrial]:
     return optuna.load_study(study_name=name, storage=url).get_trials(deepcopy=False)
 
 
-def _export(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(["export", *args])
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+def _export(cli: Callable[..., Any], *args: str) -> tuple[int, str, str]:
+    return tuple(cli("export", *args))
 
 
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
-
-
-def test_json_round_trip_matches_storage(
-    results_studies: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_json_round_trip_matches_storage(results_studies: Any, cli: Callable[..., Any]) -> None:
     """JSON export -> json.loads gives the storage's trial numbers, states, values and params,
     each trial's learning curves and the study's spec."""
     url, name = results_studies.url, results_studies.names[0]
-    code, out, err = _export(capsys, name, "--storage", url, "--format", "json")
+    code, out, err = _export(cli, name, "--storage", url, "--format", "json")
     assert code == 0, err
     data = json.loads(out)
     trials = _trials(url, name)
@@ -65,12 +56,12 @@ def test_json_round_trip_matches_storage(
 
 
 def test_csv_has_header_and_one_row_per_trial(
-    results_studies: Any, capsys: pytest.CaptureFixture[str]
+    results_studies: Any, cli: Callable[..., Any]
 ) -> None:
     """CSV export parses with the csv module: the base columns then params_<name> in
     canonical order, one row per trial, values that read back as the stored ones."""
     url, name = results_studies.url, results_studies.names[1]
-    code, out, _ = _export(capsys, name, "--storage", url)  # csv is the default
+    code, out, _ = _export(cli, name, "--storage", url)  # csv is the default
     assert code == 0
     reader = csv.reader(io.StringIO(out))
     header = next(reader)
@@ -88,12 +79,12 @@ def test_csv_has_header_and_one_row_per_trial(
 
 
 def test_output_file_gets_the_export_and_stdout_stays_empty(
-    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     """--output PATH writes the same text as stdout would (parent folders created);
     stdout stays empty and a one-line note goes to stderr."""
     url, name = results_studies.url, results_studies.names[0]
-    code, out, err = _export(capsys, name, "--storage", url, "-o", "out/trials.csv")
+    code, out, err = _export(cli, name, "--storage", url, "-o", "out/trials.csv")
     assert code == 0 and out == ""
     assert "exported 4 trial(s)" in err
     written = (tmp_path / "out" / "trials.csv").read_text()
@@ -102,11 +93,9 @@ def test_output_file_gets_the_export_and_stdout_stays_empty(
     assert written == render_export(study, spec, "csv")
 
 
-def test_unknown_study_is_one_line_error(
-    results_studies: Any, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_unknown_study_is_one_line_error(results_studies: Any, cli: Callable[..., Any]) -> None:
     """An unknown study name: exit 1 and one 'error:' line listing the studies there."""
-    code, out, err = _export(capsys, "nope", "--storage", results_studies.url)
+    code, out, err = _export(cli, "nope", "--storage", results_studies.url)
     assert code == 1 and out == ""
     assert err.startswith("error: no study named 'nope'") and "tiny-tpe" in err
     assert "Traceback" not in err

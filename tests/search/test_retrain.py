@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,6 @@ import numpy as np
 import optuna
 import pytest
 
-from hpsearch.cli import main
 from hpsearch.data import load
 from hpsearch.nn import Network
 from hpsearch.search.predict import predict
@@ -31,19 +31,7 @@ RETRAIN_KEYS = {
     "history",
 }
 
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
-    capsys.readouterr()
-    code = main(list(args))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-@pytest.fixture(autouse=True)
-def _in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("HPSEARCH_STORAGE", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
+pytestmark = pytest.mark.usefixtures("in_tmp")
 
 
 @pytest.fixture(scope="module")
@@ -52,14 +40,14 @@ def digits() -> Any:
 
 
 def test_retrain_best_saves_model_and_records_result(
-    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path, digits: Any
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path, digits: Any
 ) -> None:
     """Without --trial the best complete trial is retrained with its params (plus the spec's
     fixed/default ones) on all training rows; the model lands in models/STUDY-trialN.npz and
     the study's user attr 'retrain' holds the result, whose test accuracy the saved model
     reproduces on the test set."""
     url, name = results_studies.url, results_studies.names[0]
-    code, out, err = _run(capsys, "retrain", name, "--storage", url)
+    code, out, err = cli("retrain", name, "--storage", url)
     assert code == 0, err
     study = optuna.load_study(study_name=name, storage=url)
     best = study.best_trial
@@ -80,12 +68,11 @@ def test_retrain_best_saves_model_and_records_result(
 
 
 def test_retrain_chosen_trial_with_epochs_and_output(
-    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     """--trial N retrains that trial's params; --epochs caps the epochs; --output names the file."""
     url, name = results_studies.url, results_studies.names[1]
-    code, _, err = _run(
-        capsys,
+    code, _, err = cli(
         "retrain",
         name,
         "--storage",
@@ -121,7 +108,7 @@ def test_retrain_split_uses_all_training_rows(digits: Any) -> None:
 
 
 def test_retrain_errors_are_one_line(
-    results_studies: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
     """Unknown study, a missing trial number, a trial without params and a study without a
     complete trial: exit 1 with one 'error:' line each, no traceback."""
@@ -148,7 +135,7 @@ def test_retrain_errors_are_one_line(
         (["retrain", "queued", "--storage", empty_url], "has no complete trial yet"),
     ]
     for args, message in cases:
-        code, _, err = _run(capsys, *args)
+        code, _, err = cli(*args)
         assert code == 1, args
         assert err.startswith("error: ") and message in err, err
         assert "Traceback" not in err and err.count("\n") == 1
@@ -156,15 +143,15 @@ def test_retrain_errors_are_one_line(
 
 
 def test_predict_prints_accuracy_and_per_class_and_writes_csv(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path, digits: Any
+    cli: Callable[..., Any], tmp_path: Path, digits: Any
 ) -> None:
     """predict MODEL --data NAME: the accuracy over the split, a per-class table and, with
     --output, one CSV row per example whose predictions give that accuracy."""
     network = Network([64, 20, 10], seed=0)
     network.save(tmp_path / "m.npz")
     expected = network.evaluate(digits.X_train, digits.y_train)[1]
-    code, out, err = _run(
-        capsys, "predict", "m.npz", "--data", "digits", "--split", "train", "--output", "p.csv"
+    code, out, err = cli(
+        "predict", "m.npz", "--data", "digits", "--split", "train", "--output", "p.csv"
     )
     assert code == 0, err
     assert f"accuracy {expected:.4f}" in out and "per-class accuracy" in out
@@ -185,9 +172,7 @@ def test_predict_per_class_counts_sum_to_the_split(tmp_path: Path, digits: Any) 
     assert sum(r["correct"] for r in rows) == int((prediction.labels == prediction.predicted).sum())
 
 
-def test_predict_bad_models_are_one_line_errors(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_predict_bad_models_are_one_line_errors(cli: Callable[..., Any], tmp_path: Path) -> None:
     """A model whose input width is not the dataset's, a missing file, a file that is not a
     model: exit 1 and one clear 'error:' line."""
     Network([10, 5, 10], seed=0).save(tmp_path / "narrow.npz")
@@ -200,7 +185,7 @@ def test_predict_bad_models_are_one_line_errors(
         ("arrays.npz", "not a network saved by hpsearch"),
     ]
     for model, message in cases:
-        code, out, err = _run(capsys, "predict", model, "--data", "digits")
+        code, out, err = cli("predict", model, "--data", "digits")
         assert code == 1 and out == "", model
         assert err.startswith("error: ") and message in err, err
         assert "Traceback" not in err and err.count("\n") == 1
