@@ -1,11 +1,13 @@
 """Shuffled mini-batches gathered into preallocated buffers, never one array per batch.
 
 Each epoch's permutation is gathered into preallocated buffers and mini-batches are
-views of them. Small batches leave BLAS single-threaded and the second core idle, so
+views of them. Tiny batches leave BLAS single-threaded and the second core idle, so
 there the permutation is gathered in chunks by a helper thread, double-buffered:
 while training works through one chunk, the helper gathers the next (NumPy's
-``take`` releases the GIL). Big batches keep both cores busy in BLAS, where a helper
-thread would only compete, so each batch is gathered in place just before use.
+``take`` releases the GIL). From 32 rows up, each batch is gathered just before use
+instead: the rows are then hot in cache for the first GEMM, which measured faster
+(batch 64: 0.33 s vs 0.37 s per 60k-example epoch), and bigger batches keep both
+cores busy in BLAS, where a helper thread would only compete.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from hpsearch.nn.backend import xp
 
 #: Bytes of input rows per chunk buffer (two of them) when prefetching.
 CHUNK_BYTES = 8 * 2**20
-#: Batches smaller than this are prefetched by a helper thread.
-PREFETCH_BELOW = 128
+#: Batches smaller than this are prefetched by a helper thread (see the module doc).
+PREFETCH_BELOW = 32
 
 
 class ShuffledBatches:
