@@ -38,7 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # hpsearch prints its own progress
     _register_commands()
     try:
-        cli.main(args=argv, prog_name="hpsearch", standalone_mode=False)
+        # Not standalone, click returns the code of a ``click.exceptions.Exit``.
+        code = cli.main(args=argv, prog_name="hpsearch", standalone_mode=False)
     except HpsearchError as error:
         click.echo(f"error: {error}", err=True)
         return 1
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         return error.exit_code
     except click.exceptions.Exit as exit_:
         return exit_.exit_code
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":

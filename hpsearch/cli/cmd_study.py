@@ -156,9 +156,9 @@ def best(study_name: str, storage: str | None) -> None:
 def delete(study_name: str, storage: str | None, yes: bool) -> None:
     """Delete a study and all its trials (asks first)."""
     url = resolve_storage_url(storage)
-    if not yes:
-        click.confirm(
-            f"Delete study {study_name!r} and all its trials from {mask_url(url)}?", abort=True
-        )
+    question = f"Delete study {study_name!r} and all its trials from {mask_url(url)}?"
+    if not yes and not click.confirm(question):
+        click.echo(f"aborted: study {study_name!r} was not deleted", err=True)
+        raise click.exceptions.Exit(1)
     delete_study(url, study_name)
     click.echo(f"deleted study {study_name!r}")

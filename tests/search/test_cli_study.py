@@ -286,7 +286,7 @@ def test_delete_asks_first(created: str, cli: Callable[..., Any]) -> None:
     """`delete` without --yes asks; answering 'n' aborts (non-zero exit) and keeps the study;
     --yes deletes it without asking; deleting it again is a clear error."""
     declined = cli("delete", "tiny", "--storage", created, input="n\n")
-    assert declined.code != 0
+    assert declined.code == 1, declined.output
     assert "Delete study 'tiny'" in declined.output and "aborted" in declined.err
     assert "tiny" in [s.study_name for s in optuna.get_all_study_summaries(created)]
 
