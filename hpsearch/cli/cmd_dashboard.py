@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from hpsearch.cli import cli
+from hpsearch.errors import ConfigError
 
 
 @cli.command()
@@ -28,9 +29,15 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
 
     It binds 127.0.0.1 by default; binding any other address requires a token.
     """
-    from hpsearch.dashboard import serve  # Flask is an optional extra: import it only here
-    from hpsearch.dashboard.auth import check_bind
-    from hpsearch.dashboard.storage import resolve_storage_url
+    try:  # Flask and plotly are an optional extra: import them only here
+        from hpsearch.dashboard import serve
+        from hpsearch.dashboard.auth import check_bind
+        from hpsearch.dashboard.storage import resolve_storage_url
+    except ImportError as error:
+        raise ConfigError(
+            f"the dashboard needs the 'dashboard' extra ({error.name} is missing): "
+            "pip install 'hpsearch[dashboard]'"
+        ) from None
 
     check_bind(host, token)  # before opening the storage: the clearer error first
     serve(resolve_storage_url(storage), host, port, token)
