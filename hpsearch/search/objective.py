@@ -13,7 +13,7 @@ import optuna
 
 from hpsearch.data import Augmentation, Split
 from hpsearch.nn import Network, StopReason, train
-from hpsearch.search.reporting import EpochReporter
+from hpsearch.search.reporting import EpochReporter, write_progress
 from hpsearch.search.space import suggest_params
 from hpsearch.search.spec import StudySpec
 
@@ -75,16 +75,6 @@ def trial_seed(spec: StudySpec, number: int) -> int:
     return int(np.random.SeedSequence([spec.study.seed or 0, number]).generate_state(1)[0])
 
 
-def set_user_attrs(trial: optuna.Trial, attrs: dict[str, Any]) -> None:
-    """Set several user attrs: one transaction on hpsearch's storage, else one call each."""
-    backend = getattr(trial.storage, "_backend", trial.storage)  # inside Optuna's cache
-    if hasattr(backend, "set_trial_user_attrs"):
-        backend.set_trial_user_attrs(trial._trial_id, attrs)
-    else:
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
-
-
 class Objective:
     """Runs trials of one study on one data split (loaded once per worker process)."""
 
@@ -109,8 +99,9 @@ class Objective:
         network = build_network(
             params, self.spec, self.data.X_train.shape[1], self.data.n_classes, seed
         )
-        set_user_attrs(
+        write_progress(
             trial,
+            {},
             {
                 "worker": {"host": socket.gethostname(), "pid": os.getpid()},
                 "data_provenance": self.provenance,
@@ -152,7 +143,7 @@ class Objective:
         if diverged:
             reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
             results["fail_reason"] = reason
-        set_user_attrs(trial, results)
+        write_progress(trial, {}, results)
         if pruned:
             return TrialOutcome(optuna.trial.TrialState.PRUNED, None, "pruned")
         if diverged:

@@ -29,7 +29,6 @@ class EpochReporter:
     def __init__(self, trial: optuna.Trial, *, prunes: bool) -> None:
         self.trial = trial
         self.prunes = prunes
-        self._backend = getattr(trial.storage, "_backend", trial.storage)  # below Optuna's cache
         self._pending: dict[int, float] = {}
         self._records: list[dict[str, Any]] = []
         self._last_flush = time.perf_counter()
@@ -64,10 +63,25 @@ class EpochReporter:
         if not values and not attrs:
             return
         self.flushes += 1
-        if hasattr(self._backend, "record_progress"):
-            self._backend.record_progress(self.trial._trial_id, values, attrs)
-            return
-        for step, value in values.items():  # another storage: Optuna's own calls
-            self.trial.report(value, step)
-        for key, value in attrs.items():
-            self.trial.set_user_attr(key, value)
+        write_progress(self.trial, values, attrs)
+
+
+def write_progress(trial: optuna.Trial, values: dict[int, float], attrs: dict[str, Any]) -> None:
+    """A running trial's intermediate values (step -> value) and user attrs, in one
+    transaction on hpsearch's storage (``record_progress``), else through Optuna's calls.
+
+    The one transaction is written below Optuna's storage cache, so the trial's own
+    cached copy is updated here just as ``Trial.report`` and ``Trial.set_user_attr`` do:
+    pruners read that copy, and would otherwise never see the reported epochs.
+    """
+    backend = getattr(trial.storage, "_backend", trial.storage)  # inside Optuna's cache
+    if hasattr(backend, "record_progress"):
+        backend.record_progress(trial._trial_id, values, attrs)
+        cached = trial._cached_frozen_trial
+        cached.intermediate_values.update(values)
+        cached.user_attrs.update(attrs)
+        return
+    for step, value in values.items():
+        trial.report(value, step)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)

@@ -120,14 +120,6 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
             )
         return result.rowcount == 1
 
-    def set_trial_user_attrs(self, trial_id: int, attrs: dict[str, Any]) -> None:
-        """Several user attrs of a trial in one transaction (one commit, not one per key)."""
-        with _create_scoped_session(self.scoped_session, True) as session:
-            for key, value in attrs.items():
-                self._set_trial_attr_without_commit(
-                    session, models.TrialUserAttributeModel, trial_id, key, value
-                )
-
     def record_progress(
         self, trial_id: int, values: dict[int, float], attrs: dict[str, Any]
     ) -> None:
@@ -141,5 +133,5 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                 )
 
 
-for _name in (*RETRIED, "claim_waiting_trial", "set_trial_user_attrs", "record_progress"):
+for _name in (*RETRIED, "claim_waiting_trial", "record_progress"):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))
