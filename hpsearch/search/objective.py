@@ -24,7 +24,6 @@ class TrialOutcome:
 
     state: optuna.trial.TrialState
     value: float | None
-    reason: str
 
 
 def network_sizes(params: dict[str, Any], n_features: int, n_classes: int) -> list[int]:
@@ -145,10 +144,10 @@ class Objective:
             results["fail_reason"] = reason
         write_progress(trial, {}, results)
         if pruned:
-            return TrialOutcome(optuna.trial.TrialState.PRUNED, None, "pruned")
+            return TrialOutcome(optuna.trial.TrialState.PRUNED, None)
         if diverged:
-            return TrialOutcome(optuna.trial.TrialState.FAIL, None, reason)
-        return TrialOutcome(optuna.trial.TrialState.COMPLETE, self._value(history), stop_reason)
+            return TrialOutcome(optuna.trial.TrialState.FAIL, None)
+        return TrialOutcome(optuna.trial.TrialState.COMPLETE, self._value(history))
 
     def _value(self, history: Any) -> float:
         if self.metric == "validation_accuracy":

@@ -65,7 +65,3 @@ def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial)
     fixed = dict(frozen.system_attrs.get("fixed_params", {}))
     fixed.update(frozen.params)
     study.enqueue_trial(fixed, user_attrs={RETRY_OF: frozen.number})
-
-
-def waiting_count(study: optuna.Study) -> int:
-    return len(study.get_trials(deepcopy=False, states=(TrialState.WAITING,)))

@@ -37,6 +37,47 @@ SLOW = {
 RUNNING, WAITING = 1, 0  # optuna's TrialState values, as stored
 
 
+def _interrupt(
+    args: list[str],
+    cwd: Path,
+    ready: Callable[[], bool],
+    what: str,
+    *,
+    wait: float,
+    to_group: bool = True,
+    env: dict[str, str] | None = None,
+) -> tuple[subprocess.Popen[str], str, str, float]:
+    """Start ``python -m hpsearch ARGS`` in its own session, wait (up to ``wait`` s) until
+    ``ready()``, send SIGINT to its process group (or the parent alone), and collect it.
+    Returns (process, stdout, stderr, seconds from the signal to its exit)."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        cwd=cwd,
+        env=env,
+    )
+    try:
+        deadline = time.monotonic() + wait
+        while not ready():
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, what
+            time.sleep(0.02)
+        sent = time.monotonic()
+        if to_group:
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            os.kill(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+        return process, out, err, time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+
+
 def _running_with_epochs(db: Path) -> int:
     """RUNNING trials that reported at least one epoch (read-only: never creates a schema)."""
     if not db.exists():
@@ -70,32 +111,15 @@ def test_sigint_stops_cleanly_and_run_resumes(
     url = f"sqlite:///{db}"
     env = {**os.environ, "COLUMNS": "200"}
     env.pop("HPSEARCH_STORAGE", None)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hpsearch", "run", str(spec), "--jobs", "2", "--storage", url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd=tmp_path,
+    process, out, err, elapsed = _interrupt(
+        ["run", str(spec), "--jobs", "2", "--storage", url],
+        tmp_path,
+        lambda: _running_with_epochs(db) >= 2,
+        "the workers never both started a trial",
+        wait=90,
+        to_group=target == "group",
         env=env,
     )
-    try:
-        deadline = time.monotonic() + 90
-        while _running_with_epochs(db) < 2:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the workers never both started a trial"
-            time.sleep(0.05)
-        sent = time.monotonic()
-        if target == "group":
-            os.killpg(process.pid, signal.SIGINT)
-        else:
-            os.kill(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=60)
-        elapsed = time.monotonic() - sent
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
 
     assert process.returncode == 130, (out, err)
     assert elapsed < 30, f"took {elapsed:.1f} s to stop"
@@ -138,26 +162,13 @@ def test_sigint_to_a_standalone_worker_gives_its_trial_back(
     db = tmp_path / "studies.db"
     url = f"sqlite:///{db}"
     assert cli("create", str(spec_file(SLOW)), "--storage", url).code == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "hpsearch", "worker", "--study", "slow", "--storage", url],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd=tmp_path,
+    _, out, err, _ = _interrupt(
+        ["worker", "--study", "slow", "--storage", url],
+        tmp_path,
+        lambda: _running_with_epochs(db) >= 1,
+        "the worker never started a trial",
+        wait=60,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while _running_with_epochs(db) < 1:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "the worker never started a trial"
-            time.sleep(0.05)
-        os.killpg(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
     assert "Traceback" not in err, err
     assert "stopped by signal" in out
     study, _ = load_study_and_spec(open_storage(url), "slow")
@@ -193,36 +204,13 @@ def test_ctrl_c_between_short_trials_leaves_nothing_running(
     never expire), every FAIL re-queued, and the queue still holds the rest of the budget."""
     spec = spec_file({"study": {"name": "fast", "n_trials": 300, "pruner": "none"}})
     db = tmp_path / "studies.db"
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hpsearch",
-            "run",
-            str(spec),
-            "--jobs",
-            "2",
-            "--storage",
-            f"sqlite:///{db}",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        cwd=tmp_path,
+    process, out, err, _ = _interrupt(
+        ["run", str(spec), "--jobs", "2", "--storage", f"sqlite:///{db}"],
+        tmp_path,
+        lambda: _count(db, "COMPLETE") >= 4,
+        "no trials finished",
+        wait=60,
     )
-    try:
-        deadline = time.monotonic() + 60
-        while _count(db, "COMPLETE") < 4:
-            assert process.poll() is None, process.communicate()
-            assert time.monotonic() < deadline, "no trials finished"
-            time.sleep(0.01)
-        os.killpg(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=30)
-    finally:
-        if process.poll() is None:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
     assert process.returncode == 130, (out, err)
     assert "Traceback" not in err and "Exception" not in err, err
     trials = load_study_and_spec(open_storage(f"sqlite:///{db}"), "fast")[0].get_trials()
