@@ -364,9 +364,10 @@ def test_ready_studies_validate_and_round_trip(path: Path, monkeypatch: pytest.M
 
 
 def test_studies_exist() -> None:
-    """The four ready studies ship with the project."""
+    """The ready studies ship with the project."""
     assert {p.name for p in STUDIES} >= {
         "digits-quick.toml",
+        "digits.toml",
         "fashion-mnist.toml",
         "fashion-mnist-grid.toml",
         "nielsen-ch3.toml",

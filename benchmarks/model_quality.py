@@ -1,0 +1,106 @@
+"""Model quality: ``hpsearch run`` then ``hpsearch retrain``, timed, on a fresh SQLite file.
+
+Run::
+
+    python benchmarks/model_quality.py                      # Fashion-MNIST and digits
+    python benchmarks/model_quality.py --study digits       # one of them
+
+For each study spec this does exactly what a user would, in a temporary directory:
+
+1. ``hpsearch run studies/SPEC.toml --jobs 2 --storage sqlite:///quality.db``
+2. ``hpsearch retrain STUDY --storage sqlite:///quality.db``
+
+and prints the wall time of each step and of both, the trials by state, the best
+validation accuracy of the search and the retrained model's test accuracy (the
+``retrain`` user attr the CLI records), against the bars of issue 7: Fashion-MNIST
+>= 89.5% test within 30 minutes; digits >= 98% test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Target:
+    """A study spec and what its run + retrain must reach."""
+
+    spec: str
+    study: str
+    test_accuracy: float
+    minutes: float | None
+
+
+TARGETS = {
+    "fashion-mnist": Target("studies/fashion-mnist.toml", "fashion-mnist", 0.895, 30.0),
+    "digits": Target("studies/digits.toml", "digits", 0.98, None),
+}
+
+
+def hpsearch(*args: str, cwd: Path) -> float:
+    """Run one ``hpsearch`` command (its output passes through); its wall seconds."""
+    command = [sys.executable, "-m", "hpsearch", *args]
+    print(f"$ hpsearch {' '.join(args)}", flush=True)
+    started = time.perf_counter()
+    subprocess.run(command, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def measure(target: Target, jobs: int) -> bool:
+    import optuna
+
+    with tempfile.TemporaryDirectory(prefix="hpsearch-quality-") as tmp:
+        directory = Path(tmp)
+        url = f"sqlite:///{directory / 'quality.db'}"
+        spec = str(ROOT / target.spec)
+        search = hpsearch("run", spec, "--jobs", str(jobs), "--storage", url, cwd=directory)
+        retrain = hpsearch("retrain", target.study, "--storage", url, cwd=directory)
+        study = optuna.load_study(study_name=target.study, storage=url)
+        states = Counter(t.state.name for t in study.get_trials(deepcopy=False))
+        result = study.user_attrs["retrain"]
+    total = search + retrain
+    accuracy = float(result["test_accuracy"])
+    ok = accuracy >= target.test_accuracy
+    within = ""
+    if target.minutes is not None:
+        in_time = total <= target.minutes * 60
+        ok = ok and in_time
+        within = f", within {target.minutes:.0f} min: {'yes' if in_time else 'NO'}"
+    print(
+        f"{target.study}: search {search:.0f} s "
+        f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
+        f"best validation accuracy {study.best_value:.4f}), "
+        f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "
+        f"{result['examples'].get('train', '?')} examples), total {total / 60:.1f} min"
+    )
+    print(f"  params: {result['params']}")
+    print(
+        f"  test accuracy {accuracy:.4f} on {result['examples'].get('test', '?')} images "
+        f"(bar >= {target.test_accuracy:.3f}{within}) -> {'met' if ok else 'MISSED'}",
+        flush=True,
+    )
+    return ok
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--study", choices=sorted(TARGETS), action="append", help="default: all")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="hpsearch run --jobs")
+    args = parser.parse_args(argv)
+    print(f"# {os.cpu_count()} cores; run --jobs {args.jobs}")
+    results = [measure(TARGETS[name], args.jobs) for name in args.study or TARGETS]
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
