@@ -36,7 +36,7 @@ class Benchmark:
 
 
 def benchmarks(quick: bool) -> list[Benchmark]:
-    efficiency = ("--quick", "--seeds", "2") if quick else ()
+    efficiency = ("--jobs", "2", *(("--quick", "--seeds", "2") if quick else ()))
     return [
         Benchmark(
             "network",
