@@ -11,7 +11,8 @@ dropped at the end. Three measurements, each printed on its own lines:
 2. Storage overhead of a worker on ``studies/digits-quick.toml``: every storage method
    the worker's study calls is wrapped with a timer; the time spent in them on the
    worker's main thread (the trial's critical path) is compared with the trial time.
-   Heartbeat-thread calls run beside the trial and are printed separately.
+   Heartbeat-thread calls run beside the trial and are printed separately. Only this
+   part: ``--skip scaling --skip stress``.
 3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
    each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
    tells the value, against ``open_storage``; trials per second and errors.
@@ -133,13 +134,22 @@ def scaling(url: str, workers: int, trials_per_worker: int) -> tuple[float, floa
 
 
 class StorageTimer:
-    """Wraps every storage method a study calls; sums seconds per thread kind."""
+    """Wraps storage methods; sums seconds per thread kind.
+
+    Both the study's storage and the RDB storage below it are wrapped, so no path to
+    the database escapes the timer; a timed call inside another one (the cache calling
+    its backend) counts once, in the outermost call. The SQL statements the main
+    thread runs are counted too (from the engines' events).
+    """
 
     def __init__(self) -> None:
         self.main = 0.0
         self.background = 0.0
         self.calls: dict[str, int] = {}
+        self.seconds: dict[str, float] = {}
+        self.statements = 0
         self.main_thread = threading.main_thread()
+        self._depth = threading.local()
 
     def wrap(self, obj: Any, names: list[str]) -> None:
         for name in names:
@@ -147,18 +157,32 @@ class StorageTimer:
             if callable(method):
                 setattr(obj, name, self._timed(name, method))
 
+    def count_statements(self) -> None:
+        """Count the SQL statements of every engine (hpsearch has a second pool for its
+        trial operations on PostgreSQL)."""
+        from sqlalchemy import Engine, event
+
+        @event.listens_for(Engine, "before_cursor_execute")
+        def counted(*_args: Any) -> None:
+            if threading.current_thread() is self.main_thread:
+                self.statements += 1
+
     def _timed(self, name: str, method: Any) -> Any:
         @functools.wraps(method)
         def timed(*args: Any, **kwargs: Any) -> Any:
+            depth = getattr(self._depth, "value", 0)
+            self._depth.value = depth + 1
             started = time.perf_counter()
             try:
                 return method(*args, **kwargs)
             finally:
                 elapsed = time.perf_counter() - started
-                if threading.current_thread() is self.main_thread:
+                self._depth.value = depth
+                if depth == 0 and threading.current_thread() is self.main_thread:
                     self.main += elapsed
                     self.calls[name] = self.calls.get(name, 0) + 1
-                else:
+                    self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+                elif depth == 0:
                     self.background += elapsed
 
         return timed
@@ -168,6 +192,7 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
     import optuna
 
     from hpsearch.search import worker as worker_module
+    from hpsearch.search.resilient import OWN_OPERATIONS, RETRIED
     from hpsearch.search.spec import load_spec
     from hpsearch.search.study import create_or_resume, load_study_and_spec
 
@@ -179,9 +204,13 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
     study, spec = load_study_and_spec(url, name, worker_index=0)
     timer = StorageTimer()
     names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
-    names += ["record_heartbeat", "_get_stale_trial_ids"]
+    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
+    names += [*RETRIED, *OWN_OPERATIONS]
     timer.wrap(study._storage, sorted(set(names)))
-    timer.wrap(study._storage._backend, ["claim_waiting_trial"])
+    backend = getattr(study._storage, "_backend", None)
+    if backend is not None:
+        timer.wrap(backend, sorted(set(names)))
+    timer.count_statements()
 
     load_seconds = 0.0
     real_load = worker_module.load_split
@@ -209,7 +238,11 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
         "share": timer.main / total,
         "heartbeat_ms": timer.background / trials * 1000,
         "calls": sum(timer.calls.values()) / trials,
-        "by_call": {k: v / trials for k, v in sorted(timer.calls.items(), key=lambda kv: -kv[1])},
+        "statements": timer.statements / trials,
+        "by_call": {
+            k: (v / trials, timer.seconds[k] / trials * 1000)
+            for k, v in sorted(timer.calls.items(), key=lambda kv: -timer.seconds[kv[0]])
+        },
     }
 
 
@@ -306,12 +339,14 @@ def main() -> None:
             print(
                 f"storage overhead (digits-quick, {o['trials']} trials, 1 worker): "
                 f"{o['storage_ms']:.1f} ms per trial of {o['trial_ms']:.0f} ms = "
-                f"{o['share']:.2%} of trial time (bar <= 2%); {o['calls']:.0f} storage "
-                f"calls per trial; heartbeat thread {o['heartbeat_ms']:.1f} ms per trial "
-                f"beside it"
+                f"{o['share']:.2%} of trial time (bar <= 2%); {o['calls']:.1f} storage "
+                f"calls ({o['statements']:.1f} SQL statements) per trial; heartbeat thread "
+                f"{o['heartbeat_ms']:.1f} ms per trial beside it"
             )
-            top = ", ".join(f"{k} {v:.1f}" for k, v in list(o["by_call"].items())[:6])
-            print(f"  calls per trial: {top}")
+            top = ", ".join(
+                f"{k} {n:.1f}x {ms:.1f} ms" for k, (n, ms) in list(o["by_call"].items())[:7]
+            )
+            print(f"  per trial: {top}")
         if "stress" not in args.skip:
             rate, errors, complete, first_error = stress(url, args.processes, args.seconds)
             print(

@@ -98,6 +98,8 @@ class Objective:
         network = build_network(
             params, self.spec, self.data.X_train.shape[1], self.data.n_classes, seed
         )
+        # Deferred (with the params) to the first epoch's report, a few ms from now:
+        # one transaction instead of two.
         write_progress(
             trial,
             {},
@@ -106,6 +108,7 @@ class Objective:
                 "data_provenance": self.provenance,
                 "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
             },
+            defer=True,
         )
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
         reporter = EpochReporter(trial, prunes=prunes)
@@ -128,7 +131,7 @@ class Objective:
             augment=self.augment,
             **training_options(params, self.spec),
         )
-        reporter.flush()
+        reporter.flush(defer=True)  # stored with the trial's final state
         seconds = time.perf_counter() - started
         stop_reason = "pruned" if pruned else str(history.stop_reason)
         stored = history.to_dict()
@@ -142,7 +145,7 @@ class Objective:
         if diverged:
             reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
             results["fail_reason"] = reason
-        write_progress(trial, {}, results)
+        write_progress(trial, {}, results, defer=True)
         if pruned:
             return TrialOutcome(optuna.trial.TrialState.PRUNED, None)
         if diverged:

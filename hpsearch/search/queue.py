@@ -37,9 +37,11 @@ def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: i
 def claim_trial(study: optuna.Study) -> optuna.Trial | None:
     """Atomically take one WAITING trial and return it RUNNING, or None when none is left."""
     storage = study._storage
-    # ResilientRDBStorage claims with one conditional UPDATE (atomic on SQLite too);
+    # hpsearch's storage claims with one conditional UPDATE (atomic on SQLite too);
     # other storages: Optuna's own queue pop (read, then write under a row lock).
-    claim = getattr(getattr(storage, "_backend", storage), "claim_waiting_trial", None)
+    claim = getattr(storage, "claim_waiting_trial", None) or getattr(
+        getattr(storage, "_backend", None), "claim_waiting_trial", None
+    )
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if claim is not None:
@@ -49,8 +51,8 @@ def claim_trial(study: optuna.Study) -> optuna.Trial | None:
                 continue
         except optuna.exceptions.UpdateFinishedTrialError:
             continue
-        claimed = storage.get_trial(frozen._trial_id)
-        study.sampler.before_trial(study, claimed)
+        # As in Optuna's ``ask``: the Trial reads the claimed trial and calls the
+        # sampler's ``before_trial``.
         return optuna.Trial(study, frozen._trial_id)
     return None
 

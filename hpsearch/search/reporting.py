@@ -6,8 +6,11 @@ asked once per flush. A flush happens when the training time since the previous 
 is at least ``(1 - STORAGE_SHARE) / STORAGE_SHARE`` times what that flush cost, so a
 trial spends about ``STORAGE_SHARE`` of its time on reporting, whether an epoch takes
 5 ms (digits) or 5 s (full Fashion-MNIST): long epochs are reported and pruned every
-epoch, tiny ones in batches. The live learning curve rides along at most every
-``LIVE_HISTORY_INTERVAL`` seconds.
+epoch, tiny ones in batches. The share is a quarter of a worker's 2% storage budget:
+the claim and the final state take the rest. The first epoch is always flushed
+(hpsearch's storage defers a trial's params and attrs to it, so other workers see them
+a few ms into the trial); the last one goes with the trial's final state. The live
+learning curve rides along at most every ``LIVE_HISTORY_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 import optuna
 
 #: Target share of a trial's wall time spent reporting to the storage.
-STORAGE_SHARE = 0.02
+STORAGE_SHARE = 0.005
 #: Running trials rewrite their live learning curve at most this often (seconds).
 LIVE_HISTORY_INTERVAL = 2.0
 
@@ -52,8 +55,9 @@ class EpochReporter:
         self._last_flush = time.perf_counter()
         return prune
 
-    def flush(self) -> None:
-        """Write the buffered epochs (and, when due, the live curve) in one transaction."""
+    def flush(self, *, defer: bool = False) -> None:
+        """Write the buffered epochs (and, when due, the live curve) in one transaction;
+        with ``defer`` (the last flush, the pruner not asked) in the trial's final one."""
         attrs: dict[str, Any] = {}
         if time.monotonic() - self._last_live >= LIVE_HISTORY_INTERVAL:
             attrs["live_history"] = {"records": self._records, "stop_reason": None}
@@ -63,25 +67,36 @@ class EpochReporter:
         if not values and not attrs:
             return
         self.flushes += 1
-        write_progress(self.trial, values, attrs)
+        write_progress(self.trial, values, attrs, defer=defer)
 
 
-def write_progress(trial: optuna.Trial, values: dict[int, float], attrs: dict[str, Any]) -> None:
+def write_progress(
+    trial: optuna.Trial,
+    values: dict[int, float],
+    attrs: dict[str, Any],
+    *,
+    defer: bool = False,
+) -> None:
     """A running trial's intermediate values (step -> value) and user attrs, in one
     transaction on hpsearch's storage (``record_progress``), else through Optuna's calls.
 
-    The one transaction is written below Optuna's storage cache, so the trial's own
-    cached copy is updated here just as ``Trial.report`` and ``Trial.set_user_attr`` do:
-    pruners read that copy, and would otherwise never see the reported epochs.
+    With ``defer``, hpsearch's worker storage (``StudyCache``) keeps them for the trial's
+    next write, at the latest its final state: for what the objective records last.
+    The trial's own cached copy is updated here just as ``Trial.report`` and
+    ``Trial.set_user_attr`` do: pruners read that copy, and would otherwise never see
+    epochs written below Optuna's calls.
     """
-    backend = getattr(trial.storage, "_backend", trial.storage)  # inside Optuna's cache
-    if hasattr(backend, "record_progress"):
-        backend.record_progress(trial._trial_id, values, attrs)
-        cached = trial._cached_frozen_trial
-        cached.intermediate_values.update(values)
-        cached.user_attrs.update(attrs)
+    storage = trial.storage
+    if hasattr(storage, "record_progress"):  # StudyCache
+        storage.record_progress(trial._trial_id, values, attrs, defer=defer)
+    elif hasattr(getattr(storage, "_backend", None), "record_progress"):  # inside Optuna's cache
+        storage._backend.record_progress(trial._trial_id, values, attrs)
+    else:
+        for step, value in values.items():
+            trial.report(value, step)
+        for key, value in attrs.items():
+            trial.set_user_attr(key, value)
         return
-    for step, value in values.items():
-        trial.report(value, step)
-    for key, value in attrs.items():
-        trial.set_user_attr(key, value)
+    cached = trial._cached_frozen_trial
+    cached.intermediate_values.update(values)
+    cached.user_attrs.update(attrs)

@@ -12,15 +12,18 @@ import functools
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any
 
 import optuna
-from optuna.storages._rdb import models
-from optuna.storages._rdb.storage import _create_scoped_session
+from optuna.distributions import BaseDistribution
 from optuna.trial import TrialState
+from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
-from sqlalchemy import update
+
+from hpsearch.search import trialwrite
+from hpsearch.search.trialengine import trial_engine
 
 log = logging.getLogger("hpsearch.storage")
 
@@ -102,36 +105,108 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class ResilientRDBStorage(optuna.storages.RDBStorage):
-    """``RDBStorage`` whose operations retry through connection loss (see module doc)."""
+    """``RDBStorage`` whose operations retry through connection loss (see module doc),
+    with the few operations a worker's own trial needs, in as few round trips as the
+    database allows (``hpsearch.search.trialwrite``; on PostgreSQL through the trial
+    pool of ``hpsearch.search.trialengine``)."""
 
-    def claim_waiting_trial(self, trial_id: int) -> bool:
-        """WAITING -> RUNNING in one conditional UPDATE; True if this caller got it.
+    def claim_waiting_trial(self, trial_id: int) -> datetime | None:
+        """WAITING -> RUNNING in one conditional UPDATE; the stored start time (naive
+        UTC) if this caller got the trial, else None.
 
         Atomic on every backend. ``set_trial_state_values`` reads, then writes: its
         ``FOR UPDATE`` is a no-op on SQLite, where two processes could both claim a trial.
         """
-        trials = models.TrialModel.__table__
-        now = datetime.now(UTC).replace(tzinfo=None)  # Optuna stores naive UTC
-        with self.engine.begin() as connection:
-            result = connection.execute(
-                update(trials)
-                .where(trials.c.trial_id == trial_id, trials.c.state == TrialState.WAITING)
-                .values(state=TrialState.RUNNING, datetime_start=now)
-            )
-        return result.rowcount == 1
+        now = trialwrite.utc_now(self.engine.name)
+        with self._writing() as connection:
+            claimed = trialwrite.claim(connection, trial_id, now)
+        return now if claimed else None
 
     def record_progress(
         self, trial_id: int, values: dict[int, float], attrs: dict[str, Any]
     ) -> None:
-        """Intermediate values (step -> value) and user attrs of a trial in one transaction."""
-        with _create_scoped_session(self.scoped_session, True) as session:
-            for step, value in values.items():
-                self._set_trial_intermediate_value_without_commit(session, trial_id, step, value)
-            for key, value in attrs.items():
-                self._set_trial_attr_without_commit(
-                    session, models.TrialUserAttributeModel, trial_id, key, value
+        """Intermediate values (step -> value) and user attrs of a trial in one transaction
+        (retried as ``write_trial``)."""
+        writes = trialwrite.TrialWrites(intermediate_values=values, user_attrs=attrs)
+        self.write_trial(trial_id, writes)
+
+    def write_trial(
+        self,
+        trial_id: int,
+        writes: trialwrite.TrialWrites,
+        state: TrialState | None = None,
+        values: list[float] | None = None,
+    ) -> datetime | None:
+        """``writes`` on a running trial in one transaction; with a finished ``state``,
+        its end too. Returns the stored end time (naive UTC) when it ended it.
+
+        A duplicate row (the retry of a transaction whose commit did land before the
+        connection dropped) leaves the trial as it is, as Optuna's own writes do: then
+        None, and a trial meant to end stays running (``set_trial_state_values`` too
+        only returns False then).
+        """
+        now = trialwrite.utc_now(self.engine.name) if state is not None else None
+        try:
+            with self._writing() as connection:
+                trialwrite.write_trial(
+                    connection, trial_id, writes, state=state, values=values, now=now
                 )
+        except sa_exc.IntegrityError as error:
+            log.debug("trial %d: writes already stored (%s)", trial_id, error)
+            return None
+        return now
+
+    def record_heartbeat(self, trial_id: int) -> None:
+        """One upsert, committed durably, instead of Optuna's read, lock and update: it
+        runs beside every trial, competing with it for the database and the CPU."""
+        with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            if trialwrite.beat(connection, trial_id):
+                return
+        super().record_heartbeat(trial_id)
+
+    def trial_states(self, study_id: int, from_trial_id: int) -> dict[int, TrialState]:
+        """trial_id -> state for the study's trials from ``from_trial_id`` on (one light query)."""
+        with self._reading() as connection:
+            return trialwrite.trial_states(connection, study_id, from_trial_id)
+
+    def param_distributions(self, study_id: int) -> dict[str, BaseDistribution]:
+        """name -> a stored distribution of each param of the study: what a new
+        suggestion must be compatible with (one query for all names)."""
+        with self._reading() as connection:
+            return trialwrite.param_distributions(connection, study_id)
+
+    def __getstate__(self) -> dict[Any, Any]:
+        state = super().__getstate__()
+        state.pop("_trial_engine", None)  # an engine does not pickle; made again on use
+        return state
+
+    @functools.cached_property
+    def _trial_engine(self) -> Engine:
+        return trial_engine(self.engine)
+
+    def _writing(self) -> AbstractContextManager[Connection]:
+        """Where one trial operation writes: on PostgreSQL an autocommit connection of
+        the trial pool (the operation is one statement); elsewhere a transaction."""
+        if self.engine.name == "postgresql":
+            return self._trial_engine.connect()
+        return self.engine.begin()
+
+    def _reading(self) -> Connection:
+        """A connection for one read query, in autocommit mode: no BEGIN and ROLLBACK
+        round trips around it."""
+        if self.engine.name == "postgresql":
+            return self._trial_engine.connect()
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
-for _name in (*RETRIED, "claim_waiting_trial", "record_progress"):
+#: hpsearch's own operations (above), retried like Optuna's; ``record_progress`` is
+#: retried inside, as the ``write_trial`` it calls.
+OWN_OPERATIONS = (
+    "claim_waiting_trial",
+    "write_trial",
+    "trial_states",
+    "param_distributions",
+)
+
+for _name in (*RETRIED, *OWN_OPERATIONS):
     setattr(ResilientRDBStorage, _name, _retrying(getattr(ResilientRDBStorage, _name)))

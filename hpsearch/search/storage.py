@@ -14,6 +14,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.search.resilient import ResilientRDBStorage
+from hpsearch.search.trialengine import TRIAL_POOL
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 STORAGE_ENV = "HPSEARCH_STORAGE"
@@ -21,6 +22,10 @@ STORAGE_ENV = "HPSEARCH_STORAGE"
 SQLITE_BUSY_TIMEOUT = 120
 HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
+#: Connections a process keeps open to a database server, and opens beyond them when
+#: busy. On PostgreSQL they are split with the pool of a worker's own trial operations
+#: (``hpsearch.search.trialengine``), so a worker holds no more than elsewhere.
+POOL = (2, 4)
 
 
 def resolve_storage_url(option: str | None = None) -> str:
@@ -67,10 +72,13 @@ def open_storage(
         _prepare_sqlite(parsed.database)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     else:
+        kept, extra = POOL
+        if parsed.get_backend_name() == "postgresql":  # one of each for the trial pool
+            kept, extra = kept - TRIAL_POOL[0], extra - TRIAL_POOL[1]
         engine_kwargs = {
             "pool_pre_ping": True,
-            "pool_size": 2,
-            "max_overflow": 4,
+            "pool_size": kept,
+            "max_overflow": extra,
             "pool_recycle": 3600,
         }
     heartbeat: dict[str, object] = {}

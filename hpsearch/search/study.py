@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from hpsearch import __version__
 from hpsearch.errors import ConfigError, SpecError, StorageError
+from hpsearch.search.cache import worker_storage
 from hpsearch.search.queue import RETRY_OF, enqueue_budget
 from hpsearch.search.samplers import make_pruner, make_sampler
 from hpsearch.search.space import grid_points
@@ -48,6 +49,8 @@ def load_study_and_spec(
     Each worker gets its own sampler seed (derived from the study seed and
     ``worker_index``, random when None) so parallel workers do not suggest the same
     points; QMC keeps the study seed, since its sequence is shared by trial number.
+    The study reads and writes through ``StudyCache`` (``hpsearch.search.cache``),
+    which keeps a worker's storage time per trial small.
     """
     storage = _storage(storage)
     try:
@@ -75,7 +78,7 @@ def load_study_and_spec(
         sampler = optuna.samplers.RandomSampler(seed=seed)
     study = optuna.load_study(
         study_name=study_name,
-        storage=storage,
+        storage=worker_storage(storage),
         sampler=sampler,
         pruner=make_pruner(spec.study.pruner, max_epochs=spec.training.epochs),
     )

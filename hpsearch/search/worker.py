@@ -65,6 +65,7 @@ def run_worker(
     data, provenance = load_split(spec)
     objective = Objective(spec, data, study_name=study.study_name, provenance=provenance)
     report = WorkerReport()
+    stale_check = _Every(_heartbeat_interval(study))
     with _sigterm_raises() as stop:
         while max_trials is None or report.trials < max_trials:
             if stop.requested:
@@ -72,7 +73,8 @@ def run_worker(
                 break
             if deadline is not None and time.time() >= deadline:
                 break
-            optuna.storages.fail_stale_trials(study)
+            if stale_check.due():
+                optuna.storages.fail_stale_trials(study)
             trial = claim_trial(study)
             if trial is None and spec.budget is None:
                 trial = study.ask()  # timeout-only study: no queue to exhaust
@@ -115,9 +117,34 @@ def _others_running(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
+def _heartbeat_interval(study: optuna.Study) -> float | None:
+    return getattr(study._storage, "get_heartbeat_interval", lambda: None)()
+
+
 def _poll_seconds(study: optuna.Study) -> float:
-    interval = getattr(study._storage, "get_heartbeat_interval", lambda: None)()
-    return min(5.0, interval or 5.0)
+    return min(5.0, _heartbeat_interval(study) or 5.0)
+
+
+class _Every:
+    """Due at the first call, then once ``seconds`` have passed since the last due one.
+
+    Looking for stale trials is a query per call, and heartbeats only go stale after a
+    grace period of several heartbeat intervals: one look per interval finds a killed
+    worker's trial as soon as looking before every trial would, give or take a
+    fraction of the grace period. Without heartbeats (None) it is always due;
+    ``fail_stale_trials`` then returns at once.
+    """
+
+    def __init__(self, seconds: float | None) -> None:
+        self.seconds = seconds or 0.0
+        self._next = 0.0
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now < self._next:
+            return False
+        self._next = now + self.seconds
+        return True
 
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
@@ -136,9 +163,7 @@ def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats)."""
     storage = study._storage
-    interval = (
-        storage.get_heartbeat_interval() if hasattr(storage, "get_heartbeat_interval") else None
-    )
+    interval = _heartbeat_interval(study)
     if not interval:
         yield
         return
@@ -168,6 +193,10 @@ _UNINTERRUPTIBLE = (
     "sqlite3",
     "optuna.storages",
     "hpsearch.search.resilient",
+    "hpsearch.search.cache",
+    "hpsearch.search.trialwrite",
+    "hpsearch.search.pgwrite",
+    "hpsearch.search.trialengine",
     "psycopg",
     "pymysql",
     "MySQLdb",
