@@ -59,6 +59,9 @@ def hpsearch(*args: str, cwd: Path) -> float:
 def measure(target: Target, jobs: int) -> bool:
     import optuna
 
+    from hpsearch.search.spec import load_spec
+
+    metric = load_spec(ROOT / target.spec).study.metric
     with tempfile.TemporaryDirectory(prefix="hpsearch-quality-") as tmp:
         directory = Path(tmp)
         url = f"sqlite:///{directory / 'quality.db'}"
@@ -79,7 +82,7 @@ def measure(target: Target, jobs: int) -> bool:
     print(
         f"{target.study}: search {search:.0f} s "
         f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
-        f"best validation accuracy {study.best_value:.4f}), "
+        f"best {metric.replace('_', ' ')} {study.best_value:.4f}), "
         f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "
         f"{result['examples'].get('train', '?')} examples), total {total / 60:.1f} min"
     )
