@@ -90,16 +90,17 @@ def train(
             started = time.perf_counter()
             order = rng.permutation(n)
             scale = current_eta if opt.prescaled else 1.0
-            for xb, yb in batches.epoch(order):
-                if augment is not None:
-                    xb = augment(xb, rng)
-                workspace.forward(xb, rng=rng)
-                workspace.backward(yb, scale=scale)
-                if penalty is not None:
-                    add, strength = penalty
-                    for w, g, s in zip(network.weights, grads, penalty_scratch, strict=False):
-                        add(w, g, scale * strength / n, s)
-                opt.step(params, grads, current_eta)
+            with batches.single_threaded_blas():
+                for xb, yb in batches.epoch(order):
+                    if augment is not None:
+                        xb = augment(xb, rng)
+                    workspace.forward(xb, rng=rng)
+                    workspace.backward(yb, scale=scale)
+                    if penalty is not None:
+                        add, strength = penalty
+                        for w, g, s in zip(network.weights, grads, penalty_scratch, strict=False):
+                            add(w, g, scale * strength / n, s)
+                    opt.step(params, grads, current_eta)
             record = _measure(
                 network,
                 epoch,
