@@ -321,7 +321,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    import optuna
+
     from hpsearch.search.storage import mask_url
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created" lines
 
     url, drop = (args.url, None) if args.url else fresh_database()
     print(f"storage: {mask_url(url)}; {os.cpu_count()} CPU cores")
