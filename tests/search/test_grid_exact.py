@@ -18,6 +18,8 @@ from hpsearch.search.spec import load_spec
 GRID = {
     "study": {"sampler": "grid", "n_trials": None},
     "space": {"eta": None, "hidden_width": None},
+    # Trials long enough (~0.5 s) that all 4 workers start before the grid is used up.
+    "training": {"epochs": 150, "patience": 150},
     "grid": {
         "eta": [0.1, 0.5, 2.0],
         "hidden_width": [10, 20],

@@ -28,7 +28,7 @@ from hpsearch.search.study import counted_trials, load_study_and_spec
 SLOW = {
     "study": {"name": "slow", "pruner": "none", "n_trials": 2},
     "data": {"subset": 1000, "validation": 100},
-    "training": {"epochs": 150, "patience": 150},
+    "training": {"epochs": 500, "patience": 500},
     "space": {
         "eta": {"type": "float", "low": 0.05, "high": 0.5, "log": True},
         "hidden_width": {"type": "int", "low": 60, "high": 100},
