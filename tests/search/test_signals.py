@@ -37,6 +37,10 @@ SLOW = {
 RUNNING, WAITING = 1, 0  # optuna's TrialState values, as stored
 
 
+def _sigint_as_from_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _interrupt(
     args: list[str],
     cwd: Path,
@@ -58,6 +62,9 @@ def _interrupt(
         start_new_session=True,
         cwd=cwd,
         env=env,
+        # As from a terminal: a test run started in the background (``cmd &``) inherits
+        # SIGINT ignored, and a process that starts with it ignored leaves it ignored.
+        preexec_fn=_sigint_as_from_a_terminal,
     )
     try:
         deadline = time.monotonic() + wait
