@@ -41,22 +41,22 @@ class Target:
     """A study spec and what its run + retrain must reach."""
 
     spec: str
-    study: str
     test_accuracy: float
     minutes: float | None
     anchors: bool = False  # also fit scikit-learn's SVC and MLPClassifier (cheap data only)
 
 
 TARGETS = {
-    "fashion-mnist": Target("studies/fashion-mnist.toml", "fashion-mnist", 0.895, 30.0),
-    "digits": Target("studies/digits.toml", "digits", 0.98, None, anchors=True),
+    "fashion-mnist": Target("studies/fashion-mnist.toml", 0.895, 30.0),
+    "digits": Target("studies/digits.toml", 0.98, None, anchors=True),
 }
 #: MLPClassifier seeds for the anchors (their min-max is printed).
 ANCHOR_SEEDS = 3
 
 
 def hpsearch(*args: str, cwd: Path) -> float:
-    """Run one ``hpsearch`` command (its output passes through); its wall seconds."""
+    """Run one ``hpsearch`` command (tables and progress dropped, errors shown); its wall
+    seconds."""
     command = [sys.executable, "-m", "hpsearch", *args]
     print(f"$ hpsearch {' '.join(args)}", flush=True)
     started = time.perf_counter()
@@ -69,14 +69,15 @@ def measure(target: Target, jobs: int) -> bool:
 
     from hpsearch.search.spec import load_spec
 
-    metric = load_spec(ROOT / target.spec).study.metric
+    spec = load_spec(ROOT / target.spec)
+    name = spec.study.name
     with tempfile.TemporaryDirectory(prefix="hpsearch-quality-") as tmp:
         directory = Path(tmp)
         url = f"sqlite:///{directory / 'quality.db'}"
-        spec = str(ROOT / target.spec)
-        search = hpsearch("run", spec, "--jobs", str(jobs), "--storage", url, cwd=directory)
-        retrain = hpsearch("retrain", target.study, "--storage", url, cwd=directory)
-        study = optuna.load_study(study_name=target.study, storage=url)
+        path = str(ROOT / target.spec)
+        search = hpsearch("run", path, "--jobs", str(jobs), "--storage", url, cwd=directory)
+        retrain = hpsearch("retrain", name, "--storage", url, cwd=directory)
+        study = optuna.load_study(study_name=name, storage=url)
         states = Counter(t.state.name for t in study.get_trials(deepcopy=False))
         result = study.user_attrs["retrain"]
     total = search + retrain
@@ -88,9 +89,9 @@ def measure(target: Target, jobs: int) -> bool:
         ok = ok and in_time
         within = f", within {target.minutes:.0f} min: {'yes' if in_time else 'NO'}"
     print(
-        f"{target.study}: search {search:.0f} s "
+        f"{name}: search {search:.0f} s "
         f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
-        f"best {metric.replace('_', ' ')} {study.best_value:.4f}), "
+        f"best {spec.study.metric.replace('_', ' ')} {study.best_value:.4f}), "
         f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "
         f"{result['examples'].get('train', '?')} examples), total {total / 60:.1f} min"
     )
@@ -101,7 +102,7 @@ def measure(target: Target, jobs: int) -> bool:
         flush=True,
     )
     if target.anchors:
-        print_anchors(load_spec(ROOT / target.spec).data.dataset)
+        print_anchors(spec.data.dataset)
     return ok
 
 
