@@ -18,7 +18,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(150)]
 
 
 def test_four_workers_finish_exactly_the_study_wide_budget(cluster):
-    cluster.create(n_trials=12)
+    # Trials of ~0.3 s: the first worker up must not use up the budget before the others start.
+    cluster.create(n_trials=12, epochs=150)
     cluster.start(4)
     cluster.wait_all()
 
