@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import sqlite3
 import time
 
 import pytest
@@ -9,6 +11,7 @@ from optuna.trial import TrialState
 
 from hpsearch.cli import main
 from hpsearch.errors import StorageError
+from hpsearch.search import storage as storage_module
 from hpsearch.search.storage import open_storage
 
 
@@ -53,6 +56,49 @@ def test_unreachable_server_error_hides_the_password():
         open_storage("postgresql+psycopg://someone:pw-s3cret-9f2c@127.0.0.1:1/nothing")
     assert "pw-s3cret" not in str(raised.value)
     assert "***" in str(raised.value)
+
+
+def _open_at_once(path: str, barrier, results) -> None:
+    barrier.wait()
+    try:
+        open_storage(f"sqlite:///{path}", heartbeat_interval=1)
+        results.put("ok")
+    except Exception as error:  # the test reports whatever went wrong
+        results.put(repr(error))
+
+
+def test_processes_opening_one_new_sqlite_file_at_once_all_succeed(tmp_path):
+    # Switching a new file to WAL needs it to itself; SQLite then answers "database is
+    # locked" at once instead of waiting. Several `hpsearch run` started together hit it.
+    context = multiprocessing.get_context("fork")
+    for round_ in range(12):
+        path = tmp_path / f"new-{round_}.db"
+        barrier, results = context.Barrier(6), context.Queue()
+        processes = [
+            context.Process(target=_open_at_once, args=(path, barrier, results)) for _ in range(6)
+        ]
+        for process in processes:
+            process.start()
+        outcomes = [results.get(timeout=60) for _ in processes]
+        for process in processes:
+            process.join()
+        assert outcomes == ["ok"] * 6
+        with sqlite3.connect(path) as connection:
+            assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_sqlite_file_held_past_the_busy_timeout_is_a_clear_error(tmp_path, monkeypatch):
+    path = tmp_path / "held.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("BEGIN EXCLUSIVE")
+    monkeypatch.setattr(storage_module, "SQLITE_BUSY_TIMEOUT", 0.3)
+    try:
+        with pytest.raises(StorageError, match=f"cannot open SQLite database {path}: .*locked"):
+            open_storage(f"sqlite:///{path}")
+    finally:
+        holder.execute("COMMIT")
+        holder.close()
 
 
 def test_timeout_budget_is_study_wide_for_workers_started_at_different_times(cluster_sqlite):
