@@ -16,9 +16,8 @@ about a fifth of a 0.4 s trial on PostgreSQL waiting for the database; here:
   RUNNING) writes are deferred instead: kept in memory, and in this process's cached
   copy of the trial at once (so its reads see them), then written in one transaction
   (``ResilientRDBStorage.write_trial``) with the trial's next ``record_progress`` or
-  with its final state. Other processes see a running trial's params a moment later
-  (hpsearch's objective writes them with its first epoch); they never see a finished
-  trial without them. Distribution compatibility is still checked when a
+  with its final state. Other processes see a running trial's params with its first
+  progress write; they never see a finished trial without them. Distribution compatibility is still checked when a
   param is suggested.
 * While this process runs a trial, its sampler and pruner read the study's trials
   from a snapshot up to ``SNAPSHOT_SECONDS`` old (Optuna's own samplers keep one
@@ -85,6 +84,11 @@ class StudyCache(_CachedStorage):
         self._lock = threading.RLock()
 
     # ------------------------------------------------------------------ trials this process runs
+
+    @property
+    def claims_beat(self) -> bool:
+        """Whether ``claim_waiting_trial`` records the trial's first heartbeat too."""
+        return self._backend.claims_beat
 
     def claim_waiting_trial(self, trial_id: int) -> bool:
         """WAITING -> RUNNING for this process (atomic); True if it got the trial."""

@@ -112,15 +112,24 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
 
     def claim_waiting_trial(self, trial_id: int) -> datetime | None:
         """WAITING -> RUNNING in one conditional UPDATE; the stored start time (naive
-        UTC) if this caller got the trial, else None.
+        UTC) if this caller got the trial, else None. With heartbeats on, the trial's
+        first heartbeat is recorded with the claim (``trialwrite.claim``).
 
         Atomic on every backend. ``set_trial_state_values`` reads, then writes: its
         ``FOR UPDATE`` is a no-op on SQLite, where two processes could both claim a trial.
         """
         now = trialwrite.utc_now(self.engine.name)
         with self._writing() as connection:
-            claimed = trialwrite.claim(connection, trial_id, now)
+            claimed = trialwrite.claim(connection, trial_id, now, beat=self.claims_beat)
         return now if claimed else None
+
+    @property
+    def claims_beat(self) -> bool:
+        """Whether ``claim_waiting_trial`` records the claimed trial's first heartbeat."""
+        return (
+            self.get_heartbeat_interval() is not None
+            and self.engine.name in trialwrite.BEAT_DIALECTS
+        )
 
     def record_progress(
         self, trial_id: int, values: dict[int, float], attrs: dict[str, Any]

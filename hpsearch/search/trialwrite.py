@@ -23,7 +23,7 @@ from optuna import distributions
 from optuna.distributions import BaseDistribution
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from hpsearch.search import pgwrite
@@ -92,16 +92,46 @@ _STATES = select(_TRIALS.c.trial_id, _TRIALS.c.state).where(
 )
 
 
-def claim(connection: Connection, trial_id: int, now: datetime) -> bool:
-    """WAITING -> RUNNING (started ``now``) in one conditional UPDATE; True if it matched."""
-    return connection.execute(_CLAIM, {"id": trial_id, "now": now}).rowcount == 1
+def claim(connection: Connection, trial_id: int, now: datetime, *, beat: bool = False) -> bool:
+    """WAITING -> RUNNING (started ``now``) in one conditional UPDATE; True if it matched.
+
+    With ``beat``, the claimed trial's first heartbeat is recorded with it, atomically:
+    a worker killed right after its claim leaves a trial that goes stale like any other,
+    never a RUNNING trial without a heartbeat (which no stale check would ever find).
+    On PostgreSQL it is the same single statement.
+    """
+    arguments = {"id": trial_id, "now": now}
+    if beat and connection.dialect.name == "postgresql":
+        return connection.execute(_CLAIM_AND_BEAT_PG, arguments).first() is not None
+    claimed = connection.execute(_CLAIM, arguments).rowcount == 1
+    if claimed and beat:
+        connection.execute(_beat_statement(connection.dialect.name), {"id": trial_id})
+    return claimed
+
+
+_CLAIM_AND_BEAT_PG = text(
+    """
+WITH claimed AS (
+    UPDATE trials SET state = 'RUNNING', datetime_start = :now
+    WHERE trial_id = :id AND state = 'WAITING'
+    RETURNING trial_id
+)
+INSERT INTO trial_heartbeats (trial_id, heartbeat)
+SELECT trial_id, CURRENT_TIMESTAMP FROM claimed
+ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat
+RETURNING trial_id"""
+)
+
+
+#: The databases whose heartbeat is one upsert (``beat``), and recorded with a claim.
+BEAT_DIALECTS = ("postgresql", "sqlite", "mysql")
 
 
 def beat(connection: Connection, trial_id: int) -> bool:
     """Record a trial's heartbeat (the database's clock, as Optuna's) in one upsert;
     False on a database without one (then Optuna's own way is used)."""
     dialect = connection.dialect.name
-    if dialect not in ("postgresql", "sqlite", "mysql"):
+    if dialect not in BEAT_DIALECTS:
         return False
     connection.execute(_beat_statement(dialect), {"id": trial_id})
     return True

@@ -76,6 +76,7 @@ def run_worker(
             if stale_check.due():
                 optuna.storages.fail_stale_trials(study)
             trial = claim_trial(study)
+            beaten = trial is not None and getattr(study._storage, "claims_beat", False)
             if trial is None and spec.budget is None:
                 trial = study.ask()  # timeout-only study: no queue to exhaust
             if trial is None:
@@ -86,7 +87,7 @@ def run_worker(
                 time.sleep(_poll_seconds(study))
                 continue
             try:
-                with _heartbeat(study, trial), stop.raising():
+                with _heartbeat(study, trial, beaten=beaten), stop.raising():
                     outcome = objective(trial)
                 if outcome.state == TrialState.COMPLETE:
                     study.tell(trial, outcome.value)
@@ -160,8 +161,9 @@ def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 
 
 @contextlib.contextmanager
-def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
-    """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats)."""
+def _heartbeat(study: optuna.Study, trial: optuna.Trial, *, beaten: bool) -> Iterator[None]:
+    """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats);
+    ``beaten``: its claim recorded the first one, so the thread starts an interval later."""
     storage = study._storage
     interval = _heartbeat_interval(study)
     if not interval:
@@ -170,6 +172,8 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial) -> Iterator[None]:
     stop = threading.Event()
 
     def beat() -> None:
+        if beaten:
+            stop.wait(interval)
         while not stop.is_set():
             try:
                 storage.record_heartbeat(trial._trial_id)

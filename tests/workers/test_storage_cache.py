@@ -150,3 +150,37 @@ def test_a_trial_failed_by_another_worker_is_not_written_and_reloads(storage_url
         study.tell(trial, 1.0)
     assert study.get_trials()[trial.number].state == TrialState.FAIL
     assert _elsewhere(storage_url, study)[trial.number].params == {}
+
+
+def _beating_trial_ids(url: str, study: optuna.Study) -> list[int]:
+    """The study's trials with a heartbeat row, as another process sees them."""
+    with open_storage(url).engine.connect() as connection:
+        rows = connection.exec_driver_sql(
+            "SELECT h.trial_id FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id"
+            f" WHERE t.study_id = {study._study_id}"
+        )
+        return [trial_id for (trial_id,) in rows]
+
+
+def test_a_claim_records_the_trials_first_heartbeat_with_it(storage_url):
+    # A worker killed between its claim and its heartbeat thread's first beat would
+    # leave a RUNNING trial without a heartbeat, which no stale check ever finds.
+    study = _new_study(storage_url, n_trials=2)
+    assert study._storage.claims_beat
+    trial = claim_trial(study)
+    assert trial is not None
+    assert _beating_trial_ids(storage_url, study) == [trial._trial_id]
+    states = sorted(t.state.name for t in _elsewhere(storage_url, study).values())
+    assert states == ["RUNNING", "WAITING"]
+
+
+def test_without_heartbeats_a_claim_records_none(storage_url, monkeypatch):
+    monkeypatch.setattr("hpsearch.search.storage.HEARTBEAT_INTERVAL", 0)
+    monkeypatch.delenv("HPSEARCH_HEARTBEAT_INTERVAL", raising=False)
+    name = f"cache-{uuid.uuid4().hex[:8]}"
+    storage = open_storage(storage_url)
+    assert storage.get_heartbeat_interval() is None and not storage.claims_beat
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    enqueue_budget(study, [], 1)
+    assert claim_trial(study) is not None
+    assert _beating_trial_ids(storage_url, study) == []
