@@ -8,11 +8,14 @@ dropped at the end. Three measurements, each printed on its own lines:
    each) on a fixed small spec whose trials all cost the same (~1 s). Throughput is
    counted from the first trial's start to the last trial's end (process start-up, a
    couple of seconds of imports, is left out and printed separately).
-2. Storage overhead of a worker on ``studies/digits-quick.toml``: every storage method
-   the worker's study calls is wrapped with a timer; the time spent in them on the
+2. Storage overhead of a worker on ``studies/digits-quick.toml``, over the spec's own
+   budget (150 trials; ``--overhead-trials`` to change): every storage method the
+   worker's study calls is wrapped with a timer; the time spent in them on the
    worker's main thread (the trial's critical path) is compared with the trial time.
-   Heartbeat-thread calls run beside the trial and are printed separately. Only this
-   part: ``--skip scaling --skip stress``.
+   The share over the first trials alone (TPE's random start-up: smaller, shorter
+   nets, and a cold start) is printed from the same run. Heartbeat-thread calls run
+   beside the trial and are printed separately. Only this part:
+   ``--skip scaling --skip stress``.
 3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
    each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
    tells the value, against ``open_storage``; trials per second and errors.
@@ -148,6 +151,8 @@ class StorageTimer:
         self.calls: dict[str, int] = {}
         self.seconds: dict[str, float] = {}
         self.statements = 0
+        #: (perf_counter, main-thread storage seconds so far) at the end of each trial
+        self.trial_ends: list[tuple[float, float]] = []
         self.main_thread = threading.main_thread()
         self._depth = threading.local()
 
@@ -182,13 +187,15 @@ class StorageTimer:
                     self.main += elapsed
                     self.calls[name] = self.calls.get(name, 0) + 1
                     self.seconds[name] = self.seconds.get(name, 0.0) + elapsed
+                    if name == "set_trial_state_values":
+                        self.trial_ends.append((time.perf_counter(), self.main))
                 elif depth == 0:
                     self.background += elapsed
 
         return timed
 
 
-def overhead(url: str, n_trials: int) -> dict[str, Any]:
+def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
     import optuna
 
     from hpsearch.search import worker as worker_module
@@ -197,9 +204,8 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
     from hpsearch.search.study import create_or_resume, load_study_and_spec
 
     name = f"overhead-{uuid.uuid4().hex[:6]}"
-    spec = load_spec(ROOT / "studies" / "digits-quick.toml").with_overrides(
-        name=name, n_trials=n_trials
-    )
+    spec = load_spec(ROOT / "studies" / "digits-quick.toml")
+    spec = spec.with_overrides(name=name, n_trials=n_trials or spec.study.n_trials)
     create_or_resume(spec, url)
     study, spec = load_study_and_spec(url, name, worker_index=0)
     timer = StorageTimer()
@@ -213,15 +219,17 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
     timer.count_statements()
 
     load_seconds = 0.0
+    loaded_at = 0.0
     real_load = worker_module.load_split
 
     def timed_load(spec: Any) -> Any:
-        nonlocal load_seconds
+        nonlocal load_seconds, loaded_at
         started = time.perf_counter()
         try:
             return real_load(spec)
         finally:
-            load_seconds = time.perf_counter() - started
+            loaded_at = time.perf_counter()
+            load_seconds = loaded_at - started
 
     worker_module.load_split = timed_load
     try:
@@ -231,7 +239,16 @@ def overhead(url: str, n_trials: int) -> dict[str, Any]:
     finally:
         worker_module.load_split = real_load
     trials = report.trials
+    first = min(first, len(timer.trial_ends))
+    first_end, first_storage = timer.trial_ends[first - 1]
+    first_total = first_end - loaded_at
     return {
+        "first": {
+            "trials": first,
+            "trial_ms": first_total / first * 1000,
+            "storage_ms": first_storage / first * 1000,
+            "share": first_storage / first_total,
+        },
         "trials": trials,
         "trial_ms": total / trials * 1000,
         "storage_ms": timer.main / trials * 1000,
@@ -313,7 +330,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--url", help="PostgreSQL URL (default: a fresh database on 127.0.0.1)")
     parser.add_argument("--trials-per-worker", type=int, default=10)
-    parser.add_argument("--overhead-trials", type=int, default=12)
+    parser.add_argument("--overhead-trials", type=int, help="default: the spec's budget (n_trials)")
+    parser.add_argument(
+        "--overhead-first", type=int, default=12, help="also the share over these first trials"
+    )
     parser.add_argument("--processes", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
@@ -339,7 +359,7 @@ def main() -> None:
                 f"worker of ~1 s, wall incl. start-up {wall_one:.1f} s / {wall_two:.1f} s"
             )
         if "overhead" not in args.skip:
-            o = overhead(url, args.overhead_trials)
+            o = overhead(url, args.overhead_trials, args.overhead_first)
             print(
                 f"storage overhead (digits-quick, {o['trials']} trials, 1 worker): "
                 f"{o['storage_ms']:.1f} ms per trial of {o['trial_ms']:.0f} ms = "
@@ -351,6 +371,12 @@ def main() -> None:
                 f"{k} {n:.1f}x {ms:.1f} ms" for k, (n, ms) in list(o["by_call"].items())[:7]
             )
             print(f"  per trial: {top}")
+            f = o["first"]
+            print(
+                f"  the first {f['trials']} trials alone (TPE's random start-up, cold start): "
+                f"{f['storage_ms']:.1f} ms per trial of {f['trial_ms']:.0f} ms = "
+                f"{f['share']:.2%}"
+            )
         if "stress" not in args.skip:
             rate, errors, complete, first_error = stress(url, args.processes, args.seconds)
             print(
