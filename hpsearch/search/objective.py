@@ -91,8 +91,6 @@ class Objective:
         self.provenance = provenance or {}
         self.augment = make_augmentation(spec, data.image_shape)
         self.metric = spec.study.metric
-        #: What a progress write cost in the latest trial (``EpochReporter``).
-        self._flush_cost = 0.0
 
     def __call__(self, trial: optuna.Trial) -> TrialOutcome:
         params = suggest_params(trial, self.spec)
@@ -100,8 +98,8 @@ class Objective:
         network = build_network(
             params, self.spec, self.data.X_train.shape[1], self.data.n_classes, seed
         )
-        # Deferred (with the params) to the trial's first progress write, at the
-        # latest its final state: one transaction instead of two.
+        # Deferred (with the params) to the first epoch's report, a few ms from now:
+        # one transaction instead of two.
         write_progress(
             trial,
             {},
@@ -113,7 +111,7 @@ class Objective:
             defer=True,
         )
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
-        reporter = EpochReporter(trial, prunes=prunes, flush_cost=self._flush_cost)
+        reporter = EpochReporter(trial, prunes=prunes)
         pruned = False
 
         def report(epoch: int, metrics: dict[str, Any]) -> bool:
@@ -134,7 +132,6 @@ class Objective:
             **training_options(params, self.spec),
         )
         reporter.flush(defer=True)  # stored with the trial's final state
-        self._flush_cost = reporter.flush_cost
         seconds = time.perf_counter() - started
         stop_reason = "pruned" if pruned else str(history.stop_reason)
         stored = history.to_dict()

@@ -7,13 +7,12 @@ is at least ``(1 - STORAGE_SHARE) / STORAGE_SHARE`` times what that flush cost, 
 trial spends about ``STORAGE_SHARE`` of its time on reporting, whether an epoch takes
 5 ms (digits) or 5 s (full Fashion-MNIST): long epochs are reported and pruned every
 epoch, tiny ones in batches. The share is a quarter of a worker's 2% storage budget:
-the claim and the final state take the rest. A worker's first trial flushes its first
-epoch to measure the cost; later trials start from the cost their predecessor
-measured, so a trial shorter than a couple of hundred flushes writes everything with
-its final state, in one statement. The trial's params and attrs go with its first
-flush (hpsearch's storage defers them until then); the last epochs go with the final
-state. The live learning curve rides along at most every ``LIVE_HISTORY_INTERVAL``
-seconds.
+the claim and the final state take the rest. The first epoch is always flushed: it
+measures the cost, gives a pruner its decision at epoch 1 (Hyperband's first rung),
+and carries the trial's params and attrs, which hpsearch's storage defers to it, so
+other workers see them a few ms into the trial. The last epochs go with the trial's
+final state. The live learning curve rides along at most every
+``LIVE_HISTORY_INTERVAL`` seconds.
 """
 
 from __future__ import annotations
@@ -25,30 +24,21 @@ import optuna
 
 #: Target share of a trial's wall time spent reporting to the storage.
 STORAGE_SHARE = 0.005
-#: The most an earlier trial's flush cost is taken for (seconds): one slow write (the
-#: database restarting) must not keep the next trials from reporting, or being pruned,
-#: for long; the first flush re-measures it.
-CARRIED_FLUSH_COST_CAP = 0.02
 #: Running trials rewrite their live learning curve at most this often (seconds).
 LIVE_HISTORY_INTERVAL = 2.0
 
 
 class EpochReporter:
-    """Buffers a trial's per-epoch values and flushes them at the storage budget's pace.
+    """Buffers a trial's per-epoch values and flushes them at the storage budget's pace."""
 
-    ``flush_cost``: seconds a flush took in an earlier trial of this process (``0``, the
-    default, flushes the first epoch and measures it); after the trial, ``flush_cost``
-    holds the latest measure, for the next trial.
-    """
-
-    def __init__(self, trial: optuna.Trial, *, prunes: bool, flush_cost: float = 0.0) -> None:
+    def __init__(self, trial: optuna.Trial, *, prunes: bool) -> None:
         self.trial = trial
         self.prunes = prunes
         self._pending: dict[int, float] = {}
         self._records: list[dict[str, Any]] = []
         self._last_flush = time.perf_counter()
         self._last_live = time.monotonic()
-        self.flush_cost = min(flush_cost, CARRIED_FLUSH_COST_CAP)
+        self._flush_cost = 0.0
         self.flushes = 0
         self._pending_was_written = False
 
@@ -58,12 +48,12 @@ class EpochReporter:
         if value is not None:
             self._pending[epoch] = value
         computing = time.perf_counter() - self._last_flush
-        if computing < self.flush_cost * (1 - STORAGE_SHARE) / STORAGE_SHARE:
+        if computing < self._flush_cost * (1 - STORAGE_SHARE) / STORAGE_SHARE:
             return False
         started = time.perf_counter()
         self.flush()
         prune = bool(self._pending_was_written and self.prunes and self.trial.should_prune())
-        self.flush_cost = time.perf_counter() - started
+        self._flush_cost = time.perf_counter() - started
         self._last_flush = time.perf_counter()
         return prune
 

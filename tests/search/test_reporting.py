@@ -40,8 +40,8 @@ def test_batched_reports_are_stored_for_every_epoch(tmp_path: Path, monkeypatch)
     monkeypatch.setattr(reporting, "LIVE_HISTORY_INTERVAL", 0.0)
     study = _study(tmp_path)
     trial = claim_trial(study)
-    # An earlier trial found the storage slow: no flush until the end.
-    reporter = EpochReporter(trial, prunes=False, flush_cost=10.0)
+    reporter = EpochReporter(trial, prunes=False)
+    reporter._flush_cost = 10.0  # pretend the storage is slow: no flush until the end
     for epoch in range(1, 6):
         assert reporter.epoch(epoch, 0.5 + epoch / 100, {"epoch": epoch}) is False
     assert reporter.flushes == 0
@@ -49,19 +49,3 @@ def test_batched_reports_are_stored_for_every_epoch(tmp_path: Path, monkeypatch)
     stored = study._storage.get_trial(trial._trial_id)
     assert stored.intermediate_values == {e: 0.5 + e / 100 for e in range(1, 6)}
     assert [r["epoch"] for r in stored.user_attrs["live_history"]["records"]] == [1, 2, 3, 4, 5]
-
-
-def test_a_later_trial_starts_from_the_flush_cost_an_earlier_one_measured(tmp_path: Path) -> None:
-    """Rule: the first trial of a worker flushes its first epoch and measures the cost;
-    a trial given that cost writes nothing before it has trained ~200 times as long,
-    and an outsized cost (a slow write during a database restart) is capped."""
-    study = _study(tmp_path)
-    first = EpochReporter(claim_trial(study), prunes=False)
-    assert first.epoch(1, 0.5, {"epoch": 1}) is False
-    assert first.flushes == 1 and first.flush_cost > 0
-    enqueue_budget(study, [], 1)
-    later = EpochReporter(claim_trial(study), prunes=False, flush_cost=first.flush_cost)
-    assert later.epoch(1, 0.5, {"epoch": 1}) is False
-    assert later.flushes == 0
-    capped = EpochReporter(first.trial, prunes=False, flush_cost=60.0)
-    assert capped.flush_cost == reporting.CARRIED_FLUSH_COST_CAP
