@@ -9,6 +9,7 @@ import warnings
 from pathlib import Path
 
 import optuna
+from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, IntegrityError
 
@@ -94,7 +95,10 @@ def open_storage(
     attempts = 3
     for attempt in range(1, attempts + 1):
         try:
-            return ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            storage = ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            if storage.engine.name == "mysql":
+                _widen_mysql_json_columns(storage.engine)
+            return storage
         except ImportError as error:
             extra = (
                 "postgres"
@@ -113,6 +117,36 @@ def open_storage(
                 raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
+
+
+#: Optuna's tables whose ``value_json`` column holds an attribute's JSON.
+_JSON_ATTR_TABLES = (
+    "study_user_attributes",
+    "study_system_attributes",
+    "trial_user_attributes",
+    "trial_system_attributes",
+)
+
+
+def _widen_mysql_json_columns(engine: Engine) -> None:
+    """Make attributes' ``value_json`` LONGTEXT on MySQL/MariaDB, once per database.
+
+    Optuna declares it ``Text``, which is TEXT there: 64 KB, about 250 epochs of a
+    trial's learning curve, after which storing the trial fails ("Data too long"). On
+    PostgreSQL and SQLite text has no such limit.
+    """
+    with engine.connect() as connection:
+        narrow = connection.execute(
+            text(
+                "SELECT table_name FROM information_schema.columns "
+                "WHERE table_schema = DATABASE() AND column_name = 'value_json' "
+                "AND data_type <> 'longtext' AND table_name IN :tables"
+            ).bindparams(bindparam("tables", expanding=True)),
+            {"tables": list(_JSON_ATTR_TABLES)},
+        ).scalars()
+        for table in list(narrow):
+            connection.execute(text(f"ALTER TABLE {table} MODIFY value_json LONGTEXT"))
+        connection.commit()
 
 
 def _env_int(name: str, default: int) -> int:

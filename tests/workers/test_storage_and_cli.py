@@ -120,3 +120,24 @@ def test_timeout_budget_is_study_wide_for_workers_started_at_different_times(clu
     assert max(starts) <= min(starts) + timeout + 0.5
     assert late_seconds < timeout, late.output()
     assert {t.user_attrs["worker"]["pid"] for t in trials} == {first.pid, late.pid}
+
+
+def test_a_learning_curve_over_64_kb_is_stored_on_mariadb(mysql_url):
+    # Optuna's attribute columns are TEXT on MySQL/MariaDB (64 KB, ~250 epochs of
+    # history): hpsearch widens them, or the trial's final write fails.
+    import optuna
+
+    from hpsearch.search.cache import worker_storage
+    from hpsearch.search.queue import claim_trial, enqueue_budget
+
+    name = f"long-history-{time.time_ns()}"
+    study = optuna.create_study(study_name=name, storage=open_storage(mysql_url))
+    enqueue_budget(study, [], 1)
+    worker = optuna.load_study(study_name=name, storage=worker_storage(open_storage(mysql_url)))
+    trial = claim_trial(worker)
+    records = [{"epoch": epoch, "note": "x" * 100} for epoch in range(1000)]
+    trial.set_user_attr("history", {"records": records})
+    worker.tell(trial, 0.5)
+    stored = optuna.load_study(study_name=name, storage=mysql_url).trials[0]
+    assert stored.state == TrialState.COMPLETE
+    assert stored.user_attrs["history"]["records"] == records
