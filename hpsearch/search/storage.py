@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import time
@@ -11,7 +12,7 @@ from pathlib import Path
 import optuna
 from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, IntegrityError
+from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.search.resilient import ResilientRDBStorage
@@ -19,6 +20,8 @@ from hpsearch.search.trialengine import TRIAL_POOL
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 STORAGE_ENV = "HPSEARCH_STORAGE"
+log = logging.getLogger(__name__)
+
 #: Seconds a SQLite writer waits for the lock before giving up ("database is locked").
 SQLITE_BUSY_TIMEOUT = 120
 HEARTBEAT_INTERVAL = 10
@@ -145,7 +148,17 @@ def _widen_mysql_json_columns(engine: Engine) -> None:
             {"tables": list(_JSON_ATTR_TABLES)},
         ).scalars()
         for table in list(narrow):
-            connection.execute(text(f"ALTER TABLE {table} MODIFY value_json LONGTEXT"))
+            try:
+                connection.execute(text(f"ALTER TABLE {table} MODIFY value_json LONGTEXT"))
+            except DBAPIError as error:  # e.g. a read-only user (the dashboard's)
+                connection.rollback()
+                log.warning(
+                    "could not widen %s.value_json to LONGTEXT (%s): trials whose learning "
+                    "curve passes 64 KB will fail to store until a user with ALTER opens it",
+                    table,
+                    _first_line(error),
+                )
+                return
         connection.commit()
 
 

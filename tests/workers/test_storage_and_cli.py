@@ -141,3 +141,39 @@ def test_a_learning_curve_over_64_kb_is_stored_on_mariadb(mysql_url):
     stored = optuna.load_study(study_name=name, storage=mysql_url).trials[0]
     assert stored.state == TrialState.COMPLETE
     assert stored.user_attrs["history"]["records"] == records
+
+
+def test_a_user_without_alter_opens_a_narrow_mariadb_schema_with_a_warning(caplog):
+    # The dashboard may read with a user that cannot ALTER: the widening is skipped
+    # with a warning that says what follows, and the storage opens.
+    import optuna
+
+    pymysql = pytest.importorskip("pymysql")
+    from .conftest import MYSQL_HOST, MYSQL_PORT
+
+    try:
+        admin = pymysql.connect(
+            host=MYSQL_HOST, port=MYSQL_PORT, user="root", autocommit=True, connect_timeout=3
+        )
+    except pymysql.err.OperationalError as error:
+        from .conftest import _unreachable
+
+        _unreachable(f"MariaDB on {MYSQL_HOST}:{MYSQL_PORT}", error)
+    name = f"hpsearch_narrow_{time.time_ns()}"
+    user = name[-20:]
+    with admin.cursor() as cursor:
+        cursor.execute(f"CREATE DATABASE `{name}`")
+        cursor.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY 'pw'")
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON `{name}`.* TO '{user}'@'%'")
+    try:
+        root_url = f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+        optuna.storages.RDBStorage(root_url)  # Optuna's own schema: TEXT columns
+        caplog.set_level("WARNING")
+        url = f"mysql+pymysql://{user}:pw@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
+        storage = open_storage(url)
+        assert storage.get_all_studies() == []
+        assert "could not widen" in caplog.text and "64 KB" in caplog.text
+    finally:
+        with admin.cursor() as cursor:
+            cursor.execute(f"DROP DATABASE `{name}`")
+            cursor.execute(f"DROP USER '{user}'@'%'")
