@@ -36,6 +36,7 @@ import json
 import threading
 import time
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 import optuna
@@ -210,26 +211,27 @@ class StudyCache(_CachedStorage):
             return True
 
     def _write_deferred(self, trial_id: int) -> None:
-        """Write what was deferred; on an error the writes are dropped (the caller gets
-        the error, and the trial fails)."""
+        """Write what was deferred (nothing if nothing was)."""
+        if self._own[trial_id]:
+            self._write_own(trial_id)
+
+    def _write_own(
+        self, trial_id: int, state: TrialState | None = None, values: list[float] | None = None
+    ) -> datetime | None:
+        """The deferred writes (and, with ``state``, the end) in one transaction; what
+        ``write_trial`` returns. On an error the writes are dropped (the caller gets the
+        error, and the trial fails)."""
         writes, self._own[trial_id] = self._own[trial_id], TrialWrites()
-        if not writes:
-            return
         try:
-            self._backend.write_trial(trial_id, writes)
+            return self._backend.write_trial(trial_id, writes, state, values)
         except optuna.exceptions.UpdateFinishedTrialError:
             del self._own[trial_id]  # another worker failed it: reloaded at the next refresh
             raise
 
     def _finish(self, trial_id: int, state: TrialState, values: Sequence[float] | None) -> bool:
         """The deferred writes, the values and the final state in one transaction."""
-        writes, self._own[trial_id] = self._own[trial_id], TrialWrites()
         listed = None if values is None else [float(v) for v in values]
-        try:
-            ended = self._backend.write_trial(trial_id, writes, state, listed)
-        except optuna.exceptions.UpdateFinishedTrialError:
-            del self._own[trial_id]
-            raise
+        ended = self._write_own(trial_id, state, listed)
         if ended is None:
             return False
         del self._own[trial_id]

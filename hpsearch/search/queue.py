@@ -34,14 +34,27 @@ def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: i
     return n_slots
 
 
+def _claiming_storage(study: optuna.Study) -> Any | None:
+    """hpsearch's storage with its one-statement claim (``claim_waiting_trial``), the
+    study's own or inside Optuna's cache; None for other storages."""
+    for storage in (study._storage, getattr(study._storage, "_backend", None)):
+        if hasattr(storage, "claim_waiting_trial"):
+            return storage
+    return None
+
+
+def claim_records_heartbeat(study: optuna.Study) -> bool:
+    """Whether ``claim_trial`` records the claimed trial's first heartbeat with the claim."""
+    return bool(getattr(_claiming_storage(study), "claims_beat", False))
+
+
 def claim_trial(study: optuna.Study) -> optuna.Trial | None:
     """Atomically take one WAITING trial and return it RUNNING, or None when none is left."""
     storage = study._storage
     # hpsearch's storage claims with one conditional UPDATE (atomic on SQLite too);
     # other storages: Optuna's own queue pop (read, then write under a row lock).
-    claim = getattr(storage, "claim_waiting_trial", None) or getattr(
-        getattr(storage, "_backend", None), "claim_waiting_trial", None
-    )
+    claiming = _claiming_storage(study)
+    claim = claiming.claim_waiting_trial if claiming is not None else None
     for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
         try:
             if claim is not None:

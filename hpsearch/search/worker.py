@@ -22,7 +22,7 @@ from optuna.trial import TrialState
 from hpsearch.data import load, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.search.objective import Objective
-from hpsearch.search.queue import claim_trial, requeue
+from hpsearch.search.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.search.samplers import sampler_problem
 from hpsearch.search.spec import StudySpec
 from hpsearch.search.study import BUDGET_SINCE
@@ -76,7 +76,7 @@ def run_worker(
             if stale_check.due():
                 optuna.storages.fail_stale_trials(study)
             trial = claim_trial(study)
-            beaten = trial is not None and getattr(study._storage, "claims_beat", False)
+            beaten = trial is not None and claim_records_heartbeat(study)
             if trial is None and spec.budget is None:
                 trial = study.ask()  # timeout-only study: no queue to exhaust
             if trial is None:
