@@ -38,11 +38,7 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
     """
     spec = load_spec(spec_path).with_overrides(source=spec_path, **overrides)
     url = resolve_storage_url(storage)
-    console.print(
-        f"study [bold]{spec.study.name}[/] in {mask_url(url)}: sampler {spec.study.sampler}, "
-        f"pruner {spec.study.pruner}, {jobs} job(s)"
-    )
-    with Progress(
+    bar = Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
@@ -50,21 +46,33 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
         TimeElapsedColumn(),
         console=console,
         transient=False,
-    ) as bar:
-        task = bar.add_task("trials", total=spec.budget, best="-", running=0)
+    )
+    task = bar.add_task("trials", total=spec.budget, best="-", running=0)
 
-        def show(p: controller.Progress) -> None:
-            best = "-" if p.best_value is None else f"{p.best_value:.4f}"
-            bar.update(task, completed=p.done, best=best, running=p.running)
+    def show(p: controller.Progress) -> None:
+        best = "-" if p.best_value is None else f"{p.best_value:.4f}"
+        bar.update(task, completed=p.done, best=best, running=p.running)
 
-        try:
-            controller.run_study(spec, url, jobs=jobs, on_progress=show)
-        except KeyboardInterrupt:
-            console.print(
-                "[yellow]interrupted[/]: running trials were failed and re-queued; "
-                "run the same command again to resume"
-            )
-            raise SystemExit(130) from None
+    def start(created: bool, p: controller.Progress) -> None:
+        state = "created" if created else f"resumed ({p.done} trials done)"
+        console.print(
+            f"study [bold]{spec.study.name}[/] {state} in {mask_url(url)}: "
+            f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)"
+        )
+        show(p)
+        bar.start()
+
+    try:
+        controller.run_study(spec, url, jobs=jobs, on_start=start, on_progress=show)
+    except KeyboardInterrupt:
+        bar.stop()
+        console.print(
+            "[yellow]interrupted[/]: running trials were failed and re-queued; "
+            "run the same command again to resume"
+        )
+        raise SystemExit(130) from None
+    finally:
+        bar.stop()
     study, _ = load_study_and_spec(url, spec.study.name)
     console.print(best_table(study))
 

@@ -70,12 +70,19 @@ def run_study(
     storage_url: str,
     *,
     jobs: int = 1,
+    on_start: Callable[[bool, Progress], None] | None = None,
     on_progress: Callable[[Progress], None] | None = None,
 ) -> Progress:
     """Create or resume ``spec``'s study and run ``jobs`` worker processes until the
     budget is spent. Ctrl-C (SIGINT) or SIGTERM stops the workers cleanly: their
-    running trials end as failed and go back in the queue, so a later run resumes."""
-    study, _ = create_or_resume(spec, storage_url)
+    running trials end as failed and go back in the queue, so a later run resumes.
+
+    ``on_start(created, progress)`` is called once the study is open (so a display
+    starts only when the storage works), ``on_progress`` while the workers run.
+    """
+    study, created = create_or_resume(spec, storage_url)
+    if on_start is not None:
+        on_start(created, snapshot(study, spec.budget))
     deadline = time.time() + spec.study.timeout if spec.study.timeout else None
     context = multiprocessing.get_context("spawn")
     threads = blas_threads(jobs)

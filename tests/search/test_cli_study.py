@@ -141,6 +141,19 @@ def test_run_bad_storage_url(spec_file: Callable[..., Path], cli: Callable[..., 
     assert "not a database URL" in result.err and "Traceback" not in result.output
 
 
+def test_run_on_a_storage_that_cannot_open_shows_no_progress(
+    spec_file: Callable[..., Path], tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """`run` on a SQLite file in a missing folder: exit 1 with the one error line, and no
+    study header or progress bar before it (they start once the storage works)."""
+    url = f"sqlite:///{tmp_path}/missing/s.db"
+    result = cli("run", str(spec_file()), "--storage", url)
+    assert result.code == 1, result.output
+    assert "does not exist" in result.err and "Traceback" not in result.output
+    assert "study tiny" not in result.output and "trials" not in result.output
+    assert not (tmp_path / "missing").exists()
+
+
 # Random TOML-ish specs: known section and key names (and some unknown ones) with values of
 # every TOML type, plus entries that look like distributions.
 _scalars = st.one_of(

@@ -27,15 +27,18 @@ def test_resume_tops_up_to_the_new_budget(
     study_trials: Callable[..., list[Any]],
 ) -> None:
     """The budget is study-wide: a run of 3 trials, then the same spec with --n-trials 5,
-    leaves exactly 5 trials (2 new ones); the same budget again runs nothing new."""
+    leaves exactly 5 trials (2 new ones); the same budget again runs nothing new. The
+    header says whether the study was created or resumed, and with how many trials done."""
     spec = spec_file({"study": {"n_trials": 3}})
     first = cli("run", str(spec), "--storage", storage_url)
     assert first.code == 0, first.output
+    assert "study tiny created in" in first.out
     trials = study_trials(storage_url, "tiny")
     assert len(trials) == 3 and len(_finished(trials)) == 3
 
     second = cli("run", str(spec), "--n-trials", "5", "--storage", storage_url)
     assert second.code == 0, second.output
+    assert "study tiny resumed (3 trials done) in" in second.out
     trials = study_trials(storage_url, "tiny")
     assert [t.number for t in trials] == [0, 1, 2, 3, 4]
     assert all(t.state in (TrialState.COMPLETE, TrialState.PRUNED) for t in trials)
