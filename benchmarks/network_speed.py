@@ -7,6 +7,12 @@ same thread count; the median of several repeats is printed, with the ratios, th
 achieved GFLOP/s, this machine's float32 GEMM GFLOP/s, and the peak memory of a
 full 60k-example training run.
 
+A second table gives floors per batch size, measured in the same run: one epoch of
+only the two big GEMMs (the hidden layer's forward pass and weight gradient, on
+contiguous slices, with the BLAS threads hpsearch's training uses at that batch size)
+in NumPy and in PyTorch, and of only the shuffle's row gather; next to them, the
+seconds the speed bar allows (bar x PyTorch's epoch).
+
     python benchmarks/network_speed.py [--repeats 3] [--threads N]
 """
 
@@ -24,10 +30,13 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch.nn import Network, train
+from hpsearch.nn.batches import ShuffledBatches
 
 N_EXAMPLES, N_FEATURES, N_HIDDEN, N_CLASSES = 60_000, 784, 100, 10
 ETA = 0.5
 BATCH_SIZES = (10, 64, 256)
+#: The speed bar of issue 2: hpsearch / PyTorch seconds per epoch, by batch size.
+BARS = {10: 0.3, 64: 0.5, 256: 0.6}
 
 
 def load_data() -> tuple[np.ndarray, np.ndarray, str]:
@@ -126,6 +135,58 @@ def time_torch(X, y, batch_size: int, seed: int, threads: int) -> float | None:
     return _timed(epoch)
 
 
+def gemm_floor_numpy(X, batch_size: int) -> float:
+    """One epoch of only the hidden layer's two GEMMs (forward, weight gradient), as
+    hpsearch's training runs them: into preallocated buffers, its BLAS threads."""
+    rng = np.random.default_rng(0)
+    weights = rng.normal(0, N_FEATURES**-0.5, (N_FEATURES, N_HIDDEN)).astype(np.float32)
+    delta = rng.random((batch_size, N_HIDDEN), dtype=np.float32)
+    z, grad = np.empty_like(delta), np.empty_like(weights)
+    stop = len(X) - batch_size + 1
+
+    def epoch() -> None:
+        for start in range(0, stop, batch_size):
+            rows = X[start : start + batch_size]
+            np.matmul(rows, weights, out=z)
+            np.matmul(rows.T, delta, out=grad)
+
+    with ShuffledBatches(X, np.zeros(len(X), np.intp), batch_size).single_threaded_blas():
+        return min(_timed(epoch) for _ in range(3))
+
+
+def gather_floor(X, batch_size: int) -> float:
+    """One epoch of only the shuffle: gathering the permuted rows, batch by batch."""
+    order = np.random.default_rng(0).permutation(len(X))
+    out = np.empty((batch_size, X.shape[1]), X.dtype)
+    stop = len(X) - batch_size + 1
+
+    def epoch() -> None:
+        for start in range(0, stop, batch_size):
+            np.take(X, order[start : start + batch_size], axis=0, out=out, mode="clip")
+
+    return min(_timed(epoch) for _ in range(3))
+
+
+def gemm_floor_torch(X, batch_size: int, threads: int) -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    Xt = torch.from_numpy(X)
+    weights, delta = torch.rand(N_FEATURES, N_HIDDEN), torch.rand(batch_size, N_HIDDEN)
+    z, grad = torch.empty(batch_size, N_HIDDEN), torch.empty(N_FEATURES, N_HIDDEN)
+    stop = len(X) - batch_size + 1
+
+    def epoch() -> None:
+        for start in range(0, stop, batch_size):
+            rows = Xt[start : start + batch_size]
+            torch.mm(rows, weights, out=z)
+            torch.mm(rows.t(), delta, out=grad)
+
+    return min(_timed(epoch) for _ in range(3))
+
+
 def peak_training_memory(X, y) -> tuple[float, float]:
     """(peak bytes traced during a 3-epoch run incl. the data, training data bytes)."""
     network = Network([N_FEATURES, N_HIDDEN, N_CLASSES], loss="log_likelihood", seed=0)
@@ -158,6 +219,7 @@ def main() -> None:
             f"{'batch':>5}  {'hpsearch':>9}  {'sklearn':>9}  {'pytorch':>9}  "
             f"{'hp/torch':>8}  {'hp/sk':>6}  {'hp GFLOP/s':>10}"
         )
+        torch_epochs: dict[int, float] = {}
         for batch_size in BATCH_SIZES:
             times: dict[str, list[float]] = {"hp": [], "sk": [], "torch": []}
             for repeat in range(args.repeats):  # interleaved, so load drifts hit all alike
@@ -168,9 +230,22 @@ def main() -> None:
                     times["torch"].append(t)
             hp, sk = statistics.median(times["hp"]), statistics.median(times["sk"])
             torch_s = statistics.median(times["torch"]) if times["torch"] else float("nan")
+            torch_epochs[batch_size] = torch_s
             print(
                 f"{batch_size:>5}  {hp:>8.3f}s  {sk:>8.3f}s  {torch_s:>8.3f}s  "
                 f"{hp / torch_s:>8.2f}  {hp / sk:>6.2f}  {flops_per_epoch(len(X)) / hp / 1e9:>10.0f}"
+            )
+        print(
+            f"floors, s/epoch: {'batch':>5}  {'numpy GEMMs':>11}  {'torch GEMMs':>11}  "
+            f"{'row gather':>10}  {'bar allows':>10}"
+        )
+        for batch_size in BATCH_SIZES:
+            torch_gemms = gemm_floor_torch(X, batch_size, args.threads)
+            allowed = BARS[batch_size] * torch_epochs[batch_size]
+            print(
+                f"{'':16}{batch_size:>5}  {gemm_floor_numpy(X, batch_size):>10.3f}s  "
+                f"{torch_gemms if torch_gemms is not None else float('nan'):>10.3f}s  "
+                f"{gather_floor(X, batch_size):>9.3f}s  {allowed:>9.3f}s"
             )
         peak, data_bytes = peak_training_memory(X, y)
         print(
