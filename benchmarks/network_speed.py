@@ -30,7 +30,7 @@ import numpy as np
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from hpsearch.nn import Network, train
-from hpsearch.nn.batches import ShuffledBatches
+from hpsearch.nn.batches import blas_threads_for
 
 N_EXAMPLES, N_FEATURES, N_HIDDEN, N_CLASSES = 60_000, 784, 100, 10
 ETA = 0.5
@@ -150,7 +150,7 @@ def gemm_floor_numpy(X, batch_size: int) -> float:
             np.matmul(rows, weights, out=z)
             np.matmul(rows.T, delta, out=grad)
 
-    with ShuffledBatches(X, np.zeros(len(X), np.intp), batch_size).single_threaded_blas():
+    with blas_threads_for(batch_size):
         return min(_timed(epoch) for _ in range(3))
 
 

@@ -43,6 +43,13 @@ def _blas_controller() -> ThreadpoolController:
     return ThreadpoolController()
 
 
+def blas_threads_for(batch_size: int) -> AbstractContextManager[Any]:
+    """BLAS on one thread for small batches while it is in effect (module doc); else nothing."""
+    if batch_size >= SMALL_BATCH:
+        return contextlib.nullcontext()
+    return _blas_controller().limit(limits=1, user_api="blas")
+
+
 class ShuffledBatches:
     """Iterates ``(X_batch, y_batch)`` views over a permutation of ``X, y``, epoch after epoch."""
 
@@ -63,9 +70,7 @@ class ShuffledBatches:
 
     def single_threaded_blas(self) -> AbstractContextManager[Any]:
         """For small batches, BLAS on one thread while it is in effect (module doc)."""
-        if self.batch_size >= SMALL_BATCH:
-            return contextlib.nullcontext()
-        return _blas_controller().limit(limits=1, user_api="blas")
+        return blas_threads_for(self.batch_size)
 
     def epoch(self, order: Any) -> Iterator[tuple[Any, Any]]:
         """The mini-batches of one epoch, in the order of the permutation ``order``."""
