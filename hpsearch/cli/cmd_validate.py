@@ -50,7 +50,7 @@ def _summary(spec: StudySpec) -> Table:
         ("metric", f"{s.metric} ({s.direction})"),
         ("dataset", d.dataset),
         ("subset", "all" if d.subset is None else str(d.subset)),
-        ("validation", str(d.validation)),
+        ("validation", f"{d.folds} folds, each in turn" if d.folds else str(d.validation)),
         ("sampler", s.sampler + ("" if s.seed is None else f" (seed {s.seed})")),
         ("pruner", s.pruner),
         ("budget", _budget(spec)),

@@ -192,3 +192,103 @@ def split(
         train_indices=train_indices,
         validation_indices=validation_indices,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class Folds:
+    """Stratified k-fold cross-validation over a training set: ``folds[i]`` is the ``Split``
+    whose validation set is fold ``i`` and whose training set is every other fold.
+
+    The folds are disjoint and together cover the chosen rows (all of ``X_train``, or a
+    stratified ``subset``); each holds every class in proportion, within one example.
+    A fold's arrays are gathered when it is asked for, so k folds never hold k copies.
+    """
+
+    dataset: Dataset
+    rows: np.ndarray  # the training-set rows cross-validated, in fold order
+    fold_of_row: np.ndarray  # fold index of each entry of ``rows``
+    seed: int
+
+    @property
+    def image_shape(self) -> tuple[int, int] | None:
+        return self.dataset.image_shape
+
+    @property
+    def n_classes(self) -> int:
+        return self.dataset.n_classes
+
+    @property
+    def n_features(self) -> int:
+        return int(self.dataset.X_train.shape[1])
+
+    def __len__(self) -> int:
+        return int(self.fold_of_row.max()) + 1
+
+    def __getitem__(self, fold: int) -> Split:
+        if not 0 <= fold < len(self):
+            raise IndexError(f"fold {fold} of {len(self)}")
+        held_out = self.fold_of_row == fold
+        validation_indices, train_indices = self.rows[held_out], self.rows[~held_out]
+        data = self.dataset
+        return Split(
+            X_train=data.X_train[train_indices],
+            y_train=data.y_train[train_indices],
+            X_validation=data.X_train[validation_indices],
+            y_validation=data.y_train[validation_indices],
+            image_shape=data.image_shape,
+            n_classes=data.n_classes,
+            class_names=data.class_names,
+            train_indices=train_indices,
+            validation_indices=validation_indices,
+        )
+
+
+def k_folds(dataset: Dataset, *, folds: int, subset: int | float | None = None, seed: int) -> Folds:
+    """Deal the training set (or a stratified ``subset`` of it) into ``folds`` stratified folds.
+
+    Each class is shuffled and dealt round-robin, continuing where the previous class
+    stopped, so fold sizes differ by at most one. The same ``seed`` gives the same folds.
+    """
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise DataError(f"seed={seed!r}: expected an int")
+    if isinstance(folds, bool) or not isinstance(folds, numbers.Integral) or folds < 2:
+        raise DataError(f"folds={folds!r}: expected an int >= 2")
+    y = dataset.y_train
+    rng = np.random.default_rng(int(seed))
+    rows = np.arange(len(y))
+    if subset is not None:
+        n_subset = resolve_size(subset, len(y), "subset")
+        if n_subset < len(y):
+            rows, _ = stratified_partition(
+                y,
+                n_subset,
+                None,
+                rng,
+                n_classes=dataset.n_classes,
+                class_names=dataset.class_names,
+                names=("subset", "the rest"),
+            )
+    counts = np.bincount(y[rows], minlength=dataset.n_classes)
+    scarce = np.flatnonzero(counts < folds)
+    if scarce.size:
+        listed = ", ".join(
+            f"{_class_label(int(c), dataset.class_names)} has {counts[c]}" for c in scarce[:5]
+        )
+        raise DataError(
+            f"too few examples for {folds} folds: {listed}; every class needs at least one "
+            f"example per fold (use fewer folds, or a larger subset)"
+        )
+    dealt, fold_of_row = [], []
+    start = 0
+    for c in range(dataset.n_classes):
+        members = rng.permutation(rows[y[rows] == c])
+        dealt.append(members)
+        fold_of_row.append((start + np.arange(len(members))) % folds)
+        start += len(members)
+    order = rng.permutation(len(rows))
+    return Folds(
+        dataset,
+        np.concatenate(dealt)[order],
+        np.concatenate(fold_of_row)[order],
+        int(seed),
+    )

@@ -11,8 +11,8 @@ from typing import Any
 import numpy as np
 import optuna
 
-from hpsearch.data import Augmentation, Split
-from hpsearch.nn import Network, StopReason, train
+from hpsearch.data import Augmentation, Folds, Split
+from hpsearch.nn import History, Network, StopReason, train
 from hpsearch.search.reporting import EpochReporter, write_progress
 from hpsearch.search.space import suggest_params
 from hpsearch.search.spec import StudySpec
@@ -80,24 +80,26 @@ class Objective:
     def __init__(
         self,
         spec: StudySpec,
-        data: Split,
+        data: Split | Folds,
         *,
         study_name: str,
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.spec = spec
-        self.data = data
+        # One split, or the folds of a cross-validation (each trial trains on every fold).
+        self.folds: Split | Folds = data
+        self.cross_validated = isinstance(data, Folds)
         self.study_name = study_name
         self.provenance = provenance or {}
         self.augment = make_augmentation(spec, data.image_shape)
         self.metric = spec.study.metric
 
     def __call__(self, trial: optuna.Trial) -> TrialOutcome:
+        """Train on the split (or on the first fold) reporting every epoch to the pruner;
+        with folds, then on each other fold, unreported. The value is the metric at the
+        best epoch (with folds, its mean over the folds)."""
         params = suggest_params(trial, self.spec)
         seed = trial_seed(self.spec, trial.number)
-        network = build_network(
-            params, self.spec, self.data.X_train.shape[1], self.data.n_classes, seed
-        )
         # Deferred (with the params) to the first epoch's report, a few ms from now:
         # one transaction instead of two.
         write_progress(
@@ -122,37 +124,55 @@ class Objective:
             return pruned
 
         started = time.perf_counter()
-        history = train(
+        first = self.folds[0] if self.cross_validated else self.folds
+        histories = [self._train(params, seed, first, report)]
+        reporter.flush(defer=True)  # stored with the trial's final state
+        history = histories[0]
+        if self.cross_validated:
+            for fold in range(1, len(self.folds)):
+                if pruned or histories[-1].stop_reason == StopReason.DIVERGED:
+                    break
+                histories.append(self._train(params, seed + fold, self.folds[fold], None))
+        seconds = time.perf_counter() - started
+        stop_reason = "pruned" if pruned else str(history.stop_reason)
+        results: dict[str, Any] = {
+            "history": history.to_dict(),
+            "stop_reason": stop_reason,
+            "epochs_run": sum(h.epochs_run for h in histories),
+            "seconds": round(seconds, 4),
+        }
+        diverged = next((h for h in histories if h.stop_reason == StopReason.DIVERGED), None)
+        if diverged is not None and not pruned:
+            where = f" in fold {histories.index(diverged)}" if self.cross_validated else ""
+            reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
+            results["fail_reason"] = reason
+        elif self.cross_validated and not pruned:
+            results["folds"] = [
+                {"value": self._value(h), "best_epoch": h.best_epoch, "epochs_run": h.epochs_run}
+                for h in histories
+            ]
+        write_progress(trial, {}, results, defer=True)
+        if pruned:
+            return TrialOutcome(optuna.trial.TrialState.PRUNED, None)
+        if diverged is not None:
+            return TrialOutcome(optuna.trial.TrialState.FAIL, None)
+        value = sum(self._value(h) for h in histories) / len(histories)
+        return TrialOutcome(optuna.trial.TrialState.COMPLETE, value)
+
+    def _train(self, params: dict[str, Any], seed: int, data: Split, callback: Any) -> History:
+        """A new network for ``params`` trained on ``data``'s training set."""
+        network = build_network(params, self.spec, data.X_train.shape[1], data.n_classes, seed)
+        return train(
             network,
-            (self.data.X_train, self.data.y_train),
-            (self.data.X_validation, self.data.y_validation),
-            callback=report,
+            (data.X_train, data.y_train),
+            (data.X_validation, data.y_validation),
+            callback=callback,
             seed=seed,
             augment=self.augment,
             **training_options(params, self.spec),
         )
-        reporter.flush(defer=True)  # stored with the trial's final state
-        seconds = time.perf_counter() - started
-        stop_reason = "pruned" if pruned else str(history.stop_reason)
-        stored = history.to_dict()
-        results = {
-            "history": stored,
-            "stop_reason": stop_reason,
-            "epochs_run": history.epochs_run,
-            "seconds": round(seconds, 4),
-        }
-        diverged = not pruned and history.stop_reason == StopReason.DIVERGED
-        if diverged:
-            reason = f"diverged at epoch {history.epochs_run}: loss is NaN or infinite"
-            results["fail_reason"] = reason
-        write_progress(trial, {}, results, defer=True)
-        if pruned:
-            return TrialOutcome(optuna.trial.TrialState.PRUNED, None)
-        if diverged:
-            return TrialOutcome(optuna.trial.TrialState.FAIL, None)
-        return TrialOutcome(optuna.trial.TrialState.COMPLETE, self._value(history))
 
-    def _value(self, history: Any) -> float:
+    def _value(self, history: History) -> float:
         if self.metric == "validation_accuracy":
             return float(history.best_validation_accuracy)
         best = history.best_epoch or history.epochs_run

@@ -51,6 +51,8 @@ __all__ = [
 ]
 
 #: metric name -> the direction that improves it.
+#: Most folds ``[data] folds`` takes (each trial trains that many networks).
+MAX_FOLDS = 20
 METRICS: dict[str, str] = {"validation_accuracy": "maximize", "validation_loss": "minimize"}
 DIRECTIONS = ("maximize", "minimize")
 SCHEDULES = ("none", "halve_on_plateau")
@@ -93,6 +95,9 @@ class DataSection:
     validation: int | float = 0.2
     standardize: bool = False  # per-feature zero mean / unit variance from training data
     augmentation: Augmentation | None = None
+    # k-fold cross-validation instead of one validation set: each trial trains ``folds``
+    # networks, each validated on one fold; ``validation`` is then 1 / folds.
+    folds: int | None = None
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,8 @@ class StudySpec:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able data that ``parse_spec`` turns back into an equal spec."""
         data = _drop_none(asdict(self.data))
+        if self.data.folds is not None:
+            del data["validation"]  # derived from folds
         return {
             "study": _drop_none(asdict(self.study)),
             "data": data,
@@ -307,6 +314,17 @@ def _parse_data(
             problems.append(f"data.dataset: {problem}")
     subset = check.count_or_fraction(raw, "subset", "data.subset", None, problems)
     validation = check.count_or_fraction(raw, "validation", "data.validation", 0.2, problems)
+    folds = check.integer(raw, "folds", "data.folds", None, problems, minimum=2)
+    if folds is not None:
+        if folds > MAX_FOLDS:
+            problems.append(f"data.folds: expected an int in 2..{MAX_FOLDS}, got {folds}")
+        elif "validation" in raw:
+            problems.append(
+                "data.folds and data.validation: give one; with folds, each fold in turn "
+                "is the validation set"
+            )
+        else:
+            validation = 1 / folds
     standardize = check.boolean(raw, "standardize", "data.standardize", False, problems)
     augmentation = None
     aug = check.table(raw, "augmentation", "data.augmentation", problems)
@@ -326,7 +344,7 @@ def _parse_data(
         augmentation = Augmentation(rotation=float(rotation), shift=shift)
     if len(problems) > before or dataset is None:
         return None
-    return DataSection(dataset, subset, validation, standardize, augmentation)
+    return DataSection(dataset, subset, validation, standardize, augmentation, folds)
 
 
 def _dataset_problem(name: str) -> str | None:

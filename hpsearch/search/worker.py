@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.data import load, split
+from hpsearch.data import Folds, Split, k_folds, load, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.search.objective import Objective
 from hpsearch.search.queue import claim_records_heartbeat, claim_trial, requeue
@@ -40,12 +40,16 @@ class WorkerReport:
     stopped_by_signal: bool = False
 
 
-def load_split(spec: StudySpec) -> tuple[Any, dict[str, Any]]:
-    """The data split every trial of ``spec`` trains on (same seed everywhere)."""
+def load_split(spec: StudySpec) -> tuple[Split | Folds, dict[str, Any]]:
+    """The data split (or, with ``[data] folds``, the folds) every trial of ``spec``
+    trains on: the same seed everywhere."""
     dataset = load(spec.data.dataset, standardize=spec.data.standardize)
-    data = split(
-        dataset, validation=spec.data.validation, subset=spec.data.subset, seed=spec.study.seed or 0
-    )
+    seed = spec.study.seed or 0
+    data: Split | Folds
+    if spec.data.folds is not None:
+        data = k_folds(dataset, folds=spec.data.folds, subset=spec.data.subset, seed=seed)
+    else:
+        data = split(dataset, validation=spec.data.validation, subset=spec.data.subset, seed=seed)
     return data, dict(dataset.provenance)
 
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hpsearch.data import Dataset, Split, load, split
+from hpsearch.data import Dataset, Split, k_folds, load, split
 from hpsearch.data.split import allocate
 from hpsearch.errors import DataError
 
@@ -112,3 +112,39 @@ def test_allocate_respects_total_caps_and_minimum(counts: list[int], data) -> No
     result = allocate(total, np.array(counts, float), caps)
     assert result.sum() == total
     assert np.all(result >= 1) and np.all(result <= caps)
+
+
+@pytest.mark.parametrize(("folds", "subset"), [(5, None), (3, 600), (4, 0.5)])
+def test_k_folds_partition_the_rows_stratified(digits: Dataset, folds: int, subset) -> None:
+    """Rule: the folds' validation sets are disjoint and cover the cross-validated rows
+    (all, or a stratified subset); each fold's training set is exactly the other folds;
+    fold sizes and each class's count per fold differ by at most one."""
+    cv = k_folds(digits, folds=folds, subset=subset, seed=3)
+    n = len(digits.y_train) if subset is None else (subset if isinstance(subset, int) else 719)
+    assert len(cv) == folds and len(cv.rows) == n == len(set(cv.rows))
+    held_out = [cv[i].validation_indices for i in range(folds)]
+    assert sorted(np.concatenate(held_out)) == sorted(cv.rows)
+    for i, part in enumerate(cv):
+        assert sorted(part.train_indices) == sorted(np.concatenate(held_out[:i] + held_out[i + 1 :]))
+        np.testing.assert_array_equal(part.X_validation, digits.X_train[part.validation_indices])
+    sizes = [len(v) for v in held_out]
+    assert max(sizes) - min(sizes) <= 1
+    per_class = np.array([np.bincount(digits.y_train[v], minlength=10) for v in held_out])
+    assert (per_class.max(axis=0) - per_class.min(axis=0)).max() <= 1
+
+
+def test_k_folds_are_seeded(digits: Dataset) -> None:
+    """Rule: the same seed gives the same folds; another seed, other folds."""
+    a, b, c = (k_folds(digits, folds=5, seed=s) for s in (1, 1, 2))
+    np.testing.assert_array_equal(a.rows, b.rows)
+    np.testing.assert_array_equal(a.fold_of_row, b.fold_of_row)
+    assert not np.array_equal(a[0].validation_indices, c[0].validation_indices)
+
+
+def test_k_folds_clear_errors(digits: Dataset) -> None:
+    """Rule: too few folds, or fewer examples of a class than folds, is a DataError that
+    says what would be valid."""
+    with pytest.raises(DataError, match="folds=1: expected an int >= 2"):
+        k_folds(digits, folds=1, seed=0)
+    with pytest.raises(DataError, match="too few examples for 8 folds: class 0 .* has 7"):
+        k_folds(digits, folds=8, subset=70, seed=0)

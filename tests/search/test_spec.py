@@ -126,6 +126,9 @@ BAD: list[tuple[str, Any, list[str]]] = [
         ["data.validation: expected an int count >= 1 or a float fraction in (0, 1)"],
     ),
     ("data.standardize", "yes", ["data.standardize: expected true or false"]),
+    ("data.folds", 1, ["data.folds: expected an int >= 2, got 1"]),
+    ("data.folds", 50, ["data.folds: expected an int in 2..20, got 50"]),
+    ("data.folds", 5, ["data.folds and data.validation: give one"]),  # good() has validation
     (
         "data.augmentation",
         {"rotation": 400, "shfit": 1},
@@ -351,6 +354,18 @@ def test_to_dict_round_trips_through_json(make: Any) -> None:
     again = parse_spec(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
     assert again.to_dict() == spec.to_dict()
+
+
+def test_folds_replace_the_validation_set() -> None:
+    """With [data] folds = k, each fold in turn validates: validation is 1/k (what
+    retrain keeps), and to_dict() round-trips without a validation key."""
+    raw = with_(good(), "data.validation", ...)
+    raw["data"]["folds"] = 4
+    spec = parse_spec(raw)
+    assert spec.data.folds == 4 and spec.data.validation == 0.25
+    stored = json.loads(json.dumps(spec.to_dict()))
+    assert "validation" not in stored["data"] and parse_spec(stored) == spec
+    assert parse_spec(good()).data.folds is None
 
 
 @pytest.mark.parametrize("path", STUDIES, ids=[p.name for p in STUDIES])
