@@ -13,6 +13,7 @@ import optuna
 
 from hpsearch.data import Augmentation, Folds, Split
 from hpsearch.nn import History, Network, StopReason, train
+from hpsearch.nn.training import Callback
 from hpsearch.search.reporting import EpochReporter, write_progress
 from hpsearch.search.space import suggest_params
 from hpsearch.search.spec import StudySpec
@@ -128,9 +129,9 @@ class Objective:
         histories = [self._train(params, seed, first, report)]
         reporter.flush(defer=True)  # stored with the trial's final state
         history = histories[0]
-        if self.cross_validated:
+        if self.cross_validated and not pruned:
             for fold in range(1, len(self.folds)):
-                if pruned or histories[-1].stop_reason == StopReason.DIVERGED:
+                if histories[-1].stop_reason == StopReason.DIVERGED:
                     break
                 histories.append(self._train(params, seed + fold, self.folds[fold], None))
         seconds = time.perf_counter() - started
@@ -159,7 +160,9 @@ class Objective:
         value = sum(self._value(h) for h in histories) / len(histories)
         return TrialOutcome(optuna.trial.TrialState.COMPLETE, value)
 
-    def _train(self, params: dict[str, Any], seed: int, data: Split, callback: Any) -> History:
+    def _train(
+        self, params: dict[str, Any], seed: int, data: Split, callback: Callback | None
+    ) -> History:
         """A new network for ``params`` trained on ``data``'s training set."""
         network = build_network(params, self.spec, data.X_train.shape[1], data.n_classes, seed)
         return train(

@@ -125,7 +125,9 @@ def test_k_folds_partition_the_rows_stratified(digits: Dataset, folds: int, subs
     held_out = [cv[i].validation_indices for i in range(folds)]
     assert sorted(np.concatenate(held_out)) == sorted(cv.rows)
     for i, part in enumerate(cv):
-        assert sorted(part.train_indices) == sorted(np.concatenate(held_out[:i] + held_out[i + 1 :]))
+        assert sorted(part.train_indices) == sorted(
+            np.concatenate(held_out[:i] + held_out[i + 1 :])
+        )
         np.testing.assert_array_equal(part.X_validation, digits.X_train[part.validation_indices])
     sizes = [len(v) for v in held_out]
     assert max(sizes) - min(sizes) <= 1
@@ -146,5 +148,5 @@ def test_k_folds_clear_errors(digits: Dataset) -> None:
     says what would be valid."""
     with pytest.raises(DataError, match="folds=1: expected an int >= 2"):
         k_folds(digits, folds=1, seed=0)
-    with pytest.raises(DataError, match="too few examples for 8 folds: class 0 .* has 7"):
+    with pytest.raises(DataError, match=r"too few examples for 8 folds: class 0 .* has 7"):
         k_folds(digits, folds=8, subset=70, seed=0)

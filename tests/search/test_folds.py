@@ -61,3 +61,32 @@ def test_retrain_of_a_cross_validated_study_keeps_one_fold_to_stop_early(
     examples = study.user_attrs["retrain"]["examples"]
     total = examples["train"] + examples["validation"]
     assert examples["validation"] == round(total / 4)
+
+
+def test_a_fold_that_diverges_fails_the_trial_without_training_the_others(
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
+    study_trials: Callable[..., list[Any]],
+) -> None:
+    """A diverging net fails the trial with the fold named, and no later fold is trained."""
+    spec = spec_file(
+        {
+            "study": {"sampler": "grid", "n_trials": None},
+            "data": {"validation": None, "folds": 3},
+            "space": {
+                "eta": None,
+                "hidden_width": 20,
+                "activation": "relu",
+                "loss": "log_likelihood",
+            },
+            "grid": {"eta": [1e30, 0.1]},
+        }
+    )
+    assert cli("run", str(spec), "--storage", storage_url).code == 0
+    by_eta = {t.params["eta"]: t for t in study_trials(storage_url, "tiny")}
+    failed, fine = by_eta[1e30], by_eta[0.1]
+    assert failed.state == TrialState.FAIL and "folds" not in failed.user_attrs
+    assert failed.user_attrs["fail_reason"].startswith("diverged in fold 0 at epoch")
+    assert failed.user_attrs["epochs_run"] == len(failed.user_attrs["history"]["records"])
+    assert fine.state == TrialState.COMPLETE and len(fine.user_attrs["folds"]) == 3
