@@ -57,7 +57,8 @@ BASE_COLUMNS = (
 
 
 def trial_record(trial: FrozenTrial, *, curves: bool = False) -> dict[str, Any]:
-    """One trial as plain data; ``curves`` adds ``history`` and ``intermediate_values``."""
+    """One trial as plain data; ``curves`` adds ``history`` and ``intermediate_values``; a
+    cross-validated trial also gives each fold's value, best epoch and epochs (``folds``)."""
     row = trial_row(trial)
     record: dict[str, Any] = {
         "number": row["number"],
@@ -72,6 +73,8 @@ def trial_record(trial: FrozenTrial, *, curves: bool = False) -> dict[str, Any]:
         "stop_reason": row["stop_reason"],
         "worker": row["worker"],
     }
+    if "folds" in trial.user_attrs:
+        record["folds"] = trial.user_attrs["folds"]
     if curves:
         record["intermediate_values"] = {
             str(step): v for step, v in sorted(trial.intermediate_values.items())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ def test_a_cross_validated_trial_is_the_mean_over_its_folds(
         assert sorted(trial.intermediate_values) == list(range(1, folds[0]["epochs_run"] + 1))
     _, spec = load_study_and_spec(storage_url, "tiny")
     assert spec.data.folds == 3 and spec.data.validation == pytest.approx(1 / 3)
+    exported = cli("export", "tiny", "--format", "json", "--storage", storage_url)
+    assert exported.code == 0, exported.output
+    records = json.loads(exported.out)["trials"]
+    assert [r["folds"] for r in records] == [t.user_attrs["folds"] for t in trials]
 
 
 def test_retrain_of_a_cross_validated_study_keeps_one_fold_to_stop_early(
