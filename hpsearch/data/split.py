@@ -181,6 +181,11 @@ def split(
         n_classes=dataset.n_classes,
         class_names=dataset.class_names,
     )
+    return _split_of(dataset, train_indices, validation_indices)
+
+
+def _split_of(dataset: Dataset, train_indices: np.ndarray, validation_indices: np.ndarray) -> Split:
+    """The ``Split`` of ``dataset``'s training rows into these training and validation rows."""
     return Split(
         X_train=dataset.X_train[train_indices],
         y_train=dataset.y_train[train_indices],
@@ -195,7 +200,7 @@ def split(
 
 
 @dataclass(frozen=True, eq=False)
-class Folds:
+class Folds(Sequence[Split]):
     """Stratified k-fold cross-validation over a training set: ``folds[i]`` is the ``Split``
     whose validation set is fold ``i`` and whose training set is every other fold.
 
@@ -205,42 +210,21 @@ class Folds:
     """
 
     dataset: Dataset
-    rows: np.ndarray  # the training-set rows cross-validated, in fold order
+    rows: np.ndarray  # the training-set rows cross-validated (shuffled)
     fold_of_row: np.ndarray  # fold index of each entry of ``rows``
-    seed: int
 
     @property
     def image_shape(self) -> tuple[int, int] | None:
         return self.dataset.image_shape
 
-    @property
-    def n_classes(self) -> int:
-        return self.dataset.n_classes
-
-    @property
-    def n_features(self) -> int:
-        return int(self.dataset.X_train.shape[1])
-
     def __len__(self) -> int:
         return int(self.fold_of_row.max()) + 1
 
-    def __getitem__(self, fold: int) -> Split:
+    def __getitem__(self, fold: int) -> Split:  # type: ignore[override]
         if not 0 <= fold < len(self):
             raise IndexError(f"fold {fold} of {len(self)}")
         held_out = self.fold_of_row == fold
-        validation_indices, train_indices = self.rows[held_out], self.rows[~held_out]
-        data = self.dataset
-        return Split(
-            X_train=data.X_train[train_indices],
-            y_train=data.y_train[train_indices],
-            X_validation=data.X_train[validation_indices],
-            y_validation=data.y_train[validation_indices],
-            image_shape=data.image_shape,
-            n_classes=data.n_classes,
-            class_names=data.class_names,
-            train_indices=train_indices,
-            validation_indices=validation_indices,
-        )
+        return _split_of(self.dataset, self.rows[~held_out], self.rows[held_out])
 
 
 def k_folds(dataset: Dataset, *, folds: int, subset: int | float | None = None, seed: int) -> Folds:
@@ -286,9 +270,4 @@ def k_folds(dataset: Dataset, *, folds: int, subset: int | float | None = None, 
         fold_of_row.append((start + np.arange(len(members))) % folds)
         start += len(members)
     order = rng.permutation(len(rows))
-    return Folds(
-        dataset,
-        np.concatenate(dealt)[order],
-        np.concatenate(fold_of_row)[order],
-        int(seed),
-    )
+    return Folds(dataset, np.concatenate(dealt)[order], np.concatenate(fold_of_row)[order])

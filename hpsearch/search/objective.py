@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,9 +88,8 @@ class Objective:
         provenance: dict[str, Any] | None = None,
     ) -> None:
         self.spec = spec
-        # One split, or the folds of a cross-validation (each trial trains on every fold).
-        self.folds: Split | Folds = data
-        self.cross_validated = isinstance(data, Folds)
+        # Each trial trains on every fold: one split is a single fold.
+        self.folds: Sequence[Split] = data if isinstance(data, Folds) else [data]
         self.study_name = study_name
         self.provenance = provenance or {}
         self.augment = make_augmentation(spec, data.image_shape)
@@ -125,11 +125,11 @@ class Objective:
             return pruned
 
         started = time.perf_counter()
-        first = self.folds[0] if self.cross_validated else self.folds
-        histories = [self._train(params, seed, first, report)]
+        histories = [self._train(params, seed, self.folds[0], report)]
         reporter.flush(defer=True)  # stored with the trial's final state
         history = histories[0]
-        if self.cross_validated and not pruned:
+        cross_validated = len(self.folds) > 1
+        if not pruned:
             for fold in range(1, len(self.folds)):
                 if histories[-1].stop_reason == StopReason.DIVERGED:
                     break
@@ -144,10 +144,10 @@ class Objective:
         }
         diverged = next((h for h in histories if h.stop_reason == StopReason.DIVERGED), None)
         if diverged is not None and not pruned:
-            where = f" in fold {histories.index(diverged)}" if self.cross_validated else ""
+            where = f" in fold {histories.index(diverged)}" if cross_validated else ""
             reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
             results["fail_reason"] = reason
-        elif self.cross_validated and not pruned:
+        elif cross_validated and not pruned:
             results["folds"] = [
                 {"value": self._value(h), "best_epoch": h.best_epoch, "epochs_run": h.epochs_run}
                 for h in histories
