@@ -8,7 +8,8 @@ Run::
 For each study spec this does exactly what a user would, in a temporary directory:
 
 1. ``hpsearch run studies/SPEC.toml --jobs 2 --storage sqlite:///quality.db``
-2. ``hpsearch retrain STUDY --storage sqlite:///quality.db``
+2. ``hpsearch retrain STUDY --storage sqlite:///quality.db`` (digits: ``--ensemble 10``,
+   ten nets averaged; Fashion-MNIST: one plain MLP, as the bar asks)
 
 and prints the wall time of each step and of both, the trials by state, the best
 validation value of the search and the retrained model's test accuracy (the
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -44,11 +46,14 @@ class Target:
     test_accuracy: float
     minutes: float | None
     anchors: bool = False  # also fit scikit-learn's SVC and MLPClassifier (cheap data only)
+    retrain_options: tuple[str, ...] = ()  # extra `hpsearch retrain` options
 
 
 TARGETS = {
     "fashion-mnist": Target("studies/fashion-mnist.toml", 0.895, 30.0),
-    "digits": Target("studies/digits.toml", 0.98, None, anchors=True),
+    "digits": Target(
+        "studies/digits.toml", 0.98, None, anchors=True, retrain_options=("--ensemble", "10")
+    ),
 }
 #: MLPClassifier seeds for the anchors (their min-max is printed).
 ANCHOR_SEEDS = 3
@@ -76,7 +81,9 @@ def measure(target: Target, jobs: int) -> bool:
         url = f"sqlite:///{directory / 'quality.db'}"
         path = str(ROOT / target.spec)
         search = hpsearch("run", path, "--jobs", str(jobs), "--storage", url, cwd=directory)
-        retrain = hpsearch("retrain", name, "--storage", url, cwd=directory)
+        retrain = hpsearch(
+            "retrain", name, "--storage", url, *target.retrain_options, cwd=directory
+        )
         study = optuna.load_study(study_name=name, storage=url)
         states = Counter(t.state.name for t in study.get_trials(deepcopy=False))
         result = study.user_attrs["retrain"]
@@ -96,6 +103,12 @@ def measure(target: Target, jobs: int) -> bool:
         f"{result['examples'].get('train', '?')} examples), total {total / 60:.1f} min"
     )
     print(f"  params: {result['params']}")
+    members = [m["test_accuracy"] for m in result.get("members", [])]
+    if members:
+        print(
+            f"  ensemble of {len(members)} nets averaged; each alone: test accuracy "
+            f"{min(members):.4f}-{max(members):.4f} (median {statistics.median(members):.4f})"
+        )
     print(
         f"  test accuracy {accuracy:.4f} on {result['examples'].get('test', '?')} images "
         f"(bar >= {target.test_accuracy:.3f}{within}) -> {'met' if ok else 'MISSED'}",

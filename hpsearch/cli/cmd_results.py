@@ -75,17 +75,27 @@ def export(study_name: str, storage: str | None, fmt: str, output: str | None) -
     default=None,
     help="Max epochs (default: the spec's [training] epochs).",
 )
+@click.option(
+    "--ensemble",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train this many networks, each with its own seed and validation set, and "
+    "average their class probabilities (N times the training time; at most 50).",
+)
 def retrain(
     study_name: str,
     storage: str | None,
     trial_number: int | None,
     output: str | None,
     epochs: int | None,
+    ensemble: int,
 ) -> None:
     """Train the best params of STUDY on the full training set and test them once.
 
     Early stopping uses a validation set carved from the training set; the model is
     saved and the test accuracy recorded on the study (user attr "retrain").
+    With --ensemble N, N networks train that way and the model averages them.
     """
     console = _console()
     from hpsearch.search.retrain import choose_trial
@@ -94,12 +104,13 @@ def retrain(
     study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
     chosen = choose_trial(study, trial_number)  # fail fast, before loading data
     total = epochs or spec.training.epochs
+    networks = f"{ensemble} networks, " if ensemble > 1 else ""
     console.print(
         f"retraining trial {chosen.number} of [bold]{escape(study_name)}[/] on the full "
-        f"{spec.data.dataset} training set (max {total} epochs)"
+        f"{spec.data.dataset} training set ({networks}max {total} epochs)"
     )
     with Progress(
-        TextColumn("[bold]epochs"),
+        TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TextColumn("validation accuracy {task.fields[accuracy]}"),
@@ -107,6 +118,10 @@ def retrain(
         console=console,
     ) as bar:
         task = bar.add_task("epochs", total=total, accuracy="-")
+
+        def start_member(j: int) -> None:
+            if ensemble > 1:
+                bar.reset(task, description=f"network {j + 1}/{ensemble}", accuracy="-")
 
         def show(epoch: int, metrics: dict[str, object]) -> None:
             accuracy = metrics.get("validation_accuracy")
@@ -117,10 +132,22 @@ def retrain(
             )
 
         result = run_retrain(
-            study, spec, trial=chosen.number, output=output, epochs=epochs, on_epoch=show
+            study,
+            spec,
+            trial=chosen.number,
+            output=output,
+            epochs=epochs,
+            ensemble=ensemble,
+            on_epoch=show,
+            on_member=start_member,
         )
     n = result.examples
     validation = result.validation_accuracy
+    for j, member in enumerate(result.members):
+        console.print(
+            f"network {j + 1}: {member['epochs_run']} epoch(s), test accuracy "
+            f"{member['test_accuracy']:.4f}"
+        )
     console.print(
         f"trial {result.trial}: {result.epochs_run} epoch(s) on {n['train']} examples "
         f"({result.history['stop_reason']}), best validation accuracy "

@@ -1,6 +1,7 @@
 """The NumPy neural network of Nielsen's *Neural Networks and Deep Learning*, ch. 3."""
 
 from hpsearch.nn.activations import ACTIVATIONS
+from hpsearch.nn.ensemble import Ensemble, load_model
 from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.initializers import INITIALIZERS
 from hpsearch.nn.losses import LOSSES
@@ -15,11 +16,13 @@ __all__ = [
     "OPTIMIZERS",
     "SCHEDULES",
     "USES_MOMENTUM",
+    "Ensemble",
     "EpochRecord",
     "History",
     "Network",
     "NeuralNetClassifier",
     "StopReason",
+    "load_model",
     "train",
 ]
 

@@ -11,10 +11,10 @@ import numpy as np
 
 from hpsearch.data import Dataset, load
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import Network
+from hpsearch.nn import load_model
 from hpsearch.search.retrain import read_model_info
 
-__all__ = ["SPLITS", "Prediction", "load_model", "predict", "write_predictions"]
+__all__ = ["SPLITS", "Prediction", "predict", "write_predictions"]
 
 SPLITS = ("test", "train")
 
@@ -57,14 +57,6 @@ class Prediction:
         return rows
 
 
-def load_model(path: str | Path) -> Network:
-    """A network saved by ``Network.save``; anything else is one clear ``ConfigError``."""
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"no model file {path}" + (" (it is a folder)" if path.is_dir() else ""))
-    return Network.load(path)
-
-
 def predict(
     model_path: str | Path,
     data: str,
@@ -79,25 +71,25 @@ def predict(
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, but got {split!r}")
-    network = load_model(model_path)
+    model = load_model(model_path)
     if standardize is None:
         standardize = bool(read_model_info(model_path).get("standardize", False))
     if dataset is None:
         dataset = load(data, standardize=standardize)
-    if network.sizes[0] != dataset.n_features:
+    if model.sizes[0] != dataset.n_features:
         raise ConfigError(
-            f"model {model_path} takes {network.sizes[0]} input features but dataset {data!r} "
+            f"model {model_path} takes {model.sizes[0]} input features but dataset {data!r} "
             f"has {dataset.n_features}; use the dataset the model was trained on"
         )
-    if network.n_classes != dataset.n_classes:
+    if model.n_classes != dataset.n_classes:
         raise ConfigError(
-            f"model {model_path} has {network.n_classes} outputs but dataset {data!r} "
+            f"model {model_path} has {model.n_classes} outputs but dataset {data!r} "
             f"has {dataset.n_classes} classes; use the dataset the model was trained on"
         )
     X, y = (
         (dataset.X_test, dataset.y_test) if split == "test" else (dataset.X_train, dataset.y_train)
     )
-    proba = network.predict_proba(X)
+    proba = model.predict_proba(X)
     predicted = proba.argmax(axis=1)
     k = dataset.n_classes
     confusion = np.bincount(y * k + predicted, minlength=k * k).reshape(k, k)

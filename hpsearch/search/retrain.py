@@ -4,7 +4,9 @@
 2. Load the dataset as the search did (same ``standardize``) and carve a validation
    set from the *full* training set (seeded by the study seed), for early stopping.
 3. Train with the trial's params and the spec's [training] (epochs may be overridden);
-   the best epoch's weights are restored.
+   the best epoch's weights are restored. With ``ensemble=N``, N networks train this
+   way, each with its own seed and validation set, and their averaged class
+   probabilities are the model (``hpsearch.nn.Ensemble``).
 4. Evaluate the held-out test set once, save the model (plus a small JSON sidecar
    that says which data it expects) and record the result on the study as the user
    attr ``retrain``.
@@ -25,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.data import Dataset, Split, load, split
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import train
+from hpsearch.nn import Ensemble, Network, train
 from hpsearch.search.objective import (
     build_network,
     make_augmentation,
@@ -36,6 +38,7 @@ from hpsearch.search.space import params_from_trial_params
 from hpsearch.search.spec import StudySpec
 
 __all__ = [
+    "MAX_ENSEMBLE",
     "RETRAIN_ATTR",
     "RetrainResult",
     "choose_trial",
@@ -49,6 +52,8 @@ __all__ = [
 RETRAIN_ATTR = "retrain"
 #: A validation *count* from the spec is capped at this fraction of the full training set.
 MAX_VALIDATION_FRACTION = 0.5
+#: Most networks ``retrain --ensemble`` trains.
+MAX_ENSEMBLE = 50
 
 EpochCallback = Callable[[int, dict[str, Any]], None]
 
@@ -68,6 +73,8 @@ class RetrainResult:
     history: dict[str, Any]
     dataset: str = ""
     examples: dict[str, int] = field(default_factory=dict)  # train / validation / test sizes
+    ensemble: int = 1  # networks averaged; epochs_run sums theirs, history is member 0's
+    members: list[dict[str, Any]] = field(default_factory=list)  # per member, when > 1
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -100,16 +107,16 @@ def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
     return trial
 
 
-def retrain_split(dataset: Dataset, spec: StudySpec) -> Split:
+def retrain_split(dataset: Dataset, spec: StudySpec, member: int = 0) -> Split:
     """All of ``dataset``'s training set, less a seeded validation set for early stopping.
 
     A validation fraction is kept; a count is kept too, capped at half the training
-    set so that most of the data trains.
+    set so that most of the data trains. Each ensemble ``member`` holds out its own set.
     """
     validation = spec.data.validation
     if isinstance(validation, int):
         validation = min(validation, int(len(dataset.y_train) * MAX_VALIDATION_FRACTION))
-    return split(dataset, validation=validation, subset=None, seed=spec.study.seed or 0)
+    return split(dataset, validation=validation, subset=None, seed=(spec.study.seed or 0) + member)
 
 
 def default_model_path(study_name: str, trial: int) -> Path:
@@ -125,23 +132,28 @@ def retrain(
     trial: int | None = None,
     output: str | Path | None = None,
     epochs: int | None = None,
+    ensemble: int = 1,
     on_epoch: EpochCallback | None = None,
+    on_member: Callable[[int], None] | None = None,
     dataset: Dataset | None = None,
 ) -> RetrainResult:
     """Retrain the chosen trial's params on the full training set, test once, save, record.
 
-    ``on_epoch(epoch, metrics)`` is called after each epoch (progress displays).
+    ``ensemble=N`` trains N members, each with its own seed and its own validation set
+    carved from the training set, and tests (and saves) the ``Ensemble`` that averages
+    their class probabilities; member 0 is the model ``ensemble=1`` trains.
+    ``on_member(j)`` is called before member j trains and ``on_epoch(epoch, metrics)``
+    after each of its epochs (progress displays).
     ``dataset`` defaults to ``load(spec.data.dataset, standardize=...)``.
     """
     chosen = choose_trial(study, trial)
     params = params_from_trial_params(chosen.params, spec)
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1, but got {epochs}")
+    if not 1 <= ensemble <= MAX_ENSEMBLE:
+        raise ConfigError(f"ensemble must be 1 to {MAX_ENSEMBLE} networks, but got {ensemble}")
     if dataset is None:
         dataset = load(spec.data.dataset, standardize=spec.data.standardize)
-    data = retrain_split(dataset, spec)
-    seed = trial_seed(spec, chosen.number)
-    network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed)
     options = training_options(params, spec)
     if epochs is not None:
         options["epochs"] = epochs
@@ -151,45 +163,68 @@ def retrain(
             on_epoch(epoch, metrics)
         return False
 
-    history = train(
-        network,
-        (data.X_train, data.y_train),
-        (data.X_validation, data.y_validation),
-        callback=callback,
-        seed=seed,
-        augment=make_augmentation(spec, dataset.image_shape),
-        **options,
-    )
-    test_loss, test_accuracy = network.evaluate(dataset.X_test, dataset.y_test)  # once
+    seed = trial_seed(spec, chosen.number)
+    networks, histories, members = [], [], []
+    for j in range(ensemble):
+        if on_member is not None:
+            on_member(j)
+        data = retrain_split(dataset, spec, member=j)
+        network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
+        history = train(
+            network,
+            (data.X_train, data.y_train),
+            (data.X_validation, data.y_validation),
+            callback=callback,
+            seed=seed + j,
+            augment=make_augmentation(spec, dataset.image_shape),
+            **options,
+        )
+        networks.append(network)
+        histories.append(history)
+        members.append(
+            {
+                "seed": seed + j,
+                "epochs_run": history.epochs_run,
+                "validation_accuracy": history.best_validation_accuracy,
+                "test_accuracy": float(network.evaluate(dataset.X_test, dataset.y_test)[1]),
+            }
+        )
+    model = networks[0] if ensemble == 1 else Ensemble(networks)
+    test_loss, test_accuracy = model.evaluate(dataset.X_test, dataset.y_test)  # once
     path = (
         Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
     )
-    _save(network, path, spec, study.study_name, chosen.number)
+    _save(model, path, spec, study.study_name, chosen.number)
+    validation = [h.best_validation_accuracy for h in histories]
     result = RetrainResult(
         trial=chosen.number,
         params=params,
         test_accuracy=float(test_accuracy),
         test_loss=float(test_loss),
-        validation_accuracy=history.best_validation_accuracy,
-        epochs_run=history.epochs_run,
+        validation_accuracy=None if None in validation else sum(validation) / ensemble,
+        epochs_run=sum(h.epochs_run for h in histories),
         model_path=str(path.resolve()),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        history=history.to_dict(),
+        history=histories[0].to_dict(),
         dataset=spec.data.dataset,
         examples={
             "train": len(data.y_train),
             "validation": len(data.y_validation),
             "test": len(dataset.y_test),
         },
+        ensemble=ensemble,
+        members=members if ensemble > 1 else [],
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
 
 
-def _save(network: Any, path: Path, spec: StudySpec, study_name: str, trial: int) -> None:
+def _save(
+    model: Network | Ensemble, path: Path, spec: StudySpec, study_name: str, trial: int
+) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        network.save(path)
+        model.save(path)
         sidecar_path(path).write_text(
             json.dumps(
                 {

@@ -12,7 +12,7 @@ import optuna
 import pytest
 
 from hpsearch.data import load
-from hpsearch.nn import Network
+from hpsearch.nn import Ensemble, Network, load_model
 from hpsearch.search.predict import predict
 from hpsearch.search.retrain import RETRAIN_ATTR, retrain_split
 from hpsearch.search.space import params_from_trial_params
@@ -94,6 +94,39 @@ def test_retrain_chosen_trial_with_epochs_and_output(
     )
 
 
+def test_retrain_ensemble_averages_networks_with_their_own_seeds_and_splits(
+    results_studies: Any, cli: Callable[..., Any], tmp_path: Path, digits: Any
+) -> None:
+    """--ensemble 3 trains 3 networks (distinct seeds, member 0 the one a plain retrain
+    trains), each early-stopped on its own validation set; the saved file loads as an
+    Ensemble whose test accuracy is the one recorded, and predict runs it."""
+    url, name = results_studies.url, results_studies.names[0]
+    code, _, err = cli("retrain", name, "--storage", url, "--output", "single.npz")
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    single = study.user_attrs[RETRAIN_ATTR]
+    code, out, err = cli("retrain", name, "--storage", url, "--ensemble", "3")
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    record = study.user_attrs[RETRAIN_ATTR]
+    members = record["members"]
+    assert record["ensemble"] == 3 and len(members) == 3
+    assert len({m["seed"] for m in members}) == 3
+    assert members[0]["test_accuracy"] == pytest.approx(single["test_accuracy"])
+    assert record["epochs_run"] == sum(m["epochs_run"] for m in members)
+    model = load_model(record["model_path"])
+    assert isinstance(model, Ensemble) and len(model) == 3
+    assert model.evaluate(digits.X_test, digits.y_test)[1] == pytest.approx(record["test_accuracy"])
+    assert predict(record["model_path"], "digits").accuracy == pytest.approx(
+        record["test_accuracy"]
+    )
+    assert "network 3: " in out and f"test accuracy {record['test_accuracy']:.4f}" in out
+    spec = parse_spec(study.user_attrs[SPEC_ATTR])
+    held_out = [set(retrain_split(digits, spec, member=j).validation_indices) for j in range(3)]
+    assert held_out[0] != held_out[1] != held_out[2]
+    assert len(held_out[0]) == len(held_out[1]) == record["examples"]["validation"]
+
+
 def test_retrain_split_uses_all_training_rows(digits: Any) -> None:
     """The retrain split covers the full training set: validation + training rows are disjoint
     and together every row; a validation fraction is kept, a count is capped at half."""
@@ -133,6 +166,10 @@ def test_retrain_errors_are_one_line(
             "trial 0 of study 'queued' has no params",
         ),
         (["retrain", "queued", "--storage", empty_url], "has no complete trial yet"),
+        (
+            ["retrain", name, "--storage", url, "--ensemble", "51"],
+            "ensemble must be 1 to 50 networks, but got 51",
+        ),
     ]
     for args, message in cases:
         code, _, err = cli(*args)

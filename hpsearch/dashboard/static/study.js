@@ -23,7 +23,10 @@
       ["trials", STATES.map((s) => `${d.counts[s]} ${s.toLowerCase()}`).join(", ")],
       ["best", best], ["epochs spent", d.total_epochs], ["wall time", fmtSeconds(d.wall_seconds)],
     ];
-    if (d.retrain) pairs.push(["retrained test accuracy", fmt(d.retrain.test_accuracy)]);
+    if (d.retrain) {
+      const networks = (d.retrain.ensemble ?? 1) > 1 ? ` (ensemble of ${d.retrain.ensemble})` : "";
+      pairs.push(["retrained test accuracy", fmt(d.retrain.test_accuracy) + networks]);
+    }
     definition(document.getElementById("summary"), pairs);
   }
 

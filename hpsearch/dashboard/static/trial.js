@@ -20,9 +20,10 @@
     const section = document.getElementById("retrain-section");
     section.hidden = !t.retrain;
     if (t.retrain) {
-      definition(document.getElementById("retrain"), [
-        ["test accuracy", t.retrain.test_accuracy], ["model", t.retrain.model_path], ["finished", fmtTime(t.retrain.finished_at)],
-      ]);
+      const rows = [["test accuracy", t.retrain.test_accuracy]];
+      if ((t.retrain.ensemble ?? 1) > 1) rows.push(["ensemble", `${t.retrain.ensemble} networks averaged`]);
+      rows.push(["model", t.retrain.model_path], ["finished", fmtTime(t.retrain.finished_at)]);
+      definition(document.getElementById("retrain"), rows);
     }
   }
 
