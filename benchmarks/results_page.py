@@ -43,6 +43,11 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             "Network speed: s/epoch vs scikit-learn and PyTorch (issue 2)",
             ("benchmarks/network_speed.py", "--repeats", "5"),
         ),
+        Benchmark(
+            "optimizers",
+            "Adaptive optimizers: sweeping tiny weights out of the float subnormals",
+            ("benchmarks/optimizer_speed.py",),
+        ),
         Benchmark("data", "Data loading (issue 3)", ("benchmarks/data_load.py",)),
         Benchmark(
             "workers",
@@ -131,7 +136,7 @@ def main() -> None:
     parser.add_argument(
         "--only",
         nargs="*",
-        help="run only these (network, data, workers, dashboard, quality, efficiency); "
+        help=f"run only these ({', '.join(b.name for b in benchmarks(quick=False))}); "
         "the others keep their section from the current page",
     )
     parser.add_argument("--quick", action="store_true", help="search efficiency on digits")

@@ -3,6 +3,16 @@
 ``step(params, grads, eta)`` receives the gradients of the full cost (data loss plus
 penalty). Plain SGD is ``prescaled``: the training loop hands it gradients already
 multiplied by eta (folded into backpropagation), so its step is one subtraction.
+
+The adaptive rules (Adagrad, RMSProp, Adam) divide by the root of the squared
+gradients, so the L2 pull on a weight whose data gradient is 0 (into a dead ReLU
+unit) shrinks it by a steady ratio each step, until it and the squares of its
+gradient are float subnormals, which x86 computes ~100x slower: every later GEMM and
+update pays (``benchmarks/optimizer_speed.py``). So every ``FLUSH_EVERY`` steps these
+rules zero the weights and state entries below sqrt(finfo.tiny) (1.1e-19 in float32),
+whose squares underflow. Such a weight is invisible beside float32's rounding of
+any sum it enters, and a zeroed accumulator only lets ``eps`` (1e-8) bound the next
+step of a gradient below 3e-10, as it nearly does already.
 """
 
 from __future__ import annotations
@@ -11,6 +21,15 @@ from typing import Any
 
 from hpsearch.errors import ConfigError
 from hpsearch.nn.backend import xp
+
+#: Steps between two ``flush_tiny`` sweeps of the adaptive rules (0: never).
+FLUSH_EVERY = 64
+
+
+def flush_tiny(arrays: list[Any]) -> None:
+    """Zero, in place, the entries whose square underflows: |x| < sqrt(finfo.tiny)."""
+    for a in arrays:
+        a[xp.abs(a) < xp.sqrt(xp.finfo(a.dtype).tiny)] = 0
 
 
 class Optimizer:
@@ -24,6 +43,15 @@ class Optimizer:
             raise ConfigError(f"momentum must be in [0, 1), but got {momentum!r}.")
         self.momentum = momentum
         self.state: list[Any] = []
+        self.steps = 0
+
+    def _count_step(self, *arrays: list[Any]) -> None:
+        """Adaptive rules call this after each step: every ``FLUSH_EVERY`` steps it
+        ``flush_tiny``s ``arrays`` (parameters and state)."""
+        self.steps += 1
+        if FLUSH_EVERY and self.steps % FLUSH_EVERY == 0:
+            for group in arrays:
+                flush_tiny(group)
 
     def _state(self, params: list[Any]) -> list[Any]:
         if not self.state:
@@ -82,6 +110,7 @@ class Adagrad(Optimizer):
         for p, g, acc in zip(params, grads, self._state(params), strict=True):
             acc += g * g
             p -= eta * g / (xp.sqrt(acc) + self.eps)
+        self._count_step(params, self.state)
 
 
 class RMSProp(Optimizer):
@@ -96,6 +125,7 @@ class RMSProp(Optimizer):
             acc *= self.rho
             acc += (1 - self.rho) * g * g
             p -= eta * g / (xp.sqrt(acc) + self.eps)
+        self._count_step(params, self.state)
 
 
 class Adam(Optimizer):
@@ -107,20 +137,20 @@ class Adam(Optimizer):
     def __init__(self, momentum: float = 0.9) -> None:
         super().__init__(momentum)
         self.second: list[Any] = []
-        self.t = 0
 
     def step(self, params: list[Any], grads: list[Any], eta: float) -> None:
         first = self._state(params)
         if not self.second:
             self.second = [xp.zeros_like(p) for p in params]
-        self.t += 1
-        rate = eta * (1 - self.beta2**self.t) ** 0.5 / (1 - self.beta1**self.t)
+        t = self.steps + 1
+        rate = eta * (1 - self.beta2**t) ** 0.5 / (1 - self.beta1**t)
         for p, g, m, v in zip(params, grads, first, self.second, strict=True):
             m *= self.beta1
             m += (1 - self.beta1) * g
             v *= self.beta2
             v += (1 - self.beta2) * g * g
             p -= rate * m / (xp.sqrt(v) + self.eps)
+        self._count_step(params, first, self.second)
 
 
 OPTIMIZERS: dict[str, type[Optimizer]] = {

@@ -11,7 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from hpsearch.nn import Network, train
+from hpsearch.nn import Network, optimizers, train
+from hpsearch.nn.optimizers import flush_tiny, make_optimizer
 
 
 def sigma(z: float) -> float:
@@ -98,3 +99,38 @@ def test_other_optimizers_descend(optimizer: str) -> None:
     train(network, (X, y), epochs=20, batch_size=8, eta=0.05, optimizer=optimizer, seed=0)
     after, _ = network.evaluate(X, y)
     assert after < before * 0.5
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_flush_tiny_zeroes_only_values_whose_square_underflows(dtype: type) -> None:
+    """|x| < sqrt(finfo.tiny) becomes 0 (subnormals included); the bound itself and
+    everything larger keep their value and sign."""
+    floor = np.sqrt(np.finfo(dtype).tiny)
+    a = np.array([floor / 2, -floor / 2, np.finfo(dtype).tiny / 8, floor, -floor, 1e-3], dtype)
+    flush_tiny([a])
+    np.testing.assert_array_equal(a, np.array([0, 0, 0, floor, -floor, 1e-3], dtype))
+
+
+@pytest.mark.parametrize("rule", ["adagrad", "rmsprop", "adam"])
+def test_adaptive_rules_sweep_tiny_weights_and_state_every_flush_every_steps(
+    rule: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A weight of 1e-25 with a zero gradient is left alone for FLUSH_EVERY - 1 steps and
+    is 0 after the FLUSH_EVERY-th, as is its state; a weight with a real gradient moves
+    exactly as it does with the sweep off."""
+    monkeypatch.setattr(optimizers, "FLUSH_EVERY", 4)
+
+    def run(steps: int) -> tuple[np.ndarray, list[np.ndarray]]:
+        optimizer = make_optimizer(rule)
+        weights = np.array([1e-25, 0.5], np.float32)
+        for _ in range(steps):
+            optimizer.step([weights], [np.array([0.0, 0.1], np.float32)], 0.01)
+        return weights, optimizer.state
+
+    weights, _ = run(3)
+    assert weights[0] == np.float32(1e-25)
+    weights, state = run(4)
+    assert weights[0] == 0 and state[0][0] == 0
+    swept = weights[1]
+    monkeypatch.setattr(optimizers, "FLUSH_EVERY", 0)
+    assert run(4)[0][1] == swept
