@@ -207,6 +207,7 @@ def add_study(
             "retrain",
             {
                 "test_accuracy": 0.9612,
+                "ensemble": 10,
                 "model_path": f"models/{name}.json",
                 "params": study.best_trial.params,
                 "finished_at": "2025-01-06T10:00:00",

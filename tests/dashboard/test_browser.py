@@ -120,6 +120,7 @@ def test_pages_draw_and_link_up(server: Server, page: Any, artifacts: Path) -> N
         _drew(page, chart)
     page.wait_for_selector("#trials tbody tr")
     assert page.locator("#trials tbody tr").count() == 22
+    assert "0.9612 (ensemble of 10)" in page.text_content("#summary")
     page.wait_for_function("Number(document.getElementById('curves').dataset.epochs) > 0")
     page.screenshot(path=artifacts / "study.png", full_page=True)
 
@@ -141,6 +142,7 @@ def test_pages_draw_and_link_up(server: Server, page: Any, artifacts: Path) -> N
         _drew(page, chart)
     page.wait_for_function("document.getElementById('command').textContent.startsWith('hpsearch')")
     assert page.is_visible("#retrain-section")
+    assert "10 networks averaged" in page.text_content("#retrain")
     page.screenshot(path=artifacts / "trial.png", full_page=True)
 
     query = "&".join(f"study={s}" for s in STUDIES)
