@@ -68,16 +68,23 @@ RETRIED = (
 
 
 def is_connection_error(error: BaseException) -> bool:
-    """True for errors of a lost connection (worth retrying), not of bad data."""
+    """True for errors of a lost connection (worth retrying), not of bad data.
+
+    Follows the chain of causes, and of the errors being handled when each was raised:
+    a dropped connection can surface as the ``PendingRollbackError`` of the next
+    statement in the same session, raised while the ``OperationalError`` was handled.
+    """
     cause: BaseException | None = error
-    while cause is not None:
+    seen: set[int] = set()
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
         if isinstance(cause, sa_exc.DBAPIError) and cause.connection_invalidated:
             return True
         if isinstance(
             cause, sa_exc.OperationalError | sa_exc.InterfaceError | sa_exc.DisconnectionError
         ):
             return True
-        cause = cause.__cause__
+        cause = cause.__cause__ or cause.__context__
     return False
 
 
