@@ -27,7 +27,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.data import Dataset, Split, load, split
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import Ensemble, Network, train
+from hpsearch.nn import Ensemble, History, Network, train
 from hpsearch.search.objective import (
     build_network,
     make_augmentation,
@@ -170,15 +170,7 @@ def retrain(
             on_member(j)
         data = retrain_split(dataset, spec, member=j)
         network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        history = train(
-            network,
-            (data.X_train, data.y_train),
-            (data.X_validation, data.y_validation),
-            callback=callback,
-            seed=seed + j,
-            augment=make_augmentation(spec, dataset.image_shape),
-            **options,
-        )
+        history = _train_member(network, data, spec, dataset, seed + j, options, callback)
         networks.append(network)
         histories.append(history)
         members.append(
@@ -217,6 +209,27 @@ def retrain(
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
+
+
+def _train_member(
+    network: Network,
+    data: Split,
+    spec: StudySpec,
+    dataset: Dataset,
+    seed: int,
+    options: dict[str, Any],
+    callback: Callable[[int, dict[str, Any]], bool],
+) -> History:
+    """Train one network on ``data``'s training rows, early-stopped on its validation rows."""
+    return train(
+        network,
+        (data.X_train, data.y_train),
+        (data.X_validation, data.y_validation),
+        callback=callback,
+        seed=seed,
+        augment=make_augmentation(spec, dataset.image_shape),
+        **options,
+    )
 
 
 def _save(
