@@ -76,6 +76,27 @@ def trial_seed(spec: StudySpec, number: int) -> int:
     return int(np.random.SeedSequence([spec.study.seed or 0, number]).generate_state(1)[0])
 
 
+def train_on_split(
+    network: Network,
+    data: Split,
+    options: dict[str, Any],
+    seed: int,
+    augment: Augmentation | None,
+    callback: Callback | None,
+) -> History:
+    """Train ``network`` on ``data``'s training rows, validated each epoch on its
+    validation rows; ``options`` are ``training_options``."""
+    return train(
+        network,
+        (data.X_train, data.y_train),
+        (data.X_validation, data.y_validation),
+        callback=callback,
+        seed=seed,
+        augment=augment,
+        **options,
+    )
+
+
 class Objective:
     """Runs trials of one study on one data split (loaded once per worker process)."""
 
@@ -165,15 +186,8 @@ class Objective:
     ) -> History:
         """A new network for ``params`` trained on ``data``'s training set."""
         network = build_network(params, self.spec, data.X_train.shape[1], data.n_classes, seed)
-        return train(
-            network,
-            (data.X_train, data.y_train),
-            (data.X_validation, data.y_validation),
-            callback=callback,
-            seed=seed,
-            augment=self.augment,
-            **training_options(params, self.spec),
-        )
+        options = training_options(params, self.spec)
+        return train_on_split(network, data, options, seed, self.augment, callback)
 
     def _value(self, history: History) -> float:
         if self.metric == "validation_accuracy":

@@ -27,10 +27,11 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.data import Dataset, Split, load, split
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import Ensemble, History, Network, train
+from hpsearch.nn import Ensemble, Network
 from hpsearch.search.objective import (
     build_network,
     make_augmentation,
+    train_on_split,
     training_options,
     trial_seed,
 )
@@ -164,13 +165,14 @@ def retrain(
         return False
 
     seed = trial_seed(spec, chosen.number)
+    augment = make_augmentation(spec, dataset.image_shape)
     networks, histories, members = [], [], []
     for j in range(ensemble):
         if on_member is not None:
             on_member(j)
         data = retrain_split(dataset, spec, member=j)
         network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        history = _train_member(network, data, spec, dataset, seed + j, options, callback)
+        history = train_on_split(network, data, options, seed + j, augment, callback)
         networks.append(network)
         histories.append(history)
         members.append(
@@ -209,27 +211,6 @@ def retrain(
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
-
-
-def _train_member(
-    network: Network,
-    data: Split,
-    spec: StudySpec,
-    dataset: Dataset,
-    seed: int,
-    options: dict[str, Any],
-    callback: Callable[[int, dict[str, Any]], bool],
-) -> History:
-    """Train one network on ``data``'s training rows, early-stopped on its validation rows."""
-    return train(
-        network,
-        (data.X_train, data.y_train),
-        (data.X_validation, data.y_validation),
-        callback=callback,
-        seed=seed,
-        augment=make_augmentation(spec, dataset.image_shape),
-        **options,
-    )
 
 
 def _save(
