@@ -148,11 +148,23 @@ def retrain(
             f"network {j + 1}: {member['epochs_run']} epoch(s), test accuracy "
             f"{member['test_accuracy']:.4f}"
         )
+    shown = "-" if validation is None else f"{validation:.4f}"
+    if result.members:
+        trained = (
+            f"{result.ensemble} networks, {result.epochs_run} epochs in all, each on "
+            f"{n['train']} examples; mean best validation accuracy {shown} on {n['validation']}"
+        )
+        tested = f"ensemble test accuracy [bold]{result.test_accuracy:.4f}[/]"
+    else:
+        trained = (
+            f"{result.epochs_run} epoch(s) on {n['train']} examples "
+            f"({result.history['stop_reason']}), best validation accuracy {shown} on "
+            f"{n['validation']}"
+        )
+        tested = f"test accuracy [bold]{result.test_accuracy:.4f}[/]"
     console.print(
-        f"trial {result.trial}: {result.epochs_run} epoch(s) on {n['train']} examples "
-        f"({result.history['stop_reason']}), best validation accuracy "
-        f"{'-' if validation is None else f'{validation:.4f}'} on {n['validation']}\n"
-        f"test accuracy [bold]{result.test_accuracy:.4f}[/] (loss {result.test_loss:.4g}) "
+        f"trial {result.trial}: {trained}\n"
+        f"{tested} (loss {result.test_loss:.4g}) "
         f"on {n['test']} examples\n"
         f"model saved to {result.model_path}; recorded on study {study_name!r} as 'retrain'"
     )
