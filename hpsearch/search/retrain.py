@@ -166,25 +166,26 @@ def retrain(
 
     seed = trial_seed(spec, chosen.number)
     augment = make_augmentation(spec, dataset.image_shape)
-    networks, histories, members = [], [], []
+    networks, histories = [], []
     for j in range(ensemble):
         if on_member is not None:
             on_member(j)
         data = retrain_split(dataset, spec, member=j)
         network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        history = train_on_split(network, data, options, seed + j, augment, callback)
+        histories.append(train_on_split(network, data, options, seed + j, augment, callback))
         networks.append(network)
-        histories.append(history)
-        members.append(
-            {
-                "seed": seed + j,
-                "epochs_run": history.epochs_run,
-                "validation_accuracy": history.best_validation_accuracy,
-                "test_accuracy": float(network.evaluate(dataset.X_test, dataset.y_test)[1]),
-            }
-        )
     model = networks[0] if ensemble == 1 else Ensemble(networks)
     test_loss, test_accuracy = model.evaluate(dataset.X_test, dataset.y_test)  # once
+    members = [  # an ensemble's members, each tested alone too (reported, never chosen on)
+        {
+            "seed": seed + j,
+            "epochs_run": history.epochs_run,
+            "validation_accuracy": history.best_validation_accuracy,
+            "test_accuracy": float(network.evaluate(dataset.X_test, dataset.y_test)[1]),
+        }
+        for j, (network, history) in enumerate(zip(networks, histories, strict=True))
+        if ensemble > 1
+    ]
     path = (
         Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
     )
@@ -207,7 +208,7 @@ def retrain(
             "test": len(dataset.y_test),
         },
         ensemble=ensemble,
-        members=members if ensemble > 1 else [],
+        members=members,
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result

@@ -50,9 +50,9 @@ __all__ = [
     "parse_spec",
 ]
 
-#: metric name -> the direction that improves it.
 #: Most folds ``[data] folds`` takes (each trial trains that many networks).
 MAX_FOLDS = 20
+#: metric name -> the direction that improves it.
 METRICS: dict[str, str] = {"validation_accuracy": "maximize", "validation_loss": "minimize"}
 DIRECTIONS = ("maximize", "minimize")
 SCHEDULES = ("none", "halve_on_plateau")
