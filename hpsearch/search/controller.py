@@ -5,6 +5,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,11 +14,15 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.errors import HpsearchError
 from hpsearch.search.spec import StudySpec
 from hpsearch.search.study import counted_trials, create_or_resume
+from hpsearch.search.worker import load_split
 
 #: Seconds between two looks at the storage while workers run.
 POLL_INTERVAL = 0.5
+#: Exit code of a worker process that stopped on an hpsearch error, after printing it.
+WORKER_ERROR = 2
 
 
 @dataclass
@@ -60,9 +65,13 @@ def _worker_process(
     # Ctrl-C reaches the whole process group: the parent alone reacts, by sending SIGTERM.
     # (SIGINT is ignored here from the start: inherited from ``run_study``.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    with threadpool_limits(threads):
-        study, spec = load_study_and_spec(storage_url, study_name, worker_index=index)
-        run_worker(study, spec, deadline=deadline)
+    try:
+        with threadpool_limits(threads):
+            study, spec = load_study_and_spec(storage_url, study_name, worker_index=index)
+            run_worker(study, spec, deadline=deadline)
+    except HpsearchError as error:  # one line, as the CLI prints it; the parent reports it
+        print(f"error: worker {index}: {error}", file=sys.stderr, flush=True)
+        raise SystemExit(WORKER_ERROR) from None
 
 
 def run_study(
@@ -79,7 +88,12 @@ def run_study(
 
     ``on_start(created, progress)`` is called once the study is open (so a display
     starts only when the storage works), ``on_progress`` while the workers run.
+
+    The data is loaded once here first (and dropped): a missing or unusable dataset is
+    one error before anything is stored, not one traceback per worker. A worker that
+    stops on an error anyway makes this raise ``HpsearchError`` once the others end.
     """
+    load_split(spec)
     study, created = create_or_resume(spec, storage_url)
     if on_start is not None:
         on_start(created, snapshot(study, spec.budget))
@@ -122,6 +136,12 @@ def run_study(
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+    failed = [p.name for p in processes if p.exitcode == WORKER_ERROR]
+    if failed:
+        raise HpsearchError(
+            f"{' and '.join(failed)} stopped on the error above; fix it, then "
+            f"`hpsearch run` again resumes study {spec.study.name!r}"
+        )
     final = snapshot(study, spec.budget)
     if on_progress is not None:
         on_progress(final)

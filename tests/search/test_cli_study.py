@@ -154,6 +154,59 @@ def test_run_on_a_storage_that_cannot_open_shows_no_progress(
     assert not (tmp_path / "missing").exists()
 
 
+def test_run_on_data_too_small_for_the_spec_stores_nothing(
+    spec_file: Callable[..., Path], tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """`run` whose dataset cannot hold the spec's subset + validation (found only once the
+    data is loaded): exit 1 with one error line saying so, no traceback from the CLI or
+    any worker, and no study stored."""
+    import numpy as np
+
+    from hpsearch.data import load
+
+    digits = load("digits")
+    data = tmp_path / "small.npz"
+    np.savez(data, X=digits.X_train[:300], y=digits.y_train[:300])  # 240 train after the test
+    url = f"sqlite:///{tmp_path}/s.db"
+    spec = spec_file({"data": {"dataset": f"npz:{data}"}})  # subset 200 + validation 100
+    result = cli("run", str(spec), "--storage", url, "--jobs", "2")
+    assert result.code == 1, result.output
+    assert "Traceback" not in result.output
+    errors = [line for line in result.err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "more than the 240 in the training set" in errors[0], result.err
+    assert optuna.get_all_study_names(url) == []
+
+
+def test_a_worker_stopped_by_an_error_fails_the_run_and_keeps_the_study(
+    spec_file: Callable[..., Path], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The data goes missing after `run` checked it (here: as the study opens): each worker
+    prints one error line and exits WORKER_ERROR, no traceback, and `run_study` then raises
+    naming them. The study stays stored, its budget waiting for a resumed run."""
+    import numpy as np
+
+    from hpsearch.data import load
+    from hpsearch.errors import HpsearchError
+    from hpsearch.search.controller import run_study
+
+    digits = load("digits")
+    data = tmp_path / "digits.npz"
+    np.savez(data, X=digits.X_train[:500], y=digits.y_train[:500])
+    spec = load_spec(spec_file({"data": {"dataset": f"npz:{data}"}}))
+    url = f"sqlite:///{tmp_path}/s.db"
+    with pytest.raises(HpsearchError, match="hpsearch-worker-0 and hpsearch-worker-1 stopped"):
+        run_study(spec, url, jobs=2, on_start=lambda created, progress: data.unlink())
+    printed = capfd.readouterr().err
+    assert "Traceback" not in printed
+    assert sorted(line.split(":")[1] for line in printed.splitlines()) == [" worker 0", " worker 1"]
+    assert all(str(data) in line for line in printed.splitlines())
+    study, stored = load_study_and_spec(url, "tiny")
+    assert stored == spec
+    trials = study.get_trials(deepcopy=False)
+    assert len(trials) == spec.study.n_trials
+    assert all(t.state == TrialState.WAITING for t in trials)
+
+
 # Random TOML-ish specs: known section and key names (and some unknown ones) with values of
 # every TOML type, plus entries that look like distributions.
 _scalars = st.one_of(
