@@ -17,7 +17,6 @@ from optuna.trial import TrialState
 from hpsearch.errors import HpsearchError
 from hpsearch.search.spec import StudySpec
 from hpsearch.search.study import counted_trials, create_or_resume
-from hpsearch.search.worker import load_split
 
 #: Seconds between two looks at the storage while workers run.
 POLL_INTERVAL = 0.5
@@ -93,6 +92,9 @@ def run_study(
     one error before anything is stored, not one traceback per worker. A worker that
     stops on an error anyway makes this raise ``HpsearchError`` once the others end.
     """
+    # Imported here: every CLI command imports this module, and these imports cost 0.2 s.
+    from hpsearch.search.worker import load_split
+
     load_split(spec)
     study, created = create_or_resume(spec, storage_url)
     if on_start is not None:
