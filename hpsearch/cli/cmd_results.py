@@ -117,11 +117,12 @@ def retrain(
         TimeElapsedColumn(),
         console=console,
     ) as bar:
-        task = bar.add_task("epochs", total=total, accuracy="-")
+        # Shown once the first network starts: an error before that shows no empty bar.
+        task = bar.add_task("epochs", total=total, accuracy="-", visible=False)
 
         def start_member(j: int) -> None:
-            if ensemble > 1:
-                bar.reset(task, description=f"network {j + 1}/{ensemble}", accuracy="-")
+            description = f"network {j + 1}/{ensemble}" if ensemble > 1 else "epochs"
+            bar.reset(task, description=description, accuracy="-", visible=True)
 
         def show(epoch: int, metrics: dict[str, object]) -> None:
             accuracy = metrics.get("validation_accuracy")

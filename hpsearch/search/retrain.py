@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -153,6 +155,10 @@ def retrain(
         raise ConfigError(f"epochs must be >= 1, but got {epochs}")
     if not 1 <= ensemble <= MAX_ENSEMBLE:
         raise ConfigError(f"ensemble must be 1 to {MAX_ENSEMBLE} networks, but got {ensemble}")
+    path = (
+        Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
+    )
+    _check_writable(path)
     if dataset is None:
         dataset = load(spec.data.dataset, standardize=spec.data.standardize)
     options = training_options(params, spec)
@@ -186,9 +192,6 @@ def retrain(
         for j, (network, history) in enumerate(zip(networks, histories, strict=True))
         if ensemble > 1
     ]
-    path = (
-        Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
-    )
     _save(model, path, spec, study.study_name, chosen.number)
     validation = [h.best_validation_accuracy for h in histories]
     result = RetrainResult(
@@ -214,6 +217,22 @@ def retrain(
     return result
 
 
+def _check_writable(path: Path) -> None:
+    """Fail before training, not after it, when no model can be written at ``path``."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".hpsearch-write-check-"):
+            pass
+    except OSError as error:
+        raise _write_error(path, error) from None
+
+
+def _write_error(path: Path, error: OSError) -> HpsearchError:
+    return HpsearchError(f"cannot write the model to {path}: {error.strerror or error}")
+
+
 def _save(
     model: Network | Ensemble, path: Path, spec: StudySpec, study_name: str, trial: int
 ) -> None:
@@ -233,9 +252,7 @@ def _save(
             + "\n"
         )
     except OSError as error:
-        raise HpsearchError(
-            f"cannot write the model to {path}: {error.strerror or error}"
-        ) from None
+        raise _write_error(path, error) from None
 
 
 def sidecar_path(model_path: str | Path) -> Path:

@@ -179,6 +179,28 @@ def test_retrain_errors_are_one_line(
     assert not (tmp_path / "models").exists()
 
 
+def test_retrain_to_an_unwritable_place_fails_before_training(
+    results_studies: Any, tmp_path: Path
+) -> None:
+    """A model path under a file (no folder can be made there), or a folder: the error comes
+    before any network trains, and the study's recorded retrain is left as it was."""
+    from hpsearch.errors import HpsearchError
+    from hpsearch.search.retrain import retrain
+    from hpsearch.search.study import load_study_and_spec
+
+    study, spec = load_study_and_spec(results_studies.url, results_studies.names[0])
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    recorded = study.user_attrs.get(RETRAIN_ATTR)
+    started: list[int] = []
+    with pytest.raises(HpsearchError, match=r"cannot write the model to .*a-file/m\.npz"):
+        retrain(study, spec, output=blocker / "m.npz", ensemble=3, on_member=started.append)
+    with pytest.raises(HpsearchError, match="it is a folder"):
+        retrain(study, spec, output=tmp_path, on_member=started.append)
+    assert started == []
+    assert study.user_attrs.get(RETRAIN_ATTR) == recorded
+
+
 def test_predict_prints_accuracy_and_per_class_and_writes_csv(
     cli: Callable[..., Any], tmp_path: Path, digits: Any
 ) -> None:
