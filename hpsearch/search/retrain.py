@@ -236,8 +236,7 @@ def _write_error(path: Path, error: OSError) -> HpsearchError:
 def _save(
     model: Network | Ensemble, path: Path, spec: StudySpec, study_name: str, trial: int
 ) -> None:
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+    try:  # the folder exists: ``_check_writable`` made it before training
         model.save(path)
         sidecar_path(path).write_text(
             json.dumps(
