@@ -29,7 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.data import Dataset, Split, load, split
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import Ensemble, Network
+from hpsearch.nn import Ensemble, History, Network
 from hpsearch.search.objective import (
     build_network,
     make_augmentation,
@@ -50,6 +50,7 @@ __all__ = [
     "retrain",
     "retrain_split",
     "sidecar_path",
+    "train_members",
 ]
 
 RETRAIN_ATTR = "retrain"
@@ -165,21 +166,18 @@ def retrain(
     if epochs is not None:
         options["epochs"] = epochs
 
-    def callback(epoch: int, metrics: dict[str, Any]) -> bool:
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
-        return False
-
     seed = trial_seed(spec, chosen.number)
-    augment = make_augmentation(spec, dataset.image_shape)
-    networks, histories = [], []
-    for j in range(ensemble):
-        if on_member is not None:
-            on_member(j)
-        data = retrain_split(dataset, spec, member=j)
-        network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        histories.append(train_on_split(network, data, options, seed + j, augment, callback))
-        networks.append(network)
+    networks, histories = train_members(
+        params,
+        spec,
+        dataset,
+        options,
+        seed=seed,
+        ensemble=ensemble,
+        on_member=on_member,
+        on_epoch=on_epoch,
+    )
+    data = retrain_split(dataset, spec)  # its sizes, the same for every member
     model = networks[0] if ensemble == 1 else Ensemble(networks)
     test_loss, test_accuracy = model.evaluate(dataset.X_test, dataset.y_test)  # once
     members = [  # an ensemble's members, each tested alone too (reported, never chosen on)
@@ -215,6 +213,38 @@ def retrain(
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
+
+
+def train_members(
+    params: dict[str, Any],
+    spec: StudySpec,
+    dataset: Dataset,
+    options: dict[str, Any],
+    *,
+    seed: int,
+    ensemble: int = 1,
+    on_member: Callable[[int], None] | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> tuple[list[Network], list[History]]:
+    """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
+    ``retrain`` does: member j has seed ``seed + j`` and holds out ``retrain_split``'s
+    validation set ``j`` for early stopping. Returns the networks and their histories."""
+
+    def callback(epoch: int, metrics: dict[str, Any]) -> bool:
+        if on_epoch is not None:
+            on_epoch(epoch, metrics)
+        return False
+
+    augment = make_augmentation(spec, dataset.image_shape)
+    networks, histories = [], []
+    for j in range(ensemble):
+        if on_member is not None:
+            on_member(j)
+        data = retrain_split(dataset, spec, member=j)
+        network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
+        histories.append(train_on_split(network, data, options, seed + j, augment, callback))
+        networks.append(network)
+    return networks, histories
 
 
 def _check_writable(path: Path) -> None:

@@ -13,8 +13,9 @@ import pytest
 
 from hpsearch.data import load
 from hpsearch.nn import Ensemble, Network, load_model
+from hpsearch.search.objective import training_options, trial_seed
 from hpsearch.search.predict import predict
-from hpsearch.search.retrain import RETRAIN_ATTR, retrain_split
+from hpsearch.search.retrain import RETRAIN_ATTR, retrain_split, train_members
 from hpsearch.search.space import params_from_trial_params
 from hpsearch.search.spec import parse_spec
 from hpsearch.search.study import SPEC_ATTR, create_or_resume
@@ -125,6 +126,31 @@ def test_retrain_ensemble_averages_networks_with_their_own_seeds_and_splits(
     held_out = [set(retrain_split(digits, spec, member=j).validation_indices) for j in range(3)]
     assert held_out[0] != held_out[1] != held_out[2]
     assert len(held_out[0]) == len(held_out[1]) == record["examples"]["validation"]
+
+
+def test_train_members_trains_the_networks_retrain_saves(
+    results_studies: Any, cli: Callable[..., Any], digits: Any
+) -> None:
+    """``train_members`` (what the model-quality cross-check trains) is retrain's recipe:
+    from the recorded params and trial seed it gives, net for net, the saved ensemble."""
+    url, name = results_studies.url, results_studies.names[0]
+    code, _, err = cli("retrain", name, "--storage", url, "--ensemble", "2", "-o", "two.npz")
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    record, spec = study.user_attrs[RETRAIN_ATTR], parse_spec(study.user_attrs[SPEC_ATTR])
+    options = training_options(record["params"], spec)
+    networks, histories = train_members(
+        record["params"], spec, digits, options, seed=trial_seed(spec, record["trial"]), ensemble=2
+    )
+    saved = load_model("two.npz")
+    assert isinstance(saved, Ensemble) and len(networks) == len(saved) == 2
+    for network, member, history, info in zip(
+        networks, saved.members, histories, record["members"], strict=True
+    ):
+        assert history.epochs_run == info["epochs_run"]
+        for mine, theirs in zip(network.weights, member.weights, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
+    assert not np.array_equal(networks[0].weights[0], networks[1].weights[0])
 
 
 def test_retrain_split_uses_all_training_rows(digits: Any) -> None:
