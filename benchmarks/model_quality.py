@@ -202,10 +202,12 @@ def print_cross_check(spec: Any, result: dict[str, Any]) -> None:
     scores, right, seen = [], 0, 0
     for fold in k_folds(data, folds=CHECK_FOLDS, seed=spec.study.seed or 0):
         rest = dataclasses.replace(data, X_train=fold.X_train, y_train=fold.y_train)
-        networks, _ = train_members(params, spec, rest, options, seed=seed, ensemble=SUB_ENSEMBLE)
-        score = Ensemble(networks).evaluate(fold.X_validation, fold.y_validation)[1]
-        scores.append(score)
-        right += round(score * len(fold.y_validation))
+        trained = train_members(params, spec, rest, options, seed=seed, ensemble=SUB_ENSEMBLE)
+        correct = int(
+            (Ensemble(trained.networks).predict(fold.X_validation) == fold.y_validation).sum()
+        )
+        scores.append(correct / len(fold.y_validation))
+        right += correct
         seen += len(fold.y_validation)
     low, high = wilson_interval(right / seen, seen)
     print(

@@ -44,6 +44,7 @@ __all__ = [
     "MAX_ENSEMBLE",
     "RETRAIN_ATTR",
     "RetrainResult",
+    "TrainedMembers",
     "choose_trial",
     "default_model_path",
     "read_model_info",
@@ -82,6 +83,16 @@ class RetrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class TrainedMembers:
+    """What ``train_members`` trained: the networks, their histories, and the sizes
+    (``train``, ``validation``) of each member's split, the same for all of them."""
+
+    networks: list[Network]
+    histories: list[History]
+    examples: dict[str, int]
 
 
 def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
@@ -167,7 +178,7 @@ def retrain(
         options["epochs"] = epochs
 
     seed = trial_seed(spec, chosen.number)
-    networks, histories = train_members(
+    trained = train_members(
         params,
         spec,
         dataset,
@@ -177,7 +188,7 @@ def retrain(
         on_member=on_member,
         on_epoch=on_epoch,
     )
-    data = retrain_split(dataset, spec)  # its sizes, the same for every member
+    networks, histories = trained.networks, trained.histories
     model = networks[0] if ensemble == 1 else Ensemble(networks)
     test_loss, test_accuracy = model.evaluate(dataset.X_test, dataset.y_test)  # once
     members = [  # an ensemble's members, each tested alone too (reported, never chosen on)
@@ -203,11 +214,7 @@ def retrain(
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
         history=histories[0].to_dict(),
         dataset=spec.data.dataset,
-        examples={
-            "train": len(data.y_train),
-            "validation": len(data.y_validation),
-            "test": len(dataset.y_test),
-        },
+        examples={**trained.examples, "test": len(dataset.y_test)},
         ensemble=ensemble,
         members=members,
     )
@@ -225,10 +232,10 @@ def train_members(
     ensemble: int = 1,
     on_member: Callable[[int], None] | None = None,
     on_epoch: EpochCallback | None = None,
-) -> tuple[list[Network], list[History]]:
+) -> TrainedMembers:
     """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
     ``retrain`` does: member j has seed ``seed + j`` and holds out ``retrain_split``'s
-    validation set ``j`` for early stopping. Returns the networks and their histories."""
+    validation set ``j`` for early stopping."""
 
     def callback(epoch: int, metrics: dict[str, Any]) -> bool:
         if on_epoch is not None:
@@ -236,15 +243,18 @@ def train_members(
         return False
 
     augment = make_augmentation(spec, dataset.image_shape)
-    networks, histories = [], []
+    trained = TrainedMembers([], [], {})
     for j in range(ensemble):
         if on_member is not None:
             on_member(j)
         data = retrain_split(dataset, spec, member=j)
         network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        histories.append(train_on_split(network, data, options, seed + j, augment, callback))
-        networks.append(network)
-    return networks, histories
+        trained.histories.append(
+            train_on_split(network, data, options, seed + j, augment, callback)
+        )
+        trained.networks.append(network)
+        trained.examples = {"train": len(data.y_train), "validation": len(data.y_validation)}
+    return trained
 
 
 def _check_writable(path: Path) -> None:

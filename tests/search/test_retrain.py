@@ -139,9 +139,10 @@ def test_train_members_trains_the_networks_retrain_saves(
     study = optuna.load_study(study_name=name, storage=url)
     record, spec = study.user_attrs[RETRAIN_ATTR], parse_spec(study.user_attrs[SPEC_ATTR])
     options = training_options(record["params"], spec)
-    networks, histories = train_members(
+    trained = train_members(
         record["params"], spec, digits, options, seed=trial_seed(spec, record["trial"]), ensemble=2
     )
+    networks, histories = trained.networks, trained.histories
     saved = load_model("two.npz")
     assert isinstance(saved, Ensemble) and len(networks) == len(saved) == 2
     for network, member, history, info in zip(
