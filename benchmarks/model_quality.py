@@ -163,13 +163,12 @@ def measure(target: Target, jobs: int) -> bool:
 def sub_ensemble_accuracies(model_path: Path, spec: Any) -> list[float]:
     """Test accuracy of each disjoint block of ``SUB_ENSEMBLE`` members of the saved
     ensemble (none for a single network or a smaller ensemble)."""
-    from hpsearch.data import load
     from hpsearch.nn import Ensemble, load_model
 
     model = load_model(model_path)
     if not isinstance(model, Ensemble) or len(model) < 2 * SUB_ENSEMBLE:
         return []
-    data = load(spec.data.dataset, standardize=spec.data.standardize)
+    data = spec.data.load()
     blocks = [
         Ensemble(model.members[start : start + SUB_ENSEMBLE])
         for start in range(0, len(model) - SUB_ENSEMBLE + 1, SUB_ENSEMBLE)
@@ -191,12 +190,12 @@ def print_cross_check(spec: Any, result: dict[str, Any]) -> None:
     images; the test images play no part."""
     import dataclasses
 
-    from hpsearch.data import k_folds, load
+    from hpsearch.data import k_folds
     from hpsearch.nn import Ensemble
     from hpsearch.search.objective import training_options, trial_seed
     from hpsearch.search.retrain import train_members
 
-    data = load(spec.data.dataset, standardize=spec.data.standardize)
+    data = spec.data.load()
     params, seed = result["params"], trial_seed(spec, result["trial"])
     options = training_options(params, spec)
     scores, right, seen = [], 0, 0

@@ -186,6 +186,11 @@ def retrain(
     help="Standardize features (default: as the model was trained, from MODEL.json).",
 )
 @click.option(
+    "--deskew/--no-deskew",
+    default=None,
+    help="Deskew the images (default: as the model was trained, from MODEL.json).",
+)
+@click.option(
     "--output",
     "-o",
     type=click.Path(dir_okay=False),
@@ -193,14 +198,21 @@ def retrain(
     help="Write one CSV row per example (true, predicted, confidence).",
 )
 def predict(
-    model_path: str, data_name: str, split: str, standardize: bool | None, output: str | None
+    model_path: str,
+    data_name: str,
+    split: str,
+    standardize: bool | None,
+    deskew: bool | None,
+    output: str | None,
 ) -> None:
     """Run a saved MODEL on a dataset: accuracy and per-class accuracy."""
     console = _console()
     from hpsearch.search.predict import predict as run_predict
     from hpsearch.search.predict import write_predictions
 
-    prediction = run_predict(model_path, data_name, split=split, standardize=standardize)
+    prediction = run_predict(
+        model_path, data_name, split=split, standardize=standardize, deskew=deskew
+    )
     console.print(
         per_class_table(prediction.per_class(), f"{data_name} {split} set: per-class accuracy")
     )

@@ -11,7 +11,7 @@ from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
 from hpsearch.search.hyperparams import HYPERPARAMETERS
 from hpsearch.search.space import distribution_for
-from hpsearch.search.spec import HYPERPARAMETER_NAMES, StudySpec, load_spec
+from hpsearch.search.spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
 
 
 @cli.command()
@@ -51,6 +51,7 @@ def _summary(spec: StudySpec) -> Table:
         ("dataset", d.dataset),
         ("subset", "all" if d.subset is None else str(d.subset)),
         ("validation", f"{d.folds} folds, each in turn" if d.folds else str(d.validation)),
+        ("preprocessing", _preprocessing(d)),
         ("sampler", s.sampler + ("" if s.seed is None else f" (seed {s.seed})")),
         ("pruner", s.pruner),
         ("budget", _budget(spec)),
@@ -61,6 +62,11 @@ def _summary(spec: StudySpec) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _preprocessing(d: DataSection) -> str:
+    steps = [name for name, on in (("deskew", d.deskew), ("standardize", d.standardize)) if on]
+    return ", then ".join(steps) if steps else "none"
 
 
 def _space_table(spec: StudySpec) -> Table:

@@ -11,6 +11,7 @@ from typing import Any
 
 from hpsearch.data.builtin import load_digits, load_idx
 from hpsearch.data.dataset import Dataset
+from hpsearch.data.deskew import deskewed
 from hpsearch.data.files import load_csv, load_npz
 from hpsearch.data.sources import IDX_SOURCES
 from hpsearch.errors import DataError
@@ -77,21 +78,29 @@ def _loader(name: str) -> tuple[Callable[..., Dataset], list[str]]:
 
 def load_options(name: str) -> list[str]:
     """The options ``load(name, ...)`` accepts."""
-    return _loader(name)[1]
+    return [*_loader(name)[1], "deskew"]
 
 
 def load(name: str, **options: Any) -> Dataset:
     """Load dataset ``name``: ``digits``, ``fashion-mnist``, ``mnist``, ``npz:PATH`` or ``csv:PATH``.
 
     Every dataset accepts ``standardize=True`` (zero mean, unit variance per
-    feature, fitted on the training set); see the loaders for the rest
-    (``load_options(name)`` lists them). An unknown name or option is a ``DataError``.
+    feature, fitted on the training set), and every image dataset ``deskew=True``
+    (each image sheared upright before any standardizing; ``hpsearch.data.deskew``);
+    see the loaders for the rest (``load_options(name)`` lists them). An unknown
+    name or option is a ``DataError``.
     """
     loader, accepted = _loader(name)
-    unknown = sorted(set(options) - set(accepted))
+    unknown = sorted(set(options) - {*accepted, "deskew"})
     if unknown:
         raise DataError(
             f"dataset {name!r}: unknown option(s) {', '.join(unknown)}; "
-            f"valid options: {', '.join(accepted)}"
+            f"valid options: {', '.join([*accepted, 'deskew'])}"
         )
-    return loader(**options)
+    deskew = options.pop("deskew", False)
+    if not isinstance(deskew, bool):
+        raise DataError(f"dataset {name!r}: deskew must be true or false, got {deskew!r}")
+    if not deskew:
+        return loader(**options)
+    standardize = options.pop("standardize", False)
+    return deskewed(loader(**options), standardize=standardize)

@@ -162,17 +162,20 @@ def preprocess(
     else:
         X_train = _scaled(X_train, divisor)
         X_test = _scaled(X_test, divisor)
-    if standardize:
-        mean = X_train.mean(axis=0, dtype=np.float64).astype(np.float32)
-        std = X_train.std(axis=0, dtype=np.float64).astype(np.float32)
-        std[std < 1e-6] = 1.0
-        for X in (X_train, X_test):
-            X -= mean
-            X /= std
-        info["standardize"] = {"fitted_on": "X_train", "n": len(X_train)}
-    else:
-        info["standardize"] = False
+    info["standardize"] = standardize_features(X_train, X_test) if standardize else False
     return X_train, X_test, info
+
+
+def standardize_features(X_train: np.ndarray, X_test: np.ndarray) -> dict[str, Any]:
+    """Standardize both float32 arrays in place with ``X_train``'s per-feature mean and
+    standard deviation (constant features are only centred); returns what was done."""
+    mean = X_train.mean(axis=0, dtype=np.float64).astype(np.float32)
+    std = X_train.std(axis=0, dtype=np.float64).astype(np.float32)
+    std[std < 1e-6] = 1.0
+    for X in (X_train, X_test):
+        X -= mean
+        X /= std
+    return {"fitted_on": "X_train", "n": len(X_train)}
 
 
 def _scaled(X: np.ndarray, divisor: float) -> np.ndarray:

@@ -57,6 +57,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         of them may be positive.
     dropout : float in [0, 1), default=0.0
         Probability of dropping a hidden unit during training.
+    input_noise : float >= 0, default=0.0
+        Standard deviation of the Gaussian noise added to every input of every
+        training batch (in the units of ``X``; 0 adds none).
     batch_size : int >= 1, default=10
         Mini-batch size (capped at the number of training samples).
     max_epochs : int >= 1, default=30
@@ -102,6 +105,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         "l2": [Interval(Real, 0, None, closed="left")],
         "l1": [Interval(Real, 0, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "input_noise": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "max_epochs": [Interval(Integral, 1, None, closed="left")],
         "patience": [Interval(Integral, 1, None, closed="left"), None],
@@ -123,6 +127,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         l2: float = 0.0,
         l1: float = 0.0,
         dropout: float = 0.0,
+        input_noise: float = 0.0,
         batch_size: int = 10,
         max_epochs: int = 30,
         patience: int | None = None,
@@ -141,6 +146,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.l2 = l2
         self.l1 = l1
         self.dropout = dropout
+        self.input_noise = input_noise
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -187,6 +193,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
             momentum=self.momentum,
             l2=self.l2,
             l1=self.l1,
+            input_noise=self.input_noise,
             patience=self.patience,
             schedule=self.schedule,
             seed=train_seed,

@@ -43,13 +43,16 @@ def train(
     callback: Callback | None = None,
     seed: int | None = None,
     augment: Augment | None = None,
+    input_noise: float = 0.0,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent and return its ``History``.
 
     1. Each epoch shuffles the training set once (one seeded generator for the
        whole run); a helper thread gathers it, chunk by chunk, into preallocated
        buffers, and mini-batches are views of those (``ShuffledBatches``).
-    2. ``augment(batch, rng)``, when given, transforms training batches only.
+    2. ``augment(batch, rng)``, when given, transforms training batches only; then
+       ``input_noise`` > 0 adds Gaussian noise of that standard deviation to each
+       input of each training batch (a fresh draw every time the batch is seen).
     3. After each epoch: loss/accuracy on (a fixed sample of) the training set and
        on ``validation``, per-layer gradient norms, then ``callback(epoch, metrics)``;
        a truthy return stops training (reason ``callback``).
@@ -61,7 +64,7 @@ def train(
     """
     X, y = _check_data(network, train, "train")
     X_val, y_val = _check_data(network, validation, "validation") if validation else (None, None)
-    _check_arguments(epochs, batch_size, eta, l2, l1, patience, schedule, X_val)
+    _check_arguments(epochs, batch_size, eta, l2, l1, patience, schedule, X_val, input_noise)
     if schedule and patience is None:
         patience = 10
     n = len(X)
@@ -70,6 +73,7 @@ def train(
     batch_size = min(batch_size, n)
     workspace = Workspace(network, batch_size)
     batches = ShuffledBatches(X, y, batch_size)
+    noisy = xp.empty((batch_size, X.shape[1]), dtype=X.dtype) if input_noise > 0 else None
     penalty = (add_l2, l2) if l2 > 0 else (add_l1, l1) if l1 > 0 else None
     penalty_scratch = [xp.empty_like(w) for w in network.weights] if penalty else []
     # Every k-th example: spread over the whole set (all classes, even if it is sorted),
@@ -94,6 +98,8 @@ def train(
                 for xb, yb in batches.epoch(order):
                     if augment is not None:
                         xb = augment(xb, rng)
+                    if noisy is not None:
+                        xb = _add_noise(xb, noisy[: len(xb)], input_noise, rng)
                     workspace.forward(xb, rng=rng)
                     workspace.backward(yb, scale=scale)
                     if penalty is not None:
@@ -141,6 +147,14 @@ def train(
     if best is not None:
         network.set_parameters(*best)
     return history
+
+
+def _add_noise(xb: Any, out: Any, sigma: float, rng: xp.random.Generator) -> Any:
+    """``xb`` plus N(0, sigma^2) noise per input, written into ``out`` (xb is untouched)."""
+    rng.standard_normal(out=out, dtype=out.dtype)
+    out *= sigma
+    out += xb
+    return out
 
 
 def _measure(
@@ -202,6 +216,7 @@ def _check_arguments(
     patience: int | None,
     schedule: str | None,
     X_val: Any,
+    input_noise: float = 0.0,
 ) -> None:
     problems = []
     if int(epochs) < 1:
@@ -212,6 +227,8 @@ def _check_arguments(
         problems.append(f"eta must be a positive number, but got {eta!r}")
     if l2 < 0 or l1 < 0:
         problems.append(f"l2 and l1 must be >= 0, but got l2={l2!r}, l1={l1!r}")
+    if not float(input_noise) >= 0 or not math.isfinite(input_noise):
+        problems.append(f"input_noise must be a number >= 0, but got {input_noise!r}")
     if l2 > 0 and l1 > 0:
         problems.append("use either l2 or l1, not both")
     if patience is not None and int(patience) < 1:

@@ -123,6 +123,13 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
         Hyperparameter(
             "dropout", "float", 0.0, "drop probability", low=0.0, high=1.0, high_inclusive=False
         ),
+        Hyperparameter(
+            "input_noise",
+            "float",
+            0.0,
+            "std of Gaussian noise on training inputs",
+            low=0.0,
+        ),
         Hyperparameter("batch_size", "int", 10, "mini-batch size", low=1),
         Hyperparameter(
             "optimizer",

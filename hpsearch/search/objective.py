@@ -59,6 +59,7 @@ def training_options(params: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
         "momentum": float(params["momentum"]),
         "l2": float(params["lambda"]) if regularizer == "l2" else 0.0,
         "l1": float(params["lambda"]) if regularizer == "l1" else 0.0,
+        "input_noise": float(params["input_noise"]),
         "patience": spec.training.patience,
         "schedule": None if spec.training.schedule == "none" else spec.training.schedule,
     }

@@ -63,19 +63,24 @@ def predict(
     *,
     split: str = "test",
     standardize: bool | None = None,
+    deskew: bool | None = None,
     dataset: Dataset | None = None,
 ) -> Prediction:
     """Run the model at ``model_path`` on ``split`` of dataset ``data``.
 
-    ``standardize=None`` follows the model's sidecar (written by ``retrain``), else False.
+    ``standardize=None`` and ``deskew=None`` follow the model's sidecar (written by
+    ``retrain``), else False.
     """
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, but got {split!r}")
     model = load_model(model_path)
+    info = read_model_info(model_path)
     if standardize is None:
-        standardize = bool(read_model_info(model_path).get("standardize", False))
+        standardize = bool(info.get("standardize", False))
+    if deskew is None:
+        deskew = bool(info.get("deskew", False))
     if dataset is None:
-        dataset = load(data, standardize=standardize)
+        dataset = load(data, standardize=standardize, deskew=deskew)
     if model.sizes[0] != dataset.n_features:
         raise ConfigError(
             f"model {model_path} takes {model.sizes[0]} input features but dataset {data!r} "

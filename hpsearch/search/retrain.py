@@ -1,7 +1,7 @@
 """``hpsearch retrain``: train the best (or a chosen) trial's params on the full training set.
 
 1. Pick the trial: the best complete one, or trial N (any state, as long as it has params).
-2. Load the dataset as the search did (same ``standardize``) and carve a validation
+2. Load the dataset as the search did (same ``standardize``, ``deskew``) and carve a validation
    set from the *full* training set (seeded by the study seed), for early stopping.
 3. Train with the trial's params and the spec's [training] (epochs may be overridden);
    the best epoch's weights are restored. With ``ensemble=N``, N networks train this
@@ -27,7 +27,7 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.data import Dataset, Split, load, split
+from hpsearch.data import Dataset, Split, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import Ensemble, History, Network
 from hpsearch.search.objective import (
@@ -159,7 +159,7 @@ def retrain(
     their class probabilities; member 0 is the model ``ensemble=1`` trains.
     ``on_member(j)`` is called before member j trains and ``on_epoch(epoch, metrics)``
     after each of its epochs (progress displays).
-    ``dataset`` defaults to ``load(spec.data.dataset, standardize=...)``.
+    ``dataset`` defaults to ``spec.data.load()``.
     """
     chosen = choose_trial(study, trial)
     params = params_from_trial_params(chosen.params, spec)
@@ -172,7 +172,7 @@ def retrain(
     )
     _check_writable(path)
     if dataset is None:
-        dataset = load(spec.data.dataset, standardize=spec.data.standardize)
+        dataset = spec.data.load()
     options = training_options(params, spec)
     if epochs is not None:
         options["epochs"] = epochs
@@ -285,6 +285,7 @@ def _save(
                     "trial": trial,
                     "dataset": spec.data.dataset,
                     "standardize": spec.data.standardize,
+                    "deskew": spec.data.deskew,
                 },
                 indent=2,
             )
@@ -295,7 +296,7 @@ def _save(
 
 
 def sidecar_path(model_path: str | Path) -> Path:
-    """``MODEL.json`` beside ``MODEL.npz``: the data the model expects (dataset, standardize)."""
+    """``MODEL.json`` beside ``MODEL.npz``: the data the model expects (dataset, standardize, deskew)."""
     return Path(model_path).with_suffix(".json")
 
 

@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import ConfigError, SpecError
 from hpsearch.search import _checks as check
@@ -35,6 +35,9 @@ from hpsearch.search.hyperparams import (
     show,
 )
 from hpsearch.search.samplers import PRUNER_NAMES, SAMPLER_NAMES, sampler_problem
+
+if TYPE_CHECKING:
+    from hpsearch.data import Dataset
 
 __all__ = [
     "HYPERPARAMETERS",
@@ -98,6 +101,13 @@ class DataSection:
     # k-fold cross-validation instead of one validation set: each trial trains ``folds``
     # networks, each validated on one fold; ``validation`` is then 1 / folds.
     folds: int | None = None
+    deskew: bool = False  # shear each image upright (hpsearch.data.deskew), train and test
+
+    def load(self) -> Dataset:
+        """The dataset as every trial, retrain and check of this spec sees it."""
+        from hpsearch.data import load
+
+        return load(self.dataset, standardize=self.standardize, deskew=self.deskew)
 
 
 @dataclass(frozen=True)
@@ -326,6 +336,7 @@ def _parse_data(
         else:
             validation = 1 / folds
     standardize = check.boolean(raw, "standardize", "data.standardize", False, problems)
+    deskew = check.boolean(raw, "deskew", "data.deskew", False, problems)
     augmentation = None
     aug = check.table(raw, "augmentation", "data.augmentation", problems)
     if aug:
@@ -344,7 +355,7 @@ def _parse_data(
         augmentation = Augmentation(rotation=float(rotation), shift=shift)
     if len(problems) > before or dataset is None:
         return None
-    return DataSection(dataset, subset, validation, standardize, augmentation, folds)
+    return DataSection(dataset, subset, validation, standardize, augmentation, folds, deskew)
 
 
 def _dataset_problem(name: str) -> str | None:

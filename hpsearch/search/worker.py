@@ -19,7 +19,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.data import Folds, Split, k_folds, load, split
+from hpsearch.data import Folds, Split, k_folds, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.search.objective import Objective
 from hpsearch.search.queue import claim_records_heartbeat, claim_trial, requeue
@@ -43,7 +43,7 @@ class WorkerReport:
 def load_split(spec: StudySpec) -> tuple[Split | Folds, dict[str, Any]]:
     """The data split (or, with ``[data] folds``, the folds) every trial of ``spec``
     trains on: the same seed everywhere."""
-    dataset = load(spec.data.dataset, standardize=spec.data.standardize)
+    dataset = spec.data.load()
     seed = spec.study.seed or 0
     data: Split | Folds
     if spec.data.folds is not None:
