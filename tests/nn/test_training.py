@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -212,4 +213,94 @@ def test_labels_out_of_range_are_rejected() -> None:
     with pytest.raises(ConfigError, match=r"labels must be in 0\.\.1"):
         train(
             Network([3, 2]), (np.zeros((2, 3)), np.array([0, 2])), epochs=1, batch_size=1, eta=0.1
+        )
+
+
+class _RecordingWorkspace:
+    """Wraps the training loop's ``Workspace``: keeps a copy of every batch it runs forward."""
+
+    seen: ClassVar[list[np.ndarray]] = []
+
+    def __init__(self, network, batch_size) -> None:
+        from hpsearch.nn.propagation import Workspace
+
+        self._inner = Workspace(network, batch_size)
+        self.grad_weights, self.grad_biases = self._inner.grad_weights, self._inner.grad_biases
+
+    def forward(self, xb, **kwargs):
+        _RecordingWorkspace.seen.append(np.array(xb, copy=True))
+        return self._inner.forward(xb, **kwargs)
+
+    def backward(self, yb, **kwargs):
+        return self._inner.backward(yb, **kwargs)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_input_noise_adds_fresh_gaussian_noise_to_training_batches(
+    monkeypatch: pytest.MonkeyPatch, sigma: float
+) -> None:
+    """Rule: input_noise=sigma adds N(0, sigma^2) noise to every input of every training
+    batch, a fresh draw each time, and leaves the training data itself untouched; 0 adds
+    none. (All-zero inputs make what the network sees the noise itself.)"""
+    import hpsearch.nn.training as training
+
+    monkeypatch.setattr(training, "Workspace", _RecordingWorkspace)
+    _RecordingWorkspace.seen = []
+    X = np.zeros((300, 64), dtype=np.float32)
+    y = np.arange(300) % 10
+    train(
+        Network([64, 8, 10], seed=0),
+        (X, y),
+        epochs=2,
+        batch_size=32,
+        eta=0.1,
+        input_noise=sigma,
+        seed=0,
+    )
+    seen = np.concatenate(_RecordingWorkspace.seen)
+    assert seen.shape == (2 * 300, 64)
+    assert not X.any()  # the training set is not modified in place
+    if sigma == 0:
+        assert not seen.any()
+        return
+    assert abs(float(seen.mean())) < 0.01
+    assert float(seen.std()) == pytest.approx(sigma, rel=0.02)
+    assert not np.array_equal(seen[:300], seen[300:])  # each epoch draws anew
+
+
+def test_input_noise_changes_training_and_stays_reproducible(digits) -> None:
+    """Rule: a seeded run with input noise is reproducible, and differs from the same run
+    without noise; the noise is drawn only during training, so evaluation is unaffected."""
+
+    def run(sigma: float) -> Network:
+        network = Network([64, 20, 10], loss="log_likelihood", seed=3)
+        train(
+            network,
+            (digits["X_train"], digits["y_train"]),
+            epochs=2,
+            batch_size=16,
+            eta=0.3,
+            input_noise=sigma,
+            seed=3,
+        )
+        return network
+
+    noisy, again, clean = run(0.3), run(0.3), run(0.0)
+    assert all(np.array_equal(a, b) for a, b in zip(noisy.weights, again.weights, strict=True))
+    assert not np.array_equal(noisy.weights[0], clean.weights[0])
+    first = noisy.evaluate(digits["X_val"], digits["y_val"])
+    assert noisy.evaluate(digits["X_val"], digits["y_val"]) == first
+
+
+@pytest.mark.parametrize("bad", [-0.1, float("nan"), float("inf")])
+def test_input_noise_must_be_a_finite_number_at_least_zero(digits, bad: float) -> None:
+    """Rule: a negative or non-finite input_noise is a ConfigError naming it."""
+    with pytest.raises(ConfigError, match=r"input_noise must be a number >= 0"):
+        train(
+            Network([64, 10], seed=0),
+            (digits["X_train"], digits["y_train"]),
+            epochs=1,
+            batch_size=10,
+            eta=0.1,
+            input_noise=bad,
         )

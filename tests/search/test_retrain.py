@@ -275,3 +275,37 @@ def test_predict_bad_models_are_one_line_errors(cli: Callable[..., Any], tmp_pat
         assert code == 1 and out == "", model
         assert err.startswith("error: ") and message in err, err
         assert "Traceback" not in err and err.count("\n") == 1
+
+
+def test_a_deskewed_noisy_study_trains_retrains_and_predicts_on_deskewed_data(
+    cli: Callable[..., Any], spec_file: Callable[..., Path], tmp_path: Path
+) -> None:
+    """[data] deskew = true and a searched input_noise: the trials draw their noise and
+    validate on deskewed images; retrain trains on them and its sidecar says so, so predict
+    feeds the model deskewed test images without being told and reproduces the recorded
+    test accuracy; told not to deskew, it feeds other inputs."""
+    path = spec_file(
+        {
+            "data": {"deskew": True, "standardize": True},
+            "space": {"input_noise": {"type": "float", "low": 0.1, "high": 0.8}},
+        }
+    )
+    url = f"sqlite:///{tmp_path / 'deskew.db'}"
+    code, out, err = cli("validate", str(path))
+    assert code == 0 and "deskew, then standardize" in out, err
+    assert cli("run", str(path), "--storage", url).code == 0
+    study = optuna.load_study(study_name="tiny", storage=url)
+    noises = [t.params["input_noise"] for t in study.trials]
+    assert len(noises) == 4 and all(0.1 <= v <= 0.8 for v in noises)
+    code, _, err = cli("retrain", "tiny", "--storage", url, "--output", "m.npz")
+    assert code == 0, err
+    record = optuna.load_study(study_name="tiny", storage=url).user_attrs[RETRAIN_ATTR]
+    assert record["params"]["input_noise"] == study.best_trial.params["input_noise"]
+    deskewed = load("digits", deskew=True, standardize=True)
+    model = load_model(tmp_path / "m.npz")
+    expected = model.evaluate(deskewed.X_test, deskewed.y_test)[1]
+    assert expected == pytest.approx(record["test_accuracy"])
+    followed = predict(tmp_path / "m.npz", "digits")
+    assert followed.accuracy == pytest.approx(expected)
+    plain = predict(tmp_path / "m.npz", "digits", deskew=False)
+    assert not np.allclose(plain.confidence, followed.confidence)

@@ -126,6 +126,8 @@ BAD: list[tuple[str, Any, list[str]]] = [
         ["data.validation: expected an int count >= 1 or a float fraction in (0, 1)"],
     ),
     ("data.standardize", "yes", ["data.standardize: expected true or false"]),
+    ("data.deskew", 1, ["data.deskew: expected true or false"]),
+    ("space.input_noise", -0.5, ["space.input_noise: expected a number >= 0"]),
     ("data.folds", 1, ["data.folds: expected an int >= 2, got 1"]),
     ("data.folds", 50, ["data.folds: expected an int in 2..20, got 50"]),
     ("data.folds", 5, ["data.folds and data.validation: give one"]),  # good() has validation
@@ -295,7 +297,7 @@ _KEYS = st.sampled_from(
      "eta", "lambda", "loss", "momentum", "optimizer", "low", "high", "log", "step", "type",
      "choices", "augmentation", "x", "metric", "direction", "pruner", "timeout", "seed",
      "subset", "validation", "epochs", "patience", "schedule", "dtype", "description",
-     "hidden_width", "dropout", "rotation", "shift", "standardize"]
+     "hidden_width", "dropout", "rotation", "shift", "standardize", "deskew", "input_noise"]
 )  # fmt: skip
 _SCALARS = (
     st.none()
