@@ -216,7 +216,7 @@ def _check_arguments(
     patience: int | None,
     schedule: str | None,
     X_val: Any,
-    input_noise: float = 0.0,
+    input_noise: float,
 ) -> None:
     problems = []
     if int(epochs) < 1:
