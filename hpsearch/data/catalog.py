@@ -76,9 +76,13 @@ def _loader(name: str) -> tuple[Callable[..., Dataset], list[str]]:
     return loader, options
 
 
+#: Options ``load`` itself applies to any dataset, after its loader.
+COMMON_OPTIONS: tuple[str, ...] = ("deskew",)
+
+
 def load_options(name: str) -> list[str]:
     """The options ``load(name, ...)`` accepts."""
-    return [*_loader(name)[1], "deskew"]
+    return [*_loader(name)[1], *COMMON_OPTIONS]
 
 
 def load(name: str, **options: Any) -> Dataset:
@@ -90,12 +94,13 @@ def load(name: str, **options: Any) -> Dataset:
     see the loaders for the rest (``load_options(name)`` lists them). An unknown
     name or option is a ``DataError``.
     """
-    loader, accepted = _loader(name)
-    unknown = sorted(set(options) - {*accepted, "deskew"})
+    loader, own = _loader(name)
+    accepted = [*own, *COMMON_OPTIONS]
+    unknown = sorted(set(options) - set(accepted))
     if unknown:
         raise DataError(
             f"dataset {name!r}: unknown option(s) {', '.join(unknown)}; "
-            f"valid options: {', '.join([*accepted, 'deskew'])}"
+            f"valid options: {', '.join(accepted)}"
         )
     deskew = options.pop("deskew", False)
     if not isinstance(deskew, bool):

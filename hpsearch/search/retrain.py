@@ -296,7 +296,8 @@ def _save(
 
 
 def sidecar_path(model_path: str | Path) -> Path:
-    """``MODEL.json`` beside ``MODEL.npz``: the data the model expects (dataset, standardize, deskew)."""
+    """``MODEL.json`` beside ``MODEL.npz``: the data the model expects (dataset,
+    standardize, deskew)."""
     return Path(model_path).with_suffix(".json")
 
 
