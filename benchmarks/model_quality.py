@@ -95,7 +95,7 @@ def hpsearch(*args: str, cwd: Path) -> float:
 def measure(target: Target, jobs: int) -> bool:
     import optuna
 
-    from hpsearch.search.spec import load_spec
+    from hpsearch.spec.study_spec import load_spec
 
     spec = load_spec(ROOT / target.spec)
     name = spec.study.name
@@ -192,8 +192,8 @@ def print_cross_check(spec: Any, result: dict[str, Any]) -> None:
 
     from hpsearch.data import k_folds
     from hpsearch.nn import Ensemble
-    from hpsearch.search.objective import training_options, trial_seed
-    from hpsearch.search.retrain import train_members
+    from hpsearch.results.retrain import train_members
+    from hpsearch.tuning.objective import training_options, trial_seed
 
     data = spec.data.load()
     params, seed = result["params"], trial_seed(spec, result["trial"])

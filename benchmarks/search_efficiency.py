@@ -56,16 +56,17 @@ import numpy as np
 import optuna
 from optuna.trial import TrialState
 
-from hpsearch.search import reporting
-from hpsearch.search import worker as worker_module
-from hpsearch.search.compare import best_so_far_curves, epochs_to_reach
-from hpsearch.search.controller import blas_threads, run_study
-from hpsearch.search.samplers import make_sampler, sampler_problem
-from hpsearch.search.spec import StudySpec, parse_spec
-from hpsearch.search.storage import open_storage
-from hpsearch.search.study import counted_trials, create_or_resume, load_study_and_spec
-from hpsearch.search.summary import trial_duration
-from hpsearch.search.worker import run_worker
+from hpsearch.results.compare import best_so_far_curves, epochs_to_reach
+from hpsearch.results.summary import trial_duration
+from hpsearch.spec.strategies import sampler_problem
+from hpsearch.spec.study_spec import StudySpec, parse_spec
+from hpsearch.storage.urls import open_storage
+from hpsearch.study.lifecycle import counted_trials, create_or_resume, load_study_and_spec
+from hpsearch.tuning import reporting
+from hpsearch.tuning.samplers import make_sampler
+from hpsearch.workers import loop as worker_module
+from hpsearch.workers.controller import blas_threads, run_study
+from hpsearch.workers.loop import run_worker
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = ROOT / "benchmarks" / "out" / "search_efficiency.png"
@@ -425,7 +426,7 @@ def main(argv: list[str] | None = None) -> int:
         f"# data: {setting.label}; grid: {' x '.join(f'{k} {v}' for k, v in setting.grid.items())}"
     )
     _configure_process()
-    print("# pruner consulted every epoch (hpsearch.search.reporting.STORAGE_SHARE = 1.0)")
+    print("# pruner consulted every epoch (hpsearch.tuning.reporting.STORAGE_SHARE = 1.0)")
     print(f"# {args.jobs} process(es), {blas_threads(args.jobs)} BLAS thread(s) each")
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="hpsearch-efficiency-") as tmp:

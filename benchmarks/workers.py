@@ -101,7 +101,7 @@ def scaling(url: str, workers: int, trials_per_worker: int) -> tuple[float, floa
     """(trials per minute in steady state, seconds from launch to the last exit)."""
     import optuna
 
-    from hpsearch.search.storage import open_storage
+    from hpsearch.storage.urls import open_storage
 
     name = f"scaling-{workers}-{uuid.uuid4().hex[:6]}"
     with tempfile.TemporaryDirectory() as folder:
@@ -198,10 +198,10 @@ class StorageTimer:
 def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
     import optuna
 
-    from hpsearch.search import worker as worker_module
-    from hpsearch.search.resilient import OWN_OPERATIONS, RETRIED
-    from hpsearch.search.spec import load_spec
-    from hpsearch.search.study import create_or_resume, load_study_and_spec
+    from hpsearch.spec.study_spec import load_spec
+    from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
+    from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
+    from hpsearch.workers import loop as worker_module
 
     name = f"overhead-{uuid.uuid4().hex[:6]}"
     spec = load_spec(ROOT / "studies" / "digits-quick.toml")
@@ -269,8 +269,8 @@ def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
 def _stress_process(url: str, name: str, start_at: float, seconds: float, results: Any) -> None:
     import optuna
 
-    from hpsearch.search.queue import claim_trial, enqueue_budget
-    from hpsearch.search.storage import open_storage
+    from hpsearch.storage.urls import open_storage
+    from hpsearch.study.queue import claim_trial, enqueue_budget
 
     optuna.logging.set_verbosity(optuna.logging.ERROR)
     done = errors = 0
@@ -298,8 +298,8 @@ def _stress_process(url: str, name: str, start_at: float, seconds: float, result
 def stress(url: str, processes: int, seconds: float) -> tuple[float, int, int, str]:
     import optuna
 
-    from hpsearch.search.queue import enqueue_budget
-    from hpsearch.search.storage import open_storage
+    from hpsearch.storage.urls import open_storage
+    from hpsearch.study.queue import enqueue_budget
 
     name = f"stress-{uuid.uuid4().hex[:6]}"
     study = optuna.create_study(study_name=name, storage=open_storage(url))
@@ -343,7 +343,7 @@ def main() -> None:
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     import optuna
 
-    from hpsearch.search.storage import mask_url
+    from hpsearch.storage.urls import mask_url
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # no "study created" lines
 

@@ -34,8 +34,8 @@ class ResultsStudies:
 
 @pytest.fixture(scope="session")
 def results_studies(tmp_path_factory: pytest.TempPathFactory) -> ResultsStudies:
-    from hpsearch.search.controller import run_study
-    from hpsearch.search.spec import parse_spec
+    from hpsearch.spec.study_spec import parse_spec
+    from hpsearch.workers.controller import run_study
 
     url = f"sqlite:///{tmp_path_factory.mktemp('results') / 'studies.db'}"
     names = []

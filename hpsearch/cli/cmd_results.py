@@ -11,9 +11,9 @@ from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
 from hpsearch.cli.options import storage_option
 from hpsearch.cli.tables import compare_table, per_class_table
-from hpsearch.search.export import FORMATS, render_export, write_export
-from hpsearch.search.storage import resolve_storage_url
-from hpsearch.search.study import load_study_and_spec
+from hpsearch.results.export import FORMATS, render_export, write_export
+from hpsearch.storage.urls import resolve_storage_url
+from hpsearch.study.lifecycle import load_study_and_spec
 
 
 def _console() -> Console:
@@ -98,8 +98,8 @@ def retrain(
     With --ensemble N, N networks train that way and the model averages them.
     """
     console = _console()
-    from hpsearch.search.retrain import choose_trial
-    from hpsearch.search.retrain import retrain as run_retrain
+    from hpsearch.results.retrain import choose_trial
+    from hpsearch.results.retrain import retrain as run_retrain
 
     study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
     chosen = choose_trial(study, trial_number)  # fail fast, before loading data
@@ -207,8 +207,8 @@ def predict(
 ) -> None:
     """Run a saved MODEL on a dataset: accuracy and per-class accuracy."""
     console = _console()
-    from hpsearch.search.predict import predict as run_predict
-    from hpsearch.search.predict import write_predictions
+    from hpsearch.results.predict import predict as run_predict
+    from hpsearch.results.predict import write_predictions
 
     prediction = run_predict(
         model_path, data_name, split=split, standardize=standardize, deskew=deskew
@@ -238,7 +238,7 @@ def compare(study_names: tuple[str, ...], storage: str | None, plot: str | None)
     """Compare studies: best value, trials, epochs, wall time, and the epochs each
     needed to reach every other study's best."""
     console = _console()
-    from hpsearch.search.compare import compare_studies, plot_comparison
+    from hpsearch.results.compare import compare_studies, plot_comparison
 
     rows = compare_studies(resolve_storage_url(storage), list(study_names))
     console.print(compare_table(rows))

@@ -9,10 +9,15 @@ from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
 from hpsearch.cli.options import spec_overrides, storage_option
 from hpsearch.cli.tables import best_table, status_table, trials_table
-from hpsearch.search import controller
-from hpsearch.search.spec import load_spec
-from hpsearch.search.storage import mask_url, open_storage, resolve_storage_url
-from hpsearch.search.study import create_or_resume, delete_study, load_study_and_spec, study_names
+from hpsearch.spec.study_spec import load_spec
+from hpsearch.storage.urls import mask_url, open_storage, resolve_storage_url
+from hpsearch.study.lifecycle import (
+    create_or_resume,
+    delete_study,
+    load_study_and_spec,
+    study_names,
+)
+from hpsearch.workers import controller
 
 console = make_console()
 
@@ -108,7 +113,7 @@ def worker(storage: str | None, study_name: str, max_trials: int | None) -> None
     The spec comes from the study itself: only the storage URL and the name are needed.
     SIGTERM ends the current trial cleanly (failed, re-queued) and exits.
     """
-    from hpsearch.search.worker import run_worker, study_deadline
+    from hpsearch.workers.loop import run_worker, study_deadline
 
     url = resolve_storage_url(storage)
     study, spec = load_study_and_spec(url, study_name)

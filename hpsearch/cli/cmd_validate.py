@@ -9,9 +9,9 @@ from rich.table import Table
 
 from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
-from hpsearch.search.hyperparams import HYPERPARAMETERS
-from hpsearch.search.space import distribution_for
-from hpsearch.search.spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
+from hpsearch.spec.hyperparams import HYPERPARAMETERS
+from hpsearch.spec.study_spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
+from hpsearch.tuning.space import distribution_for
 
 
 @cli.command()

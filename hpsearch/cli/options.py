@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from hpsearch.search.samplers import SAMPLER_NAMES
+from hpsearch.spec.strategies import SAMPLER_NAMES
 
 storage_option = click.option(
     "--storage",

@@ -1,4 +1,4 @@
-"""Rich tables of studies and trials (formatting only: the data come from hpsearch.search.summary)."""
+"""Rich tables of studies and trials (formatting only: the data come from hpsearch.results.summary)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from typing import Any
 import optuna
 from rich.table import Table
 
-from hpsearch.search.spec import StudySpec
-from hpsearch.search.summary import best_trials, study_summary, trial_row
+from hpsearch.results.summary import best_trials, study_summary, trial_row
+from hpsearch.spec.study_spec import StudySpec
 
 
 def _fmt(value: Any) -> str:

@@ -15,7 +15,7 @@ from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import StudyReader
 from hpsearch.dashboard.storage import mask_url, open_storage
-from hpsearch.search.export import json_safe
+from hpsearch.results.export import json_safe
 
 DEFAULT_POLL_MS = 3000
 

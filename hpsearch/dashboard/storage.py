@@ -8,7 +8,7 @@ import optuna
 import sqlalchemy.engine
 
 from hpsearch.errors import StorageError
-from hpsearch.search.storage import mask_url, resolve_storage_url
+from hpsearch.storage.urls import mask_url, resolve_storage_url
 
 __all__ = ["mask_url", "open_storage", "resolve_storage_url", "sqlite_path"]
 

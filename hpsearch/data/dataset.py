@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from hpsearch.data.split import resolve_size, stratified_partition
+from hpsearch.data.partition import resolve_size, stratified_partition
 from hpsearch.errors import DataError
 
 

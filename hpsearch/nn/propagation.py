@@ -8,18 +8,29 @@ loss, times ``scale``, are in ``grad_weights`` / ``grad_biases``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
+from hpsearch.nn.activations import Activation
 from hpsearch.nn.backend import xp
+from hpsearch.nn.losses import Loss
 
-if TYPE_CHECKING:
-    from hpsearch.nn.network import Network
+
+class Layers(Protocol):
+    """What the passes read of a network (``hpsearch.nn.Network`` has it all)."""
+
+    dtype: Any
+    sizes: list[int]
+    weights: list[Any]
+    biases: list[Any]
+    dropout: float
+    activation_fn: Activation
+    loss_fn: Loss
 
 
 class Workspace:
     """Buffers and the two passes of backpropagation for one network and batch size."""
 
-    def __init__(self, network: Network, batch_size: int) -> None:
+    def __init__(self, network: Layers, batch_size: int) -> None:
         self.network = network
         dtype = network.dtype
         widths = network.sizes[1:]

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from hpsearch.data import Dataset, Split, k_folds, load, split
-from hpsearch.data.split import allocate
+from hpsearch.data.partition import allocate
 from hpsearch.errors import DataError
 
 

@@ -14,9 +14,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from optuna.trial import TrialState
 
-from hpsearch.search.hyperparams import HYPERPARAMETER_NAMES
-from hpsearch.search.spec import SECTIONS, load_spec
-from hpsearch.search.study import SPEC_ATTR, counted_trials, load_study_and_spec
+from hpsearch.spec.hyperparams import HYPERPARAMETER_NAMES
+from hpsearch.spec.study_spec import SECTIONS, load_spec
+from hpsearch.study.lifecycle import SPEC_ATTR, counted_trials, load_study_and_spec
 
 REPO = Path(__file__).parents[2]
 DIGITS_QUICK = REPO / "studies" / "digits-quick.toml"
@@ -187,7 +187,7 @@ def test_a_worker_stopped_by_an_error_fails_the_run_and_keeps_the_study(
 
     from hpsearch.data import load
     from hpsearch.errors import HpsearchError
-    from hpsearch.search.controller import run_study
+    from hpsearch.workers.controller import run_study
 
     digits = load("digits")
     data = tmp_path / "digits.npz"

@@ -11,9 +11,9 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.compare import best_so_far_curves, compare_studies, epochs_to_reach
-from hpsearch.search.spec import parse_spec
-from hpsearch.search.study import create_or_resume
+from hpsearch.results.compare import best_so_far_curves, compare_studies, epochs_to_reach
+from hpsearch.spec.study_spec import parse_spec
+from hpsearch.study.lifecycle import create_or_resume
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.study import counted_trials, load_study_and_spec
+from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
 
 
 def _finished(trials: list[Any]) -> list[Any]:

@@ -13,9 +13,9 @@ from typing import Any
 import optuna
 import pytest
 
-from hpsearch.search.export import BASE_COLUMNS, export_json, render_export
-from hpsearch.search.spec import parse_spec
-from hpsearch.search.study import SPEC_ATTR
+from hpsearch.results.export import BASE_COLUMNS, export_json, render_export
+from hpsearch.spec.study_spec import parse_spec
+from hpsearch.study.lifecycle import SPEC_ATTR
 
 pytestmark = pytest.mark.usefixtures("in_tmp")
 

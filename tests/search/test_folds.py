@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.study import load_study_and_spec
+from hpsearch.study.lifecycle import load_study_and_spec
 
 
 def test_a_cross_validated_trial_is_the_mean_over_its_folds(

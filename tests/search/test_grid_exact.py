@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.space import grid_points
-from hpsearch.search.spec import load_spec
+from hpsearch.spec.study_spec import load_spec
+from hpsearch.tuning.space import grid_points
 
 GRID = {
     "study": {"sampler": "grid", "n_trials": None},

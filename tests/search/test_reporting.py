@@ -6,10 +6,10 @@ from pathlib import Path
 
 import optuna
 
-from hpsearch.search import reporting
-from hpsearch.search.queue import claim_trial, enqueue_budget
-from hpsearch.search.reporting import EpochReporter
-from hpsearch.search.storage import open_storage
+from hpsearch.storage.urls import open_storage
+from hpsearch.study.queue import claim_trial, enqueue_budget
+from hpsearch.tuning import reporting
+from hpsearch.tuning.reporting import EpochReporter
 
 
 def _study(tmp_path: Path) -> optuna.Study:

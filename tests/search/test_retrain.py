@@ -13,12 +13,12 @@ import pytest
 
 from hpsearch.data import load
 from hpsearch.nn import Ensemble, Network, load_model
-from hpsearch.search.objective import training_options, trial_seed
-from hpsearch.search.predict import predict
-from hpsearch.search.retrain import RETRAIN_ATTR, retrain_split, train_members
-from hpsearch.search.space import params_from_trial_params
-from hpsearch.search.spec import parse_spec
-from hpsearch.search.study import SPEC_ATTR, create_or_resume
+from hpsearch.results.predict import predict
+from hpsearch.results.retrain import RETRAIN_ATTR, retrain_split, train_members
+from hpsearch.spec.study_spec import parse_spec
+from hpsearch.study.lifecycle import SPEC_ATTR, create_or_resume
+from hpsearch.tuning.objective import training_options, trial_seed
+from hpsearch.tuning.space import params_from_trial_params
 
 RETRAIN_KEYS = {
     "trial",
@@ -212,8 +212,8 @@ def test_retrain_to_an_unwritable_place_fails_before_training(
     """A model path under a file (no folder can be made there), or a folder: the error comes
     before any network trains, and the study's recorded retrain is left as it was."""
     from hpsearch.errors import HpsearchError
-    from hpsearch.search.retrain import retrain
-    from hpsearch.search.study import load_study_and_spec
+    from hpsearch.results.retrain import retrain
+    from hpsearch.study.lifecycle import load_study_and_spec
 
     study, spec = load_study_and_spec(results_studies.url, results_studies.names[0])
     blocker = tmp_path / "a-file"

@@ -6,10 +6,11 @@ import optuna
 import pytest
 
 from hpsearch.errors import ConfigError
-from hpsearch.search import samplers
-from hpsearch.search import spec as spec_module
-from hpsearch.search.samplers import PRUNER_NAMES, SAMPLER_NAMES, make_pruner, make_sampler
-from hpsearch.search.spec import parse_spec
+from hpsearch.spec import strategies
+from hpsearch.spec import study_spec as spec_module
+from hpsearch.spec.strategies import PRUNER_NAMES, SAMPLER_NAMES
+from hpsearch.spec.study_spec import parse_spec
+from hpsearch.tuning.samplers import make_pruner, make_sampler
 
 EXPECTED_SAMPLERS = {
     "tpe": optuna.samplers.TPESampler,
@@ -36,7 +37,7 @@ def test_names_are_the_documented_ones() -> None:
 @pytest.mark.parametrize("name", SAMPLER_NAMES)
 def test_make_sampler_builds_each_name(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each sampler name builds its Optuna sampler; grid is random (trials are enqueued)."""
-    monkeypatch.setattr(samplers, "_installed", lambda module: True)  # optional extras
+    monkeypatch.setattr(strategies, "_installed", lambda module: True)  # optional extras
     sampler = make_sampler(name, seed=3)
     assert type(sampler) is EXPECTED_SAMPLERS[name]
 
@@ -63,7 +64,7 @@ def test_seeded_samplers_repeat_their_suggestions() -> None:
 
 def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     """gp without torch (and cmaes without cmaes) fails with how to install it."""
-    monkeypatch.setattr(samplers, "_installed", lambda module: False)
+    monkeypatch.setattr(strategies, "_installed", lambda module: False)
     with pytest.raises(
         ConfigError, match=r"needs the 'torch' package.*pip install 'hpsearch\[gp\]'"
     ):

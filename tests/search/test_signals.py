@@ -20,9 +20,9 @@ from typing import Any
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.queue import RETRY_OF
-from hpsearch.search.storage import open_storage
-from hpsearch.search.study import counted_trials, load_study_and_spec
+from hpsearch.storage.urls import open_storage
+from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+from hpsearch.study.queue import RETRY_OF
 
 #: Trials long enough (a few seconds) to be caught running: 1000 images, up to 150 epochs.
 SLOW = {

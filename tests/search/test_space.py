@@ -8,18 +8,18 @@ import optuna
 import pytest
 
 from hpsearch.errors import ConfigError
-from hpsearch.search import spec as spec_module
-from hpsearch.search.space import (
-    grid_points,
-    optuna_distributions,
-    params_from_trial_params,
-    suggest_params,
-)
-from hpsearch.search.spec import (
+from hpsearch.spec import study_spec as spec_module
+from hpsearch.spec.study_spec import (
     HYPERPARAMETER_DEFAULTS,
     HYPERPARAMETER_NAMES,
     StudySpec,
     parse_spec,
+)
+from hpsearch.tuning.space import (
+    grid_points,
+    optuna_distributions,
+    params_from_trial_params,
+    suggest_params,
 )
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)

@@ -12,9 +12,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from hpsearch.errors import ConfigError, SpecError
-from hpsearch.search import spec as spec_module
-from hpsearch.search.hyperparams import Categorical, FloatRange, IntRange
-from hpsearch.search.spec import (
+from hpsearch.spec import study_spec as spec_module
+from hpsearch.spec.hyperparams import Categorical, FloatRange, IntRange
+from hpsearch.spec.study_spec import (
     HYPERPARAMETER_DEFAULTS,
     StudySpec,
     load_spec,
@@ -282,12 +282,12 @@ def test_all_problems_are_reported_together() -> None:
 
 def test_gp_without_torch_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     """sampler = 'gp' without PyTorch installed is a problem that says how to install it."""
-    from hpsearch.search import samplers
+    from hpsearch.spec import strategies
 
-    monkeypatch.setattr(samplers, "_installed", lambda module: module != "torch")
+    monkeypatch.setattr(strategies, "_installed", lambda module: module != "torch")
     with pytest.raises(SpecError, match=r"study\.sampler: .*torch.*pip install 'hpsearch\[gp\]'"):
         parse_spec(with_(good(), "study.sampler", "gp"))
-    monkeypatch.setattr(samplers, "_installed", lambda module: True)
+    monkeypatch.setattr(strategies, "_installed", lambda module: True)
     assert parse_spec(with_(good(), "study.sampler", "gp")).study.sampler == "gp"
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from hpsearch.cli import main
-from hpsearch.search import spec as spec_module
+from hpsearch.spec import study_spec as spec_module
 
 STUDIES = Path(__file__).parents[2] / "studies"
 

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import optuna
 
-from hpsearch.search import worker
-from hpsearch.search.spec import load_spec
-from hpsearch.search.storage import open_storage
-from hpsearch.search.study import create_or_resume, load_study_and_spec
+from hpsearch.spec.study_spec import load_spec
+from hpsearch.storage.urls import open_storage
+from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
+from hpsearch.workers import loop as worker
 
 
 def _run(spec_file, storage_url, monkeypatch, interval: int) -> tuple[int, int]:

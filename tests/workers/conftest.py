@@ -227,7 +227,7 @@ class Cluster:
             )
 
     def study(self) -> optuna.Study:
-        from hpsearch.search.storage import open_storage
+        from hpsearch.storage.urls import open_storage
 
         return optuna.load_study(study_name=self.name, storage=open_storage(self.url))
 
@@ -250,7 +250,7 @@ class Cluster:
 
     def counted(self) -> tuple[list[optuna.trial.FrozenTrial], dict[str, int]]:
         """Trials that use up the budget (retried failures left out), and their states."""
-        from hpsearch.search.study import counted_trials
+        from hpsearch.study.lifecycle import counted_trials
 
         counted = counted_trials(self.study())
         states: dict[str, int] = {}

@@ -6,8 +6,8 @@ import optuna
 import pytest
 from sqlalchemy import exc as sa_exc
 
-from hpsearch.search import resilient
-from hpsearch.search.resilient import _retrying, is_connection_error
+from hpsearch.storage import resilient
+from hpsearch.storage.resilient import _retrying, is_connection_error
 
 
 def _dropped() -> sa_exc.OperationalError:

@@ -11,8 +11,8 @@ from optuna.trial import TrialState
 
 from hpsearch.cli import main
 from hpsearch.errors import StorageError
-from hpsearch.search import storage as storage_module
-from hpsearch.search.storage import open_storage
+from hpsearch.storage import urls as storage_module
+from hpsearch.storage.urls import open_storage
 
 
 def test_server_engines_use_pre_ping_a_small_pool_and_heartbeats(pg_url, mysql_url, monkeypatch):
@@ -127,8 +127,8 @@ def test_a_learning_curve_over_64_kb_is_stored_on_mariadb(mysql_url):
     # history): hpsearch widens them, or the trial's final write fails.
     import optuna
 
-    from hpsearch.search.cache import worker_storage
-    from hpsearch.search.queue import claim_trial, enqueue_budget
+    from hpsearch.storage.cache import worker_storage
+    from hpsearch.study.queue import claim_trial, enqueue_budget
 
     name = f"long-history-{time.time_ns()}"
     study = optuna.create_study(study_name=name, storage=open_storage(mysql_url))

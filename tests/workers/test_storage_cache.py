@@ -12,10 +12,10 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.search.cache import StudyCache, worker_storage
-from hpsearch.search.queue import claim_trial, enqueue_budget
-from hpsearch.search.reporting import write_progress
-from hpsearch.search.storage import open_storage
+from hpsearch.storage.cache import StudyCache, worker_storage
+from hpsearch.storage.urls import open_storage
+from hpsearch.study.queue import claim_trial, enqueue_budget
+from hpsearch.tuning.reporting import write_progress
 
 from .conftest import ROOT
 
@@ -59,7 +59,7 @@ def test_params_are_deferred_and_stored_with_the_final_state(storage_url):
     assert done.params == {"x": x, "c": c} and done.user_attrs == {"note": "kept"}
     # Another process, from scratch.
     code = (
-        "import json, optuna; from hpsearch.search.storage import open_storage; "
+        "import json, optuna; from hpsearch.storage.urls import open_storage; "
         f"s = optuna.load_study(study_name={study.study_name!r}, storage=open_storage({storage_url!r})); "
         f"print(json.dumps(s.trials[{trial.number}].params))"
     )
@@ -175,7 +175,7 @@ def test_a_claim_records_the_trials_first_heartbeat_with_it(storage_url):
 
 
 def test_without_heartbeats_a_claim_records_none(storage_url, monkeypatch):
-    monkeypatch.setattr("hpsearch.search.storage.HEARTBEAT_INTERVAL", 0)
+    monkeypatch.setattr("hpsearch.storage.urls.HEARTBEAT_INTERVAL", 0)
     monkeypatch.delenv("HPSEARCH_HEARTBEAT_INTERVAL", raising=False)
     name = f"cache-{uuid.uuid4().hex[:8]}"
     storage = open_storage(storage_url)

@@ -9,8 +9,8 @@ import optuna
 import psycopg
 import pytest
 
-from hpsearch.search import trialengine
-from hpsearch.search.storage import open_storage
+from hpsearch.storage import trialengine
+from hpsearch.storage.urls import open_storage
 
 from .conftest import PG_HOST, PG_PORT
 

@@ -30,15 +30,15 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch.data import Dataset, Split, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import Ensemble, History, Network
-from hpsearch.search.objective import (
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.tuning.objective import (
     build_network,
     make_augmentation,
     train_on_split,
     training_options,
     trial_seed,
 )
-from hpsearch.search.space import params_from_trial_params
-from hpsearch.search.spec import StudySpec
+from hpsearch.tuning.space import params_from_trial_params
 
 __all__ = [
     "MAX_ENSEMBLE",

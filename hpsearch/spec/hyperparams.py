@@ -12,6 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
+from hpsearch.spec.checks import show, unknown_keys
+
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
 
@@ -86,16 +88,6 @@ class Hyperparameter:
 
 def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
-
-
-def show(value: Any) -> str:
-    """A short description of a received value for messages (tables are not dumped)."""
-    if isinstance(value, Mapping):
-        return "a table"
-    text = repr(value)
-    if len(text) > 60:
-        text = text[:57] + "..."
-    return f"{text} ({type(value).__name__})"
 
 
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
@@ -290,8 +282,6 @@ def parse_entry(
             f"{path}.type: expected one of 'float', 'int', 'categorical', got {show(kind)}"
         )
         return None
-    from hpsearch.search._checks import unknown_keys
-
     allowed = _CATEGORICAL_KEYS if kind == "categorical" else _RANGE_KEYS
     unknown_keys(raw, allowed, path, problems)
     if kind == "categorical":

@@ -19,7 +19,7 @@ from optuna.study import StudyDirection
 from optuna.trial import TrialState
 
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.search.study import counted_trials, load_study_and_spec
+from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
 
 __all__ = ["best_so_far_curves", "compare_studies", "epochs_to_reach", "plot_comparison"]
 

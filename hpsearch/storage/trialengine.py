@@ -1,7 +1,7 @@
 """The PostgreSQL connections a worker's own trial operations go through.
 
 A worker claims its trial, reads the study's trial states and writes its trial
-(``hpsearch.search.trialwrite``) through a small pool of its own, set up for the
+(``hpsearch.storage.trialwrite``) through a small pool of its own, set up for the
 fewest round trips per operation, on the trial's critical path:
 
 * autocommit: an operation is one statement, with no BEGIN and COMMIT round trips;

@@ -8,8 +8,8 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.search.spec import StudySpec
-from hpsearch.search.study import counted_trials
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.study.lifecycle import counted_trials
 
 
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:

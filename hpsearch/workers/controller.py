@@ -15,8 +15,8 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.errors import HpsearchError
-from hpsearch.search.spec import StudySpec
-from hpsearch.search.study import counted_trials, create_or_resume
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.study.lifecycle import counted_trials, create_or_resume
 
 #: Seconds between two looks at the storage while workers run.
 POLL_INTERVAL = 0.5
@@ -57,8 +57,8 @@ def _worker_process(
 ) -> None:
     from threadpoolctl import threadpool_limits
 
-    from hpsearch.search.study import load_study_and_spec
-    from hpsearch.search.worker import run_worker
+    from hpsearch.study.lifecycle import load_study_and_spec
+    from hpsearch.workers.loop import run_worker
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     # Ctrl-C reaches the whole process group: the parent alone reacts, by sending SIGTERM.
@@ -93,7 +93,7 @@ def run_study(
     stops on an error anyway makes this raise ``HpsearchError`` once the others end.
     """
     # Imported here: every CLI command imports this module, and these imports cost 0.2 s.
-    from hpsearch.search.worker import load_split
+    from hpsearch.workers.loop import load_split
 
     load_split(spec)
     study, created = create_or_resume(spec, storage_url)

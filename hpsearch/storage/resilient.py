@@ -22,8 +22,8 @@ from optuna.trial import TrialState
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from hpsearch.search import trialwrite
-from hpsearch.search.trialengine import trial_engine
+from hpsearch.storage import trialwrite
+from hpsearch.storage.trialengine import trial_engine
 
 log = logging.getLogger("hpsearch.storage")
 
@@ -114,8 +114,8 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
 class ResilientRDBStorage(optuna.storages.RDBStorage):
     """``RDBStorage`` whose operations retry through connection loss (see module doc),
     with the few operations a worker's own trial needs, in as few round trips as the
-    database allows (``hpsearch.search.trialwrite``; on PostgreSQL through the trial
-    pool of ``hpsearch.search.trialengine``)."""
+    database allows (``hpsearch.storage.trialwrite``; on PostgreSQL through the trial
+    pool of ``hpsearch.storage.trialengine``)."""
 
     def claim_waiting_trial(self, trial_id: int) -> datetime | None:
         """WAITING -> RUNNING in one conditional UPDATE; the stored start time (naive

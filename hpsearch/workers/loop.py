@@ -21,11 +21,11 @@ from optuna.trial import TrialState
 
 from hpsearch.data import Folds, Split, k_folds, split
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.search.objective import Objective
-from hpsearch.search.queue import claim_records_heartbeat, claim_trial, requeue
-from hpsearch.search.samplers import sampler_problem
-from hpsearch.search.spec import StudySpec
-from hpsearch.search.study import BUDGET_SINCE
+from hpsearch.spec.strategies import sampler_problem
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.study.lifecycle import BUDGET_SINCE
+from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
+from hpsearch.tuning.objective import Objective
 
 log = logging.getLogger("hpsearch.worker")
 
@@ -200,11 +200,11 @@ _UNINTERRUPTIBLE = (
     "sqlalchemy",
     "sqlite3",
     "optuna.storages",
-    "hpsearch.search.resilient",
-    "hpsearch.search.cache",
-    "hpsearch.search.trialwrite",
-    "hpsearch.search.pgwrite",
-    "hpsearch.search.trialengine",
+    "hpsearch.storage.resilient",
+    "hpsearch.storage.cache",
+    "hpsearch.storage.trialwrite",
+    "hpsearch.storage.pgwrite",
+    "hpsearch.storage.trialengine",
     "psycopg",
     "pymysql",
     "MySQLdb",

@@ -11,9 +11,17 @@ import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from hpsearch.search.hyperparams import show
-
 _MISSING = object()
+
+
+def show(value: Any) -> str:
+    """A short description of a received value for messages (tables are not dumped)."""
+    if isinstance(value, Mapping):
+        return "a table"
+    text = repr(value)
+    if len(text) > 60:
+        text = text[:57] + "..."
+    return f"{text} ({type(value).__name__})"
 
 
 def unknown_keys(

@@ -5,7 +5,7 @@ of its own, each looking the trial up again: eight suggested params cost eight r
 trips of two or three statements. A worker instead collects its trial's writes
 (``TrialWrites``) and ``write_trial`` stores them together, and, when the trial ends,
 its state and values in the same transaction: on PostgreSQL as one statement
-(``hpsearch.search.pgwrite``), elsewhere as one statement per kind of row. Rows are
+(``hpsearch.storage.pgwrite``), elsewhere as one statement per kind of row. Rows are
 exactly those Optuna writes, so Optuna reads them back as usual. The trial's heartbeat
 (beside it, in a thread) is one upsert too.
 """
@@ -26,7 +26,7 @@ from optuna.trial import TrialState
 from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
-from hpsearch.search import pgwrite
+from hpsearch.storage import pgwrite
 
 _TRIALS: Table = models.TrialModel.__table__
 _PARAMS: Table = models.TrialParamModel.__table__

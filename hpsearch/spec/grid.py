@@ -7,8 +7,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from hpsearch.search import _checks as check
-from hpsearch.search.hyperparams import (
+from hpsearch.spec import checks as check
+from hpsearch.spec.hyperparams import (
     HYPERPARAMETER_DEFAULTS,
     HYPERPARAMETER_NAMES,
     HYPERPARAMETERS,

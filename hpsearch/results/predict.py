@@ -12,7 +12,7 @@ import numpy as np
 from hpsearch.data import Dataset, load
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import load_model
-from hpsearch.search.retrain import read_model_info
+from hpsearch.results.retrain import read_model_info
 
 __all__ = ["SPLITS", "Prediction", "predict", "write_predictions"]
 

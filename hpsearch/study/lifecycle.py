@@ -12,12 +12,12 @@ from optuna.trial import TrialState
 
 from hpsearch import __version__
 from hpsearch.errors import ConfigError, SpecError, StorageError
-from hpsearch.search.cache import worker_storage
-from hpsearch.search.queue import RETRY_OF, enqueue_budget
-from hpsearch.search.samplers import make_pruner, make_sampler
-from hpsearch.search.space import grid_points
-from hpsearch.search.spec import StudySpec, parse_spec
-from hpsearch.search.storage import mask_url, open_storage
+from hpsearch.spec.study_spec import StudySpec, parse_spec
+from hpsearch.storage.cache import worker_storage
+from hpsearch.storage.urls import mask_url, open_storage
+from hpsearch.study.queue import RETRY_OF, enqueue_budget
+from hpsearch.tuning.samplers import make_pruner, make_sampler
+from hpsearch.tuning.space import grid_points
 
 SPEC_ATTR = "spec"
 #: Study user attr: when ``create`` last resumed the study (``time.time()``); a
@@ -49,7 +49,7 @@ def load_study_and_spec(
     Each worker gets its own sampler seed (derived from the study seed and
     ``worker_index``, random when None) so parallel workers do not suggest the same
     points; QMC keeps the study seed, since its sequence is shared by trial number.
-    The study reads and writes through ``StudyCache`` (``hpsearch.search.cache``),
+    The study reads and writes through ``StudyCache`` (``hpsearch.storage.cache``),
     which keeps a worker's storage time per trial small.
     """
     storage = _storage(storage)

@@ -22,10 +22,10 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.search.hyperparams import HYPERPARAMETER_NAMES
-from hpsearch.search.spec import StudySpec
-from hpsearch.search.study import SPEC_ATTR
-from hpsearch.search.summary import trial_duration, trial_row
+from hpsearch.results.summary import trial_duration, trial_row
+from hpsearch.spec.hyperparams import HYPERPARAMETER_NAMES
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.study.lifecycle import SPEC_ATTR
 
 __all__ = [
     "EXPORT_FORMAT",

@@ -15,8 +15,8 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from hpsearch.errors import StorageError
-from hpsearch.search.resilient import ResilientRDBStorage
-from hpsearch.search.trialengine import TRIAL_POOL
+from hpsearch.storage.resilient import ResilientRDBStorage
+from hpsearch.storage.trialengine import TRIAL_POOL
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 STORAGE_ENV = "HPSEARCH_STORAGE"
@@ -28,7 +28,7 @@ HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
 #: Connections a process keeps open to a database server, and opens beyond them when
 #: busy. On PostgreSQL they are split with the pool of a worker's own trial operations
-#: (``hpsearch.search.trialengine``), so a worker holds no more than elsewhere.
+#: (``hpsearch.storage.trialengine``), so a worker holds no more than elsewhere.
 POOL = (2, 4)
 
 

@@ -15,9 +15,9 @@ import optuna
 from hpsearch.data import Augmentation, Folds, Split
 from hpsearch.nn import History, Network, StopReason, train
 from hpsearch.nn.training import Callback
-from hpsearch.search.reporting import EpochReporter, write_progress
-from hpsearch.search.space import suggest_params
-from hpsearch.search.spec import StudySpec
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.tuning.reporting import EpochReporter, write_progress
+from hpsearch.tuning.space import suggest_params
 
 
 @dataclass

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import ConfigError
-from hpsearch.search._grid import expand_grid
-from hpsearch.search.hyperparams import (
+from hpsearch.spec.grid import expand_grid
+from hpsearch.spec.hyperparams import (
     HYPERPARAMETER_DEFAULTS,
     HYPERPARAMETER_NAMES,
     HYPERPARAMETERS,
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     import optuna
     from optuna.distributions import BaseDistribution
 
-    from hpsearch.search.spec import StudySpec
+    from hpsearch.spec.study_spec import StudySpec
 
 __all__ = [
     "distribution_for",

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from hpsearch.errors import ConfigError, SpecError
-from hpsearch.search import _checks as check
-from hpsearch.search._grid import expand_grid, parse_grid
-from hpsearch.search.hyperparams import (
+from hpsearch.spec import checks as check
+from hpsearch.spec.grid import expand_grid, parse_grid
+from hpsearch.spec.hyperparams import (
     HYPERPARAMETER_DEFAULTS,
     HYPERPARAMETER_NAMES,
     HYPERPARAMETERS,
@@ -34,7 +34,7 @@ from hpsearch.search.hyperparams import (
     parse_entry,
     show,
 )
-from hpsearch.search.samplers import PRUNER_NAMES, SAMPLER_NAMES, sampler_problem
+from hpsearch.spec.strategies import PRUNER_NAMES, SAMPLER_NAMES, sampler_problem
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset

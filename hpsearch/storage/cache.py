@@ -44,8 +44,8 @@ from optuna import distributions
 from optuna.storages._cached_storage import _CachedStorage, _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.search.resilient import ResilientRDBStorage
-from hpsearch.search.trialwrite import TrialWrites, stored_to_local
+from hpsearch.storage.resilient import ResilientRDBStorage
+from hpsearch.storage.trialwrite import TrialWrites, stored_to_local
 
 #: While this process runs a trial, its sampler and pruner read the study's trials
 #: from a snapshot at most this old (seconds); between trials every read is fresh.

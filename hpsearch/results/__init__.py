@@ -1,0 +1,1 @@
+"""What users ask of finished work: summaries, export, compare, retrain and predict."""

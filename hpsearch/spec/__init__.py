@@ -1,0 +1,1 @@
+"""Study specs: TOML -> a frozen, typed StudySpec; field checks, the hyperparameter table, the grid."""

@@ -1,0 +1,53 @@
+"""The names of samplers and pruners a study spec may use, and why one can't be used here.
+
+The spec checks names against these tables; ``hpsearch.tuning.samplers`` builds the
+Optuna objects for them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+
+#: sampler name -> what it is, shown by ``hpsearch validate`` and in error messages.
+SAMPLERS: dict[str, str] = {
+    "tpe": "Tree-structured Parzen Estimator (Optuna's default; multivariate, constant liar)",
+    "random": "independent uniform/log-uniform sampling",
+    "cmaes": "CMA-ES for numeric parameters (categoricals sampled at random)",
+    "qmc": "quasi-Monte Carlo (scrambled Sobol when the spec has a seed)",
+    "grid": "exact grid: every [grid] point enqueued once, each run exactly once",
+    "gp": "Gaussian-process Bayesian optimisation (needs PyTorch)",
+}
+SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
+
+#: pruner name -> what it is.
+PRUNERS: dict[str, str] = {
+    "none": "never prune; every trial trains until early stopping or max epochs",
+    "median": "prune below the median of earlier trials at the same epoch",
+    "successive_halving": "asynchronous successive halving, rungs at 1, 3, 9, ... epochs",
+    "hyperband": "Hyperband over successive-halving brackets up to max epochs",
+}
+PRUNER_NAMES: tuple[str, ...] = tuple(PRUNERS)
+
+# Samplers that need a package hpsearch does not install by default:
+# name -> (module to import, how to install it).
+_REQUIREMENTS: dict[str, tuple[str, str]] = {
+    "gp": ("torch", "pip install 'hpsearch[gp]'"),
+    "cmaes": ("cmaes", "pip install cmaes"),
+}
+
+
+def sampler_problem(name: str) -> str | None:
+    """Why sampler ``name`` can't be used here (unknown, or a missing package), or ``None``."""
+    if name not in SAMPLERS:
+        return f"expected one of {', '.join(SAMPLER_NAMES)}, got {name!r}"
+    if name in _REQUIREMENTS:
+        module, install = _REQUIREMENTS[name]
+        if not _installed(module):
+            return (
+                f"sampler {name!r} needs the {module!r} package, which is not installed: {install}"
+            )
+    return None
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
