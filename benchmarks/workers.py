@@ -1,8 +1,8 @@
-"""Distributed workers on PostgreSQL: scaling, storage overhead per trial, 32-worker stress.
+"""Distributed workers on PostgreSQL: scaling, storage overhead per trial and per speed path, stress.
 
 Run: ``python benchmarks/workers.py [--url postgresql+psycopg://...] [--seconds 60]``.
 Without ``--url`` a fresh database is created on 127.0.0.1:5432 (user postgres) and
-dropped at the end. Three measurements, each printed on its own lines:
+dropped at the end. Four measurements, each printed on its own lines:
 
 1. Trials per minute with 1 and with 2 ``hpsearch worker`` processes (one BLAS thread
    each) on a fixed small spec whose trials all cost the same (~1 s). Throughput is
@@ -16,6 +16,11 @@ dropped at the end. Three measurements, each printed on its own lines:
    nets, and a cold start) is printed from the same run. Heartbeat-thread calls run
    beside the trial and are printed separately. Only this part:
    ``--skip scaling --skip stress``.
+2b. The same storage overhead with every speed path on, then with each one off in
+   turn (``HPSEARCH_SPEED_OFF``; the paths are listed in ``hpsearch.storage.speed``):
+   what each saves per trial, in ms and as a share of trial time (a path that saves
+   less than 1% has no place in the code). Only this part:
+   ``--skip scaling --skip overhead --skip stress``.
 3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
    each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
    tells the value, against ``open_storage``; trials per second and errors.
@@ -263,6 +268,47 @@ def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
     }
 
 
+# --------------------------------------------------------------------------- 2b. speed paths
+
+
+def speed_paths(url: str, n_trials: int | None, first: int) -> list[tuple[str, dict[str, Any]]]:
+    """The storage overhead (``overhead``) with every speed path on, then with each
+    one off in turn (``HPSEARCH_SPEED_OFF``, read by ``hpsearch.storage.speed``): a
+    fresh study of the same spec each time, in this process."""
+    from hpsearch.storage.speed import SPEED_OFF_ENV, SPEED_PATHS
+
+    runs = []
+    before = os.environ.get(SPEED_OFF_ENV)
+    try:
+        for off in ("", *SPEED_PATHS):
+            os.environ[SPEED_OFF_ENV] = off
+            runs.append((off, overhead(url, n_trials, first)))
+    finally:
+        if before is None:
+            os.environ.pop(SPEED_OFF_ENV, None)
+        else:
+            os.environ[SPEED_OFF_ENV] = before
+    return runs
+
+
+def print_speed_paths(runs: list[tuple[str, dict[str, Any]]]) -> None:
+    """One line for all paths on, one per path off: what the path saves per trial, in
+    ms and as a share of the trial time with every path on."""
+    base = runs[0][1]
+    print(
+        f"speed paths (digits-quick, {base['trials']} trials per run, 1 worker): all on "
+        f"{base['storage_ms']:.1f} ms storage per trial of {base['trial_ms']:.0f} ms "
+        f"= {base['share']:.2%}; {base['statements']:.1f} SQL statements per trial"
+    )
+    for off, o in runs[1:]:
+        saved = o["storage_ms"] - base["storage_ms"]
+        print(
+            f"  {off + ' off:':<22} {o['storage_ms']:6.1f} ms storage per trial of "
+            f"{o['trial_ms']:.0f} ms ({o['statements']:.1f} SQL statements); the path saves "
+            f"{saved:+.1f} ms = {saved / base['trial_ms']:+.2%} of trial time (bar >= 1%)"
+        )
+
+
 # --------------------------------------------------------------------------- 3. stress
 
 
@@ -337,7 +383,10 @@ def main() -> None:
     parser.add_argument("--processes", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["scaling", "overhead", "stress"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["scaling", "overhead", "speed", "stress"],
     )
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -377,6 +426,8 @@ def main() -> None:
                 f"{f['storage_ms']:.1f} ms per trial of {f['trial_ms']:.0f} ms = "
                 f"{f['share']:.2%}"
             )
+        if "speed" not in args.skip:
+            print_speed_paths(speed_paths(url, args.overhead_trials, args.overhead_first))
         if "stress" not in args.skip:
             rate, errors, complete, first_error = stress(url, args.processes, args.seconds)
             print(

@@ -45,6 +45,7 @@ from optuna.storages._cached_storage import _CachedStorage, _StudyInfo
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.storage.resilient import ResilientRDBStorage
+from hpsearch.storage.speed import speed_path_on
 from hpsearch.storage.trialwrite import TrialWrites, stored_to_local
 
 #: While this process runs a trial, its sampler and pruner read the study's trials
@@ -54,8 +55,9 @@ SNAPSHOT_SECONDS = 1.0
 
 def worker_storage(storage: optuna.storages.BaseStorage) -> optuna.storages.BaseStorage:
     """``storage`` as a study should use it: hpsearch's RDB storage inside a
-    ``StudyCache``; any other storage as it is (Optuna adds its own cache)."""
-    if isinstance(storage, ResilientRDBStorage):
+    ``StudyCache``; any other storage (or any, with the ``cache`` speed path off) as it
+    is (Optuna adds its own cache)."""
+    if isinstance(storage, ResilientRDBStorage) and speed_path_on("cache"):
         return StudyCache(storage)
     return storage
 
@@ -79,6 +81,9 @@ class StudyCache(_CachedStorage):
         self._refreshed: dict[int, float] = {}
         #: Studies whose stored param distributions were read.
         self._distributions_read: set[int] = set()
+        #: Whether this process's trials are written deferred (the ``batched_writes``
+        #: speed path); if not, they are refreshed from the database like any other.
+        self._defers = speed_path_on("batched_writes")
 
     def __setstate__(self, state: dict[Any, Any]) -> None:
         super().__setstate__(state)
@@ -100,7 +105,7 @@ class StudyCache(_CachedStorage):
             cached = self._cached(trial_id)
             # A WAITING trial is never changed before it is claimed: its cached copy is
             # the stored trial (a trial not cached is reloaded at the next refresh).
-            if cached is not None and cached.state == TrialState.WAITING:
+            if cached is not None and cached.state == TrialState.WAITING and self._defers:
                 running = copy.deepcopy(cached)
                 running.state = TrialState.RUNNING
                 running.datetime_start = stored_to_local(started)
@@ -113,8 +118,12 @@ class StudyCache(_CachedStorage):
         with self._lock:
             trial = self._cached(trial_id)
             assert trial is not None
+            if self._backend.engine.name == "mysql":
+                # Optuna's copy has the times it wrote, to the microsecond; MySQL and
+                # MariaDB keep whole seconds: cache what the database gives back.
+                trial = self._backend.get_trial(trial_id)
             self._track(study_id, [trial])
-            if trial.state == TrialState.RUNNING:
+            if trial.state == TrialState.RUNNING and self._defers:
                 self._own[trial_id] = TrialWrites()  # study.ask(): this process runs it
         return trial_id
 
@@ -132,6 +141,7 @@ class StudyCache(_CachedStorage):
                     return  # as in Optuna's storage: the first value stays
                 self._check_distribution(trial_id, param_name, distribution)
                 self._own[trial_id].params[param_name] = (param_value_internal, distribution)
+                trial = self._rewritten(trial)
                 trial.params[param_name] = distribution.to_external_repr(param_value_internal)
                 trial.distributions[param_name] = distribution
                 return
@@ -204,6 +214,7 @@ class StudyCache(_CachedStorage):
             pending.intermediate_values.update(steps)
             pending.user_attrs.update(user_attrs)
             pending.system_attrs.update(system_attrs)
+            trial = self._rewritten(trial)
             trial.intermediate_values.update(steps)
             # JSON turns tuples into lists and keys into strings.
             trial.user_attrs.update(json.loads(json.dumps(user_attrs)))
@@ -235,8 +246,9 @@ class StudyCache(_CachedStorage):
         if ended is None:
             return False
         del self._own[trial_id]
-        trial = self._cached(trial_id)
-        assert trial is not None
+        cached = self._cached(trial_id)
+        assert cached is not None
+        trial = _copy(cached)  # put in the cache in its place by ``_track``
         trial.state = state
         trial.values = listed
         trial.datetime_complete = stored_to_local(ended)
@@ -311,6 +323,18 @@ class StudyCache(_CachedStorage):
         top = max((t._trial_id for t in trials), default=-1)
         self._max_id[study_id] = max(self._max_id.get(study_id, -1), top)
 
+    def _rewritten(self, trial: FrozenTrial) -> FrozenTrial:
+        """A copy of a cached trial that takes its place in the cache, for a write.
+
+        Copy-on-write: trials already handed out (``get_all_trials(deepcopy=False)``
+        returns the cached objects, and samplers keep them) never change under their
+        holders, as Optuna's storage contract requires; only the trial's dicts are
+        copied, not the values in them.
+        """
+        copied = _copy(trial)
+        self._studies[self._study_of(trial._trial_id)].trials[trial.number] = copied
+        return copied
+
     def _study_of(self, trial_id: int) -> int:
         return self._trial_id_to_study_id_and_number[trial_id][0]
 
@@ -322,9 +346,9 @@ class StudyCache(_CachedStorage):
 
 
 def _copy(trial: FrozenTrial) -> FrozenTrial:
-    """A copy of a running trial whose dicts the caller may add to (Optuna's ``Trial``
-    does) without changing the cached trial; the values in them are shared, as in the
-    trials ``get_all_trials`` returns."""
+    """A copy of a trial whose dicts may be added to (by Optuna's ``Trial``, or by the
+    cache's own writes) without changing the original; the values in them are shared,
+    as in the trials ``get_all_trials`` returns."""
     copied = copy.copy(trial)
     copied.params = dict(trial.params)
     copied.distributions = dict(trial.distributions)

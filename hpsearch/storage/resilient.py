@@ -8,21 +8,24 @@ Other errors (a constraint, bad data) are raised at once.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
 import optuna
 from optuna.distributions import BaseDistribution
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 from sqlalchemy import Connection, Engine
 from sqlalchemy import exc as sa_exc
 
-from hpsearch.storage import trialwrite
+from hpsearch.storage import longattrs, trialwrite
+from hpsearch.storage.speed import speed_path_on
 from hpsearch.storage.trialengine import trial_engine
 
 log = logging.getLogger("hpsearch.storage")
@@ -127,7 +130,9 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         """
         now = trialwrite.utc_now(self.engine.name)
         with self._writing() as connection:
-            claimed = trialwrite.claim(connection, trial_id, now, beat=self.claims_beat)
+            claimed = trialwrite.claim(
+                connection, trial_id, now, beat=self.claims_beat, one_statement=self._one_statement
+            )
         return now if claimed else None
 
     @property
@@ -142,7 +147,14 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         self, trial_id: int, values: dict[int, float], attrs: dict[str, Any]
     ) -> None:
         """Intermediate values (step -> value) and user attrs of a trial in one transaction
-        (retried as ``write_trial``)."""
+        (retried as ``write_trial``); with the ``batched_writes`` speed path off, each by
+        Optuna's own call."""
+        if not self._batched_writes:
+            for step, value in values.items():
+                self.set_trial_intermediate_value(trial_id, step, value)
+            for key, attr in attrs.items():
+                self.set_trial_user_attr(trial_id, key, attr)
+            return
         writes = trialwrite.TrialWrites(intermediate_values=values, user_attrs=attrs)
         self.write_trial(trial_id, writes)
 
@@ -162,15 +174,44 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         only returns False then).
         """
         now = trialwrite.utc_now(self.engine.name) if state is not None else None
+        if writes.user_attrs:
+            writes = dataclasses.replace(
+                writes, user_attrs=longattrs.split_attrs(writes.user_attrs)
+            )
         try:
             with self._writing() as connection:
                 trialwrite.write_trial(
-                    connection, trial_id, writes, state=state, values=values, now=now
+                    connection,
+                    trial_id,
+                    writes,
+                    state=state,
+                    values=values,
+                    now=now,
+                    one_statement=self._one_statement,
                 )
         except sa_exc.IntegrityError as error:
             log.debug("trial %d: writes already stored (%s)", trial_id, error)
             return None
         return now
+
+    def set_trial_user_attr(self, trial_id: int, key: str, value: Any) -> None:
+        """Optuna's, but a value too long for one attr is split (``longattrs``), its
+        pieces and head written in one transaction."""
+        stored = longattrs.split_attrs({key: value})
+        if len(stored) == 1:
+            super().set_trial_user_attr(trial_id, key, value)
+            return
+        self.write_trial(trial_id, trialwrite.TrialWrites(user_attrs=stored))
+
+    def get_trial_user_attrs(self, trial_id: int) -> dict[str, Any]:
+        return longattrs.join_attrs(super().get_trial_user_attrs(trial_id))
+
+    def _build_frozen_trial_from_trial_model(self, trial: Any) -> FrozenTrial:
+        """Optuna's trial from its rows (every read of trials goes through it), with
+        split user attrs joined (``longattrs``)."""
+        frozen = super()._build_frozen_trial_from_trial_model(trial)
+        frozen.user_attrs = longattrs.join_attrs(frozen.user_attrs)
+        return frozen
 
     def record_heartbeat(self, trial_id: int) -> None:
         """One upsert, committed durably, instead of Optuna's read, lock and update: it
@@ -193,26 +234,53 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
 
     def __getstate__(self) -> dict[Any, Any]:
         state = super().__getstate__()
-        state.pop("_trial_engine", None)  # an engine does not pickle; made again on use
+        for name in ("_trial_engine", "_own_engine"):
+            state.pop(name, None)  # an engine does not pickle; made again on use
         return state
 
     @functools.cached_property
     def _trial_engine(self) -> Engine:
         return trial_engine(self.engine)
 
+    @functools.cached_property
+    def _batched_writes(self) -> bool:
+        return speed_path_on("batched_writes")
+
+    @functools.cached_property
+    def _one_statement(self) -> bool:
+        """Whether trial operations are single statements (PostgreSQL, ``pgwrite``)."""
+        return self.engine.name == "postgresql" and speed_path_on("pg_statement")
+
+    @functools.cached_property
+    def _own_engine(self) -> Engine:
+        """The engine of the trial operations: the trial pool on PostgreSQL
+        (``trialengine``), else the main one."""
+        if self.engine.name == "postgresql" and speed_path_on("trial_pool"):
+            return self._trial_engine
+        return self.engine
+
     def _writing(self) -> AbstractContextManager[Connection]:
-        """Where one trial operation writes: on PostgreSQL an autocommit connection of
-        the trial pool (the operation is one statement); elsewhere a transaction."""
-        if self.engine.name == "postgresql":
-            return self._trial_engine.connect()
-        return self.engine.begin()
+        """Where one trial operation writes: on PostgreSQL an autocommit connection (the
+        operation is one statement); elsewhere a transaction."""
+        if self._one_statement:
+            return self._own_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return _transaction(self._own_engine, autocommits=self._own_engine is not self.engine)
 
     def _reading(self) -> Connection:
         """A connection for one read query, in autocommit mode: no BEGIN and ROLLBACK
         round trips around it."""
-        if self.engine.name == "postgresql":
-            return self._trial_engine.connect()
-        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        return self._own_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+
+
+@contextlib.contextmanager
+def _transaction(engine: Engine, *, autocommits: bool) -> Iterator[Connection]:
+    """A connection in a transaction, committed at the end (rolled back on an error),
+    also on an engine whose connections autocommit (the trial pool)."""
+    with engine.connect() as connection:
+        if autocommits:
+            connection = connection.execution_options(isolation_level="READ COMMITTED")
+        with connection.begin():
+            yield connection
 
 
 #: hpsearch's own operations (above), retried like Optuna's; ``record_progress`` is

@@ -92,16 +92,24 @@ _STATES = select(_TRIALS.c.trial_id, _TRIALS.c.state).where(
 )
 
 
-def claim(connection: Connection, trial_id: int, now: datetime, *, beat: bool = False) -> bool:
+def claim(
+    connection: Connection,
+    trial_id: int,
+    now: datetime,
+    *,
+    beat: bool = False,
+    one_statement: bool = True,
+) -> bool:
     """WAITING -> RUNNING (started ``now``) in one conditional UPDATE; True if it matched.
 
     With ``beat``, the claimed trial's first heartbeat is recorded with it, atomically:
     a worker killed right after its claim leaves a trial that goes stale like any other,
     never a RUNNING trial without a heartbeat (which no stale check would ever find).
-    On PostgreSQL it is the same single statement.
+    On PostgreSQL (with ``one_statement``) it is the same single statement; otherwise
+    ``connection`` must be in a transaction.
     """
     arguments = {"id": trial_id, "now": now}
-    if beat and connection.dialect.name == "postgresql":
+    if beat and one_statement and connection.dialect.name == "postgresql":
         return connection.execute(_CLAIM_AND_BEAT_PG, arguments).first() is not None
     claimed = connection.execute(_CLAIM, arguments).rowcount == 1
     if claimed and beat:
@@ -177,11 +185,13 @@ def write_trial(
     state: TrialState | None = None,
     values: list[float] | None = None,
     now: datetime | None = None,
+    one_statement: bool = True,
 ) -> None:
     """Store ``writes`` on a trial that is not finished; with ``state`` (a finished
     one) also its ``values`` and end time ``now``, under the trial's row lock. On
-    PostgreSQL ``connection`` is in autocommit mode (one statement), elsewhere in a
-    transaction.
+    PostgreSQL with ``one_statement`` it is one statement (``pgwrite``: ``connection``
+    may be in autocommit mode); otherwise one statement per kind of row, and
+    ``connection`` must be in a transaction.
 
     Raises ``UpdateFinishedTrialError`` when the trial was already finished (e.g.
     failed as stale by another worker) and ``KeyError`` when there is no such trial,
@@ -189,7 +199,7 @@ def write_trial(
     """
     assert state is None or (state.is_finished() and now is not None)
     rows = trial_rows(trial_id, writes, values)
-    if connection.dialect.name == "postgresql":
+    if one_statement and connection.dialect.name == "postgresql":
         found = pgwrite.write_trial(connection, trial_id, rows, state, now)
         if not found:
             _raise_not_updatable(connection, trial_id)
@@ -281,10 +291,10 @@ def _upsert(
     keys: tuple[str, ...],
 ) -> None:
     """Insert ``rows``, or update the row with the same ``keys``: one single-row statement
-    run for all rows (compiled once, sent as one batch) on SQLite and MySQL/MariaDB;
-    row by row elsewhere (PostgreSQL writes through ``pgwrite``)."""
+    run for all rows (compiled once, sent as one batch) on SQLite, MySQL/MariaDB and
+    PostgreSQL; row by row elsewhere."""
     changed = tuple(name for name in rows[0] if name not in keys)
-    if dialect in ("sqlite", "mysql"):
+    if dialect in ("sqlite", "mysql", "postgresql"):
         connection.execute(_upsert_statement(dialect, table, keys, changed), rows)
         return
     for row in rows:
@@ -303,7 +313,7 @@ def _upsert_statement(
     if dialect == "mysql":
         statement = mysql.insert(table)
         return statement.on_duplicate_key_update({n: statement.inserted[n] for n in changed})
-    statement = sqlite.insert(table)
+    statement = (postgresql if dialect == "postgresql" else sqlite).insert(table)
     return statement.on_conflict_do_update(
         index_elements=[table.c[k] for k in keys],
         set_={n: statement.excluded[n] for n in changed},

@@ -10,12 +10,12 @@ import warnings
 from pathlib import Path
 
 import optuna
-from sqlalchemy import Engine, bindparam, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.storage.resilient import ResilientRDBStorage
+from hpsearch.storage.speed import speed_path_on, speed_paths_off
 from hpsearch.storage.trialengine import TRIAL_POOL
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
@@ -64,6 +64,7 @@ def open_storage(
         "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
     )
     grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
+    speed_paths_off()  # an unknown name in HPSEARCH_SPEED_OFF is an error before anything
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -77,7 +78,8 @@ def open_storage(
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     else:
         kept, extra = POOL
-        if parsed.get_backend_name() == "postgresql":  # one of each for the trial pool
+        if parsed.get_backend_name() == "postgresql" and speed_path_on("trial_pool"):
+            # one of each for the trial pool
             kept, extra = kept - TRIAL_POOL[0], extra - TRIAL_POOL[1]
         engine_kwargs = {
             "pool_pre_ping": True,
@@ -98,10 +100,7 @@ def open_storage(
     attempts = 3
     for attempt in range(1, attempts + 1):
         try:
-            storage = ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
-            if storage.engine.name == "mysql":
-                _widen_mysql_json_columns(storage.engine)
-            return storage
+            return ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
         except ImportError as error:
             extra = (
                 "postgres"
@@ -120,46 +119,6 @@ def open_storage(
                 raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
             time.sleep(0.2 * attempt)
     raise AssertionError("unreachable")
-
-
-#: Optuna's tables whose ``value_json`` column holds an attribute's JSON.
-_JSON_ATTR_TABLES = (
-    "study_user_attributes",
-    "study_system_attributes",
-    "trial_user_attributes",
-    "trial_system_attributes",
-)
-
-
-def _widen_mysql_json_columns(engine: Engine) -> None:
-    """Make attributes' ``value_json`` LONGTEXT on MySQL/MariaDB, once per database.
-
-    Optuna declares it ``Text``, which is TEXT there: 64 KB, about 250 epochs of a
-    trial's learning curve, after which storing the trial fails ("Data too long"). On
-    PostgreSQL and SQLite text has no such limit.
-    """
-    with engine.connect() as connection:
-        narrow = connection.execute(
-            text(
-                "SELECT table_name FROM information_schema.columns "
-                "WHERE table_schema = DATABASE() AND column_name = 'value_json' "
-                "AND data_type <> 'longtext' AND table_name IN :tables"
-            ).bindparams(bindparam("tables", expanding=True)),
-            {"tables": list(_JSON_ATTR_TABLES)},
-        ).scalars()
-        for table in list(narrow):
-            try:
-                connection.execute(text(f"ALTER TABLE {table} MODIFY value_json LONGTEXT"))
-            except DBAPIError as error:  # e.g. a read-only user (the dashboard's)
-                connection.rollback()
-                log.warning(
-                    "could not widen %s.value_json to LONGTEXT (%s): trials whose learning "
-                    "curve passes 64 KB will fail to store until a user with ALTER opens it",
-                    table,
-                    _first_line(error),
-                )
-                return
-        connection.commit()
 
 
 def _env_int(name: str, default: int) -> int:

@@ -22,6 +22,8 @@ from typing import Any
 
 import optuna
 
+from hpsearch.storage.speed import speed_path_on
+
 #: Target share of a trial's wall time spent reporting to the storage.
 STORAGE_SHARE = 0.005
 #: Running trials rewrite their live learning curve at most this often (seconds).
@@ -41,6 +43,8 @@ class EpochReporter:
         self._flush_cost = 0.0
         self.flushes = 0
         self._pending_was_written = False
+        #: With the ``deferred_reports`` speed path off, every epoch is flushed.
+        self._batches = speed_path_on("deferred_reports")
 
     def epoch(self, epoch: int, value: float | None, metrics: dict[str, Any]) -> bool:
         """Record one epoch; True when the pruner says to stop the trial."""
@@ -48,7 +52,7 @@ class EpochReporter:
         if value is not None:
             self._pending[epoch] = value
         computing = time.perf_counter() - self._last_flush
-        if computing < self._flush_cost * (1 - STORAGE_SHARE) / STORAGE_SHARE:
+        if self._batches and computing < self._flush_cost * (1 - STORAGE_SHARE) / STORAGE_SHARE:
             return False
         started = time.perf_counter()
         self.flush()
@@ -86,8 +90,10 @@ def write_progress(
     next write, at the latest its final state: for what the objective records last.
     The trial's own cached copy is updated here just as ``Trial.report`` and
     ``Trial.set_user_attr`` do: pruners read that copy, and would otherwise never see
-    epochs written below Optuna's calls.
+    epochs written below Optuna's calls. With the ``deferred_reports`` speed path off,
+    nothing is deferred.
     """
+    defer = defer and speed_path_on("deferred_reports")
     storage = trial.storage
     if hasattr(storage, "record_progress"):  # StudyCache
         storage.record_progress(trial._trial_id, values, attrs, defer=defer)

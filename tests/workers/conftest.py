@@ -1,8 +1,7 @@
 """Fixtures for the distributed-worker tests: real databases, worker processes, tiny specs.
 
-Server databases (PostgreSQL on 127.0.0.1:5432, MariaDB on 127.0.0.1:3306) get a fresh
-database per test session, dropped at the end. When a server is unreachable the tests
-that need it skip, unless ``HPSEARCH_REQUIRE_PG`` is set (CI): then they fail.
+Server databases (``pg_url``, ``mysql_url``: a fresh one per test session) come from
+``tests/conftest.py``, which all test packages share.
 Workers are real processes (``python -m hpsearch worker``) that find the storage in
 ``HPSEARCH_STORAGE`` and beat their heartbeat every second with a 3-second grace period.
 """
@@ -24,82 +23,15 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-PG_HOST, PG_PORT = "127.0.0.1", 5432
-MYSQL_HOST, MYSQL_PORT = "127.0.0.1", 3306
-#: Any password works (trust auth); it must never show up in any output.
-PASSWORD = "pw-s3cret-9f2c"
+# Re-exported: the tests of this package import them from here.
+from ..conftest import MYSQL_HOST as MYSQL_HOST
+from ..conftest import MYSQL_PORT as MYSQL_PORT
+from ..conftest import PASSWORD as PASSWORD
+from ..conftest import PG_HOST as PG_HOST
+from ..conftest import PG_PORT as PG_PORT
+
 HEARTBEAT_ENV = {"HPSEARCH_HEARTBEAT_INTERVAL": "1", "HPSEARCH_GRACE_PERIOD": "3"}
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _unreachable(what: str, error: BaseException) -> None:
-    message = f"{what} not reachable: {type(error).__name__}: {error}"
-    if os.environ.get("HPSEARCH_REQUIRE_PG"):
-        pytest.fail(f"{message} (HPSEARCH_REQUIRE_PG is set)")
-    pytest.skip(message)
-
-
-def _db_name() -> str:
-    return f"hpsearch_workers_{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session (dropped afterwards)."""
-    try:
-        import psycopg
-
-        admin = psycopg.connect(
-            host=PG_HOST,
-            port=PG_PORT,
-            user="postgres",
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except Exception as error:
-        _unreachable(f"PostgreSQL on {PG_HOST}:{PG_PORT}", error)
-    name = _db_name()
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    yield f"postgresql+psycopg://postgres:{PASSWORD}@{PG_HOST}:{PG_PORT}/{name}"
-    try:
-        with psycopg.connect(
-            host=PG_HOST,
-            port=PG_PORT,
-            user="postgres",
-            dbname="postgres",
-            autocommit=True,
-            connect_timeout=10,
-        ) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    except Exception:  # a restart test may have left the server starting up
-        pass
-
-
-@pytest.fixture(scope="session")
-def mysql_url() -> Iterator[str]:
-    """A fresh MariaDB/MySQL database for this test session (dropped afterwards)."""
-    try:
-        import pymysql
-
-        admin = pymysql.connect(
-            host=MYSQL_HOST,
-            port=MYSQL_PORT,
-            user="root",
-            password="",
-            autocommit=True,
-            connect_timeout=3,
-        )
-    except Exception as error:
-        _unreachable(f"MariaDB on {MYSQL_HOST}:{MYSQL_PORT}", error)
-    name = _db_name()
-    with admin.cursor() as cursor:
-        cursor.execute(f"CREATE DATABASE `{name}`")
-    yield f"mysql+pymysql://root@{MYSQL_HOST}:{MYSQL_PORT}/{name}"
-    with admin.cursor() as cursor:
-        cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
-    admin.close()
 
 
 @pytest.fixture(scope="session")
