@@ -22,6 +22,11 @@ def trial_id_of(trial: optuna.Trial | FrozenTrial) -> int:
     return trial._trial_id
 
 
+def study_id_of(study: optuna.Study) -> int:
+    """The study's id in its storage (what the storage's own methods take)."""
+    return study._study_id
+
+
 def study_storage(study: optuna.Study) -> optuna.storages.BaseStorage:
     """The storage object a study reads and writes through (hpsearch's cache, for workers)."""
     return study._storage
@@ -35,6 +40,13 @@ def heartbeat_interval(study: optuna.Study) -> float | None:
 def record_heartbeat(study: optuna.Study, trial: optuna.Trial) -> None:
     """Record one heartbeat of a running trial (storages with heartbeats only)."""
     study._storage.record_heartbeat(trial._trial_id)
+
+
+def storage_layers(study: optuna.Study) -> list[optuna.storages.BaseStorage]:
+    """Every storage object a study's calls pass through, outermost first: its own and,
+    under Optuna's or hpsearch's cache, the storage that cache wraps (for measuring)."""
+    backend = getattr(study._storage, "_backend", None)
+    return [study._storage] if backend is None else [study._storage, backend]
 
 
 def _claiming_storage(study: optuna.Study) -> Any | None:
