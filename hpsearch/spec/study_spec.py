@@ -400,7 +400,7 @@ def _cross_checks(
     """Rules that involve more than one section."""
     raw_study = mapping.get("study")
     # With an unknown sampler name, "does it fit [grid]?" has no answer: skip.
-    if study is not None and raw_study.get("sampler", "tpe") in SAMPLER_NAMES:
+    if study is not None and (raw_study or {}).get("sampler", "tpe") in SAMPLER_NAMES:
         if study.sampler == "grid" and "grid" not in mapping:
             problems.append(
                 "grid: missing; sampler = 'grid' needs a [grid] table of values per "
