@@ -162,10 +162,11 @@ class Network:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write configuration and parameters to one ``.npz`` file; returns its path."""
         path = Path(path)
-        arrays = {f"weights_{i}": w for i, w in enumerate(self.weights)}
+        arrays: dict[str, Any] = {f"weights_{i}": w for i, w in enumerate(self.weights)}
         arrays.update({f"biases_{i}": b for i, b in enumerate(self.biases)})
         with path.open("wb") as fh:
-            xp.savez(fh, config=xp.array(json.dumps(self.config)), **arrays)
+            arrays["config"] = xp.array(json.dumps(self.config))
+            xp.savez(fh, **arrays)
         return path
 
     @classmethod

@@ -169,10 +169,10 @@ def _measure(
     train_loss, train_accuracy = network.evaluate(*sample)
     _, grad_weights, _ = network.gradients(*probe)
     norms = [float(xp.linalg.norm(g)) for g in grad_weights]
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
     if validation[0] is not None:
         validation_loss, validation_accuracy = network.evaluate(*validation)
-    else:
-        validation_loss = validation_accuracy = None
     return EpochRecord(
         epoch=epoch,
         train_loss=train_loss,
