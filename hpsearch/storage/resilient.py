@@ -8,12 +8,11 @@ Other errors (a constraint, bad data) are raised at once.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
@@ -21,12 +20,11 @@ from typing import Any
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.trial import FrozenTrial, TrialState
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection
 from sqlalchemy import exc as sa_exc
 
 from hpsearch.storage import longattrs, trialwrite
 from hpsearch.storage.speed import speed_path_on
-from hpsearch.storage.trialengine import trial_engine
 
 log = logging.getLogger("hpsearch.storage")
 
@@ -117,8 +115,7 @@ def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
 class ResilientRDBStorage(optuna.storages.RDBStorage):
     """``RDBStorage`` whose operations retry through connection loss (see module doc),
     with the few operations a worker's own trial needs, in as few round trips as the
-    database allows (``hpsearch.storage.trialwrite``; on PostgreSQL through the trial
-    pool of ``hpsearch.storage.trialengine``)."""
+    database allows (``hpsearch.storage.trialwrite``)."""
 
     def claim_waiting_trial(self, trial_id: int) -> datetime | None:
         """WAITING -> RUNNING in one conditional UPDATE; the stored start time (naive
@@ -130,9 +127,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         """
         now = trialwrite.utc_now(self.engine.name)
         with self._writing() as connection:
-            claimed = trialwrite.claim(
-                connection, trial_id, now, beat=self.claims_beat, one_statement=self._one_statement
-            )
+            claimed = trialwrite.claim(connection, trial_id, now, beat=self.claims_beat)
         return now if claimed else None
 
     @property
@@ -187,7 +182,6 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
                     state=state,
                     values=values,
                     now=now,
-                    one_statement=self._one_statement,
                 )
         except sa_exc.IntegrityError as error:
             log.debug("trial %d: writes already stored (%s)", trial_id, error)
@@ -232,55 +226,18 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
         with self._reading() as connection:
             return trialwrite.param_distributions(connection, study_id)
 
-    def __getstate__(self) -> dict[Any, Any]:
-        state = super().__getstate__()
-        for name in ("_trial_engine", "_own_engine"):
-            state.pop(name, None)  # an engine does not pickle; made again on use
-        return state
-
-    @functools.cached_property
-    def _trial_engine(self) -> Engine:
-        return trial_engine(self.engine)
-
     @functools.cached_property
     def _batched_writes(self) -> bool:
         return speed_path_on("batched_writes")
 
-    @functools.cached_property
-    def _one_statement(self) -> bool:
-        """Whether trial operations are single statements (PostgreSQL, ``pgwrite``)."""
-        return self.engine.name == "postgresql" and speed_path_on("pg_statement")
-
-    @functools.cached_property
-    def _own_engine(self) -> Engine:
-        """The engine of the trial operations: the trial pool on PostgreSQL
-        (``trialengine``), else the main one."""
-        if self.engine.name == "postgresql" and speed_path_on("trial_pool"):
-            return self._trial_engine
-        return self.engine
-
     def _writing(self) -> AbstractContextManager[Connection]:
-        """Where one trial operation writes: on PostgreSQL an autocommit connection (the
-        operation is one statement); elsewhere a transaction."""
-        if self._one_statement:
-            return self._own_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-        return _transaction(self._own_engine, autocommits=self._own_engine is not self.engine)
+        """Where one trial operation writes: a transaction."""
+        return self.engine.begin()
 
     def _reading(self) -> Connection:
         """A connection for one read query, in autocommit mode: no BEGIN and ROLLBACK
         round trips around it."""
-        return self._own_engine.connect().execution_options(isolation_level="AUTOCOMMIT")
-
-
-@contextlib.contextmanager
-def _transaction(engine: Engine, *, autocommits: bool) -> Iterator[Connection]:
-    """A connection in a transaction, committed at the end (rolled back on an error),
-    also on an engine whose connections autocommit (the trial pool)."""
-    with engine.connect() as connection:
-        if autocommits:
-            connection = connection.execution_options(isolation_level="READ COMMITTED")
-        with connection.begin():
-            yield connection
+        return self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
 
 
 #: hpsearch's own operations (above), retried like Optuna's; ``record_progress`` is

@@ -4,8 +4,7 @@ Optuna's RDB storage writes each param, attr and intermediate value in a transac
 of its own, each looking the trial up again: eight suggested params cost eight round
 trips of two or three statements. A worker instead collects its trial's writes
 (``TrialWrites``) and ``write_trial`` stores them together, and, when the trial ends,
-its state and values in the same transaction: on PostgreSQL as one statement
-(``hpsearch.storage.pgwrite``), elsewhere as one statement per kind of row. Rows are
+its state and values in the same transaction, one statement per kind of row. Rows are
 exactly those Optuna writes, so Optuna reads them back as usual. The trial's heartbeat
 (beside it, in a thread) is one upsert too.
 """
@@ -23,10 +22,8 @@ from optuna import distributions
 from optuna.distributions import BaseDistribution
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, update
 from sqlalchemy.dialects import mysql, postgresql, sqlite
-
-from hpsearch.storage import pgwrite
 
 _TRIALS: Table = models.TrialModel.__table__
 _PARAMS: Table = models.TrialParamModel.__table__
@@ -98,37 +95,19 @@ def claim(
     now: datetime,
     *,
     beat: bool = False,
-    one_statement: bool = True,
 ) -> bool:
     """WAITING -> RUNNING (started ``now``) in one conditional UPDATE; True if it matched.
 
     With ``beat``, the claimed trial's first heartbeat is recorded with it, atomically:
     a worker killed right after its claim leaves a trial that goes stale like any other,
     never a RUNNING trial without a heartbeat (which no stale check would ever find).
-    On PostgreSQL (with ``one_statement``) it is the same single statement; otherwise
     ``connection`` must be in a transaction.
     """
     arguments = {"id": trial_id, "now": now}
-    if beat and one_statement and connection.dialect.name == "postgresql":
-        return connection.execute(_CLAIM_AND_BEAT_PG, arguments).first() is not None
     claimed = connection.execute(_CLAIM, arguments).rowcount == 1
     if claimed and beat:
         connection.execute(_beat_statement(connection.dialect.name), {"id": trial_id})
     return claimed
-
-
-_CLAIM_AND_BEAT_PG = text(
-    """
-WITH claimed AS (
-    UPDATE trials SET state = 'RUNNING', datetime_start = :now
-    WHERE trial_id = :id AND state = 'WAITING'
-    RETURNING trial_id
-)
-INSERT INTO trial_heartbeats (trial_id, heartbeat)
-SELECT trial_id, CURRENT_TIMESTAMP FROM claimed
-ON CONFLICT (trial_id) DO UPDATE SET heartbeat = EXCLUDED.heartbeat
-RETURNING trial_id"""
-)
 
 
 #: The databases whose heartbeat is one upsert (``beat``), and recorded with a claim.
@@ -185,13 +164,10 @@ def write_trial(
     state: TrialState | None = None,
     values: list[float] | None = None,
     now: datetime | None = None,
-    one_statement: bool = True,
 ) -> None:
     """Store ``writes`` on a trial that is not finished; with ``state`` (a finished
-    one) also its ``values`` and end time ``now``, under the trial's row lock. On
-    PostgreSQL with ``one_statement`` it is one statement (``pgwrite``: ``connection``
-    may be in autocommit mode); otherwise one statement per kind of row, and
-    ``connection`` must be in a transaction.
+    one) also its ``values`` and end time ``now``, under the trial's row lock, in the
+    transaction ``connection`` is in.
 
     Raises ``UpdateFinishedTrialError`` when the trial was already finished (e.g.
     failed as stale by another worker) and ``KeyError`` when there is no such trial,
@@ -199,11 +175,6 @@ def write_trial(
     """
     assert state is None or (state.is_finished() and now is not None)
     rows = trial_rows(trial_id, writes, values)
-    if one_statement and connection.dialect.name == "postgresql":
-        found = pgwrite.write_trial(connection, trial_id, rows, state, now)
-        if not found:
-            _raise_not_updatable(connection, trial_id)
-        return
     if state is not None:
         # The conditional UPDATE takes the row lock and checks the state in one go.
         ended = connection.execute(_END, {"id": trial_id, "end_state": state, "now": now})

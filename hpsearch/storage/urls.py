@@ -15,8 +15,7 @@ from sqlalchemy.exc import ArgumentError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.storage.resilient import ResilientRDBStorage
-from hpsearch.storage.speed import speed_path_on, speed_paths_off
-from hpsearch.storage.trialengine import TRIAL_POOL
+from hpsearch.storage.speed import speed_paths_off
 
 DEFAULT_STORAGE = "sqlite:///hpsearch.db"
 STORAGE_ENV = "HPSEARCH_STORAGE"
@@ -27,8 +26,7 @@ SQLITE_BUSY_TIMEOUT = 120
 HEARTBEAT_INTERVAL = 10
 GRACE_PERIOD = 30
 #: Connections a process keeps open to a database server, and opens beyond them when
-#: busy. On PostgreSQL they are split with the pool of a worker's own trial operations
-#: (``hpsearch.storage.trialengine``), so a worker holds no more than elsewhere.
+#: busy.
 POOL = (2, 4)
 
 
@@ -78,9 +76,6 @@ def open_storage(
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     else:
         kept, extra = POOL
-        if parsed.get_backend_name() == "postgresql" and speed_path_on("trial_pool"):
-            # one of each for the trial pool
-            kept, extra = kept - TRIAL_POOL[0], extra - TRIAL_POOL[1]
         engine_kwargs = {
             "pool_pre_ping": True,
             "pool_size": kept,

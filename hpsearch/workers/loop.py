@@ -199,8 +199,6 @@ _UNINTERRUPTIBLE = (
     "hpsearch.storage.resilient",
     "hpsearch.storage.cache",
     "hpsearch.storage.trialwrite",
-    "hpsearch.storage.pgwrite",
-    "hpsearch.storage.trialengine",
     "psycopg",
     "pymysql",
     "MySQLdb",

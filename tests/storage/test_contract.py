@@ -99,9 +99,6 @@ def storage(request: pytest.FixtureRequest, backend: ResilientRDBStorage) -> Bas
 def _close(storage: ResilientRDBStorage) -> None:
     """Close the storage's connections before its database is dropped."""
     storage.engine.dispose()
-    trial_engine = storage.__dict__.get("_trial_engine")
-    if trial_engine is not None:
-        trial_engine.dispose()
 
 
 class TestStorageContract(StorageTestCase):

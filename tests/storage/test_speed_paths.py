@@ -11,7 +11,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpsearch.errors import StorageError
-from hpsearch.storage import pgwrite, trialwrite
+from hpsearch.storage import trialwrite
 from hpsearch.storage.cache import StudyCache, worker_storage
 from hpsearch.storage.speed import SPEED_OFF_ENV, SPEED_PATHS, speed_paths_off
 from hpsearch.storage.urls import open_storage
@@ -36,15 +36,14 @@ def test_an_unknown_speed_path_is_one_clear_error(monkeypatch, tmp_path):
 @pytest.mark.parametrize("off", ["", *SPEED_PATHS])
 def test_each_speed_path_turns_off_and_stores_the_same(off, pg_url, monkeypatch):
     monkeypatch.setenv(SPEED_OFF_ENV, off)
-    calls = {"trialwrite": 0, "pgwrite": 0}
-    for module, key in ((trialwrite, "trialwrite"), (pgwrite, "pgwrite")):
-        real = module.write_trial
+    calls = {"trialwrite": 0}
+    real = trialwrite.write_trial
 
-        def counted(*args, _real=real, _key=key, **kwargs):
-            calls[_key] += 1
-            return _real(*args, **kwargs)
+    def counted(*args, **kwargs):
+        calls["trialwrite"] += 1
+        return real(*args, **kwargs)
 
-        monkeypatch.setattr(module, "write_trial", counted)
+    monkeypatch.setattr(trialwrite, "write_trial", counted)
 
     name = f"speed-{off or 'all-on'}-{uuid.uuid4().hex[:6]}"
     optuna.create_study(study_name=name, storage=open_storage(pg_url), direction="maximize")
@@ -72,5 +71,3 @@ def test_each_speed_path_turns_off_and_stores_the_same(off, pg_url, monkeypatch)
     assert isinstance(study._storage, StudyCache) == (off != "cache")
     assert (reporter.flushes == EPOCHS) == (off == "deferred_reports")
     assert (calls["trialwrite"] > 0) == (off != "batched_writes")
-    assert (calls["pgwrite"] > 0) == (off not in ("batched_writes", "pg_statement"))
-    assert ("_trial_engine" in backend.__dict__) == (off != "trial_pool")
