@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.proxy import is_proxy_url, open_proxy
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.trialengine import TRIAL_POOL
 
@@ -50,7 +51,7 @@ def open_storage(
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
-) -> optuna.storages.RDBStorage:
+) -> optuna.storages.BaseStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
 
     SQLite: WAL journal and a long busy timeout, so local workers queue for the write
@@ -59,17 +60,21 @@ def open_storage(
     Heartbeats (interval and grace from the arguments, else env
     ``HPSEARCH_HEARTBEAT_INTERVAL`` / ``HPSEARCH_GRACE_PERIOD``, else 10 s / 30 s) mark
     the trials of killed workers as failed, and they are put back in the queue.
+    ``grpc://HOST:PORT``: a client of ``hpsearch proxy`` (``hpsearch.storage.proxy``),
+    whose heartbeats go through the proxy; the proxy's grace period applies.
     """
     heartbeat_interval = heartbeat_interval or _env_int(
         "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
     )
+    if is_proxy_url(url):
+        return open_proxy(url, heartbeat_interval=heartbeat_interval)
     grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
     try:
         parsed = make_url(url)
     except ArgumentError:
         raise StorageError(
             f"storage URL {url!r} is not a database URL; expected e.g. "
-            "sqlite:///hpsearch.db or postgresql+psycopg://user@host/db"
+            "sqlite:///hpsearch.db, postgresql+psycopg://user@host/db or grpc://HOST:PORT"
         ) from None
     engine_kwargs: dict[str, object]
     if parsed.get_backend_name() == "sqlite":
