@@ -45,13 +45,13 @@ class ServedStorage(_CachedStorage):
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
     ) -> bool:
-        if state == TrialState.RUNNING and values is None:
-            if self._backend.claim_waiting_trial(trial_id) is not None:
-                if not self._backend.claims_beat and self.get_heartbeat_interval():
-                    self._backend.record_heartbeat(trial_id)
-                return True
-            # Lost the race, or not WAITING at all: Optuna's answer (False, or the
-            # error for a finished or unknown trial).
+        claim = state == TrialState.RUNNING and values is None
+        if claim and self._backend.claim_waiting_trial(trial_id) is not None:
+            if not self._backend.claims_beat and self.get_heartbeat_interval():
+                self._backend.record_heartbeat(trial_id)
+            return True
+        # Not a claim, or a claim lost to another worker or of a trial not WAITING:
+        # Optuna's answer (False, or the error for a finished or unknown trial).
         return super().set_trial_state_values(trial_id, state, values)
 
     def set_trial_system_attr(self, trial_id: int, key: str, value: object) -> None:
