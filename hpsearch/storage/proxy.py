@@ -13,14 +13,21 @@ worker's ``set_trial_state_values(RUNNING)`` is the proxy's atomic claim.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
+import logging
+import time
 import warnings
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 import optuna
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.resilient import RETRY_SECONDS
+
+log = logging.getLogger("hpsearch.storage")
 
 SCHEME = "grpc"
 #: Trial system attr whose write through the proxy is the trial's heartbeat.
@@ -75,6 +82,36 @@ def _find_spec(module: str) -> Any:
         return None
 
 
+def _unavailable(error: BaseException) -> bool:
+    """True for a gRPC error of an unreachable proxy (restarting, a network blip)."""
+    import grpc
+
+    return isinstance(error, grpc.RpcError) and error.code() == grpc.StatusCode.UNAVAILABLE
+
+
+def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
+    """``method``, retried with backoff for up to ``RETRY_SECONDS`` while the proxy is
+    unreachable, as calls to a database are (``hpsearch.storage.resilient``)."""
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + RETRY_SECONDS
+        wait = 0.5
+        while True:
+            try:
+                return method(self, *args, **kwargs)
+            except Exception as error:
+                if not _unavailable(error) or time.monotonic() + wait > deadline:
+                    raise
+                log.warning(
+                    "storage proxy unreachable during %s; retrying in %.1f s", method.__name__, wait
+                )
+                time.sleep(wait)
+                wait = min(wait * 2, 5.0)
+
+    return wrapper
+
+
 class ProxyStorage(optuna.storages.GrpcStorageProxy):
     """Optuna's ``GrpcStorageProxy`` with hpsearch's heartbeats (module doc) and its URL.
 
@@ -85,8 +122,10 @@ class ProxyStorage(optuna.storages.GrpcStorageProxy):
 
     def __init__(self, url: str, *, heartbeat_interval: int | None) -> None:
         host, port = parse_proxy_url(url)
-        # gRPC names an IPv6 address in brackets; urlsplit gives it without them.
-        super().__init__(host=f"[{host}]" if ":" in host else host, port=port)
+        with warnings.catch_warnings():  # marked experimental in Optuna 5.0; public API
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            # gRPC names an IPv6 address in brackets; urlsplit gives it without them.
+            super().__init__(host=f"[{host}]" if ":" in host else host, port=port)
         self.url = url
         self._heartbeat_interval = heartbeat_interval
 
@@ -97,11 +136,35 @@ class ProxyStorage(optuna.storages.GrpcStorageProxy):
         self.set_trial_system_attr(trial_id, HEARTBEAT_ATTR, True)
 
 
+#: The calls that reach the proxy; a worker rides out a proxy restart in each.
+RETRIED = (
+    "create_new_study",
+    "delete_study",
+    "set_study_user_attr",
+    "set_study_system_attr",
+    "get_study_id_from_name",
+    "get_study_name_from_id",
+    "get_study_directions",
+    "get_study_user_attrs",
+    "get_study_system_attrs",
+    "get_all_studies",
+    "create_new_trial",
+    "set_trial_param",
+    "set_trial_state_values",
+    "set_trial_intermediate_value",
+    "set_trial_user_attr",
+    "set_trial_system_attr",
+    "get_trial_id_from_study_id_trial_number",
+    "get_trial",
+    "get_all_trials",
+)
+for _name in RETRIED:
+    setattr(ProxyStorage, _name, _retrying(getattr(optuna.storages.GrpcStorageProxy, _name)))
+
+
 def open_proxy(url: str, *, heartbeat_interval: int | None) -> ProxyStorage:
     """A client of the ``hpsearch proxy`` at ``url``, once it answers (``CONNECT_SECONDS``)."""
     check_grpc_installed()
-    # GrpcStorageProxy is marked experimental in Optuna 5.0; it is public API.
-    warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     storage = ProxyStorage(url, heartbeat_interval=heartbeat_interval)
     try:
         storage.wait_server_ready(timeout=CONNECT_SECONDS)

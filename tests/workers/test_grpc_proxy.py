@@ -36,33 +36,28 @@ def _free_port() -> int:
 
 
 class Proxy:
-    """``hpsearch proxy`` over ``database`` on a free port, in its own process."""
+    """``hpsearch proxy --storage database --port port`` in its own process (``env``)."""
 
     def __init__(self, database: str, port: int, tmp_path: Path, env: dict[str, str]) -> None:
         self.port = port
         self.log = tmp_path / "proxy.log"
+        command = ["proxy", "--storage", database, "--port", str(port)]
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "hpsearch",
-                    "proxy",
-                    "--storage",
-                    database,
-                    "--port",
-                    str(port),
-                ],
+                [sys.executable, "-m", "hpsearch", *command],
                 env=env,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 text=True,
             )
+
+    def wait_ready(self) -> Proxy:
         deadline = time.monotonic() + 60
         while "storage proxy for" not in self.output():
             assert self.process.poll() is None, self.output()
             assert time.monotonic() < deadline, self.output()
             time.sleep(0.1)
+        return self
 
     def output(self) -> str:
         return self.log.read_text()
@@ -83,7 +78,7 @@ def test_four_workers_through_the_proxy_end_with_the_exact_grid_after_a_sigkill(
     # The proxy gets the workers' environment (heartbeat every 1 s, stale after 3 s),
     # less the storage URL: its own is the database's.
     env = {key: value for key, value in cluster.env.items() if key != "HPSEARCH_STORAGE"}
-    proxy = Proxy(f"sqlite:///{tmp_path / 'behind-proxy.db'}", port, tmp_path, env)
+    proxy = Proxy(f"sqlite:///{tmp_path / 'behind-proxy.db'}", port, tmp_path, env).wait_ready()
     try:
         grid = 'eta = [0.01, 0.03]\nhidden_width = [10, 20]\nactivation = ["sigmoid"]\n'
         assert "created in grpc://127.0.0.1:" in cluster.create(
@@ -155,6 +150,26 @@ def test_a_claim_through_the_proxy_storage_is_atomic_under_racing_threads(tmp_pa
     # The claim recorded the first heartbeat: a worker killed right after it leaves a
     # trial that goes stale (a trial without any heartbeat never would).
     assert storage._backend._get_stale_trial_ids(study._study_id) == []
+
+
+def test_a_client_rides_out_a_proxy_that_is_not_up_yet(cluster_at: Any, tmp_path: Path) -> None:
+    """A call made while the proxy is unreachable (restarting, starting) is retried."""
+    from hpsearch.storage.proxy import ProxyStorage
+
+    port = _free_port()
+    client = ProxyStorage(f"grpc://127.0.0.1:{port}", heartbeat_interval=None)
+    answers: list[object] = []
+    call = threading.Thread(target=lambda: answers.append(client.get_all_studies()))
+    call.start()
+    time.sleep(1.0)  # the call has failed at least once by now
+    assert answers == []
+    env = {k: v for k, v in cluster_at("unused").env.items() if k != "HPSEARCH_STORAGE"}
+    proxy = Proxy(f"sqlite:///{tmp_path / 'late.db'}", port, tmp_path, env)
+    try:
+        call.join(timeout=60)
+        assert answers == [[]], proxy.output()
+    finally:
+        proxy.stop()
 
 
 @pytest.mark.parametrize(
