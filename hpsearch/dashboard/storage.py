@@ -8,6 +8,7 @@ import optuna
 import sqlalchemy.engine
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.proxy import is_proxy_url
 from hpsearch.storage.urls import mask_url, resolve_storage_url
 
 __all__ = ["mask_url", "open_storage", "resolve_storage_url", "sqlite_path"]
@@ -27,6 +28,11 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
     Raises ``StorageError`` (with the password masked) when the URL is malformed,
     the SQLite file is missing, or the database has no Optuna tables.
     """
+    if is_proxy_url(url):
+        raise StorageError(
+            f"the dashboard reads the database itself, not through a proxy ({url}): give it "
+            "the database URL that `hpsearch proxy --storage` serves"
+        )
     try:
         path = sqlite_path(url)
     except Exception as error:

@@ -229,3 +229,10 @@ def test_missing_grpc_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -
     )
     with pytest.raises(StorageError, match=r"need grpcio.*pip install 'hpsearch\[grpc\]'"):
         proxy_module.open_proxy("grpc://127.0.0.1:5000", heartbeat_interval=None)
+
+
+def test_the_dashboard_asks_for_the_database_url_not_the_proxys() -> None:
+    from hpsearch.dashboard.storage import open_storage
+
+    with pytest.raises(StorageError, match="reads the database itself"):
+        open_storage("grpc://127.0.0.1:5000")
