@@ -117,16 +117,21 @@ def test_four_workers_through_the_proxy_end_with_the_exact_grid_after_a_sigkill(
         proxy.stop()
 
 
-def test_a_claim_through_the_proxy_storage_is_atomic_under_racing_threads(tmp_path: Path) -> None:
+def test_a_claim_through_the_proxy_storage_is_atomic_under_racing_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The proxy answers many workers from threads; on SQLite Optuna's claim (read, then
     write) could hand one WAITING trial to two of them. Each trial goes to one thread."""
-    from hpsearch.storage.proxy_server import open_served_storage
+    from hpsearch.storage.proxy_server import StaleTrialReaper, open_served_storage
+    from hpsearch.storage.running import trial_id_of
 
+    monkeypatch.setenv("HPSEARCH_HEARTBEAT_INTERVAL", "1")
+    monkeypatch.setenv("HPSEARCH_GRACE_PERIOD", "1")
     storage = open_served_storage(f"sqlite:///{tmp_path / 'race.db'}")
     study = optuna.create_study(study_name="race", storage=storage)
     for _ in range(20):
         study.enqueue_trial({})
-    ids = [t._trial_id for t in study.get_trials(states=(TrialState.WAITING,))]
+    ids = [trial_id_of(t) for t in study.get_trials(states=(TrialState.WAITING,))]
     wins: list[int] = []
     start = threading.Barrier(8)
 
@@ -147,9 +152,13 @@ def test_a_claim_through_the_proxy_storage_is_atomic_under_racing_threads(tmp_pa
     storage.set_trial_state_values(ids[0], state=TrialState.COMPLETE, values=[1.0])
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
         storage.set_trial_state_values(ids[0], state=TrialState.RUNNING)
-    # The claim recorded the first heartbeat: a worker killed right after it leaves a
-    # trial that goes stale (a trial without any heartbeat never would).
-    assert storage._backend._get_stale_trial_ids(study._study_id) == []
+    # Each claim recorded the first heartbeat: the trials of a worker killed right after
+    # its claims go stale and the proxy re-queues them (without one they never would).
+    time.sleep(2.5)
+    StaleTrialReaper(storage).reap()
+    trials = study.get_trials()
+    assert sum(t.state == TrialState.FAIL for t in trials) == 19
+    assert sum(t.state == TrialState.WAITING for t in trials) == 19  # their retries
 
 
 def test_a_client_rides_out_a_proxy_that_is_not_up_yet(cluster_at: Any, tmp_path: Path) -> None:
@@ -221,14 +230,16 @@ def test_the_proxy_refuses_a_proxy_url_and_a_busy_port(
 
 
 def test_missing_grpc_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
-    import hpsearch.storage.proxy as proxy_module
+    import importlib.util
 
-    real = proxy_module._find_spec
+    from hpsearch.storage.urls import open_storage
+
+    real = importlib.util.find_spec
     monkeypatch.setattr(
-        proxy_module, "_find_spec", lambda module: None if module == "grpc" else real(module)
+        importlib.util, "find_spec", lambda name: None if name == "grpc" else real(name)
     )
     with pytest.raises(StorageError, match=r"need grpcio.*pip install 'hpsearch\[grpc\]'"):
-        proxy_module.open_proxy("grpc://127.0.0.1:5000", heartbeat_interval=None)
+        open_storage("grpc://127.0.0.1:5000")
 
 
 def test_the_dashboard_asks_for_the_database_url_not_the_proxys() -> None:
