@@ -8,7 +8,6 @@ from types import FrameType
 import click
 
 from hpsearch.cli import cli
-from hpsearch.cli.options import storage_option
 from hpsearch.storage.proxy_server import serve
 from hpsearch.storage.urls import mask_url, resolve_storage_url
 
@@ -22,7 +21,12 @@ def _raise_terminated(signum: int, frame: FrameType | None) -> None:
 
 
 @cli.command()
-@storage_option
+@click.option(
+    "--storage",
+    default=None,
+    metavar="URL",
+    help="Database URL to serve (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db).",
+)
 @click.option(
     "--port",
     type=click.IntRange(min=1, max=65535),
