@@ -23,10 +23,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import optuna
-from optuna.storages._cached_storage import _CachedStorage
-from optuna.trial import TrialState
+from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.cache import StudyCache
 from hpsearch.storage.proxy import HEARTBEAT_ATTR, check_grpc_installed, is_proxy_url
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.urls import HEARTBEAT_INTERVAL, mask_url, open_storage
@@ -37,10 +37,20 @@ log = logging.getLogger("hpsearch.proxy")
 THREADS = 16
 
 
-class ServedStorage(_CachedStorage):
-    """Optuna's cached RDB storage, as the proxy serves it (module doc)."""
+class ServedStorage(StudyCache):
+    """hpsearch's cached RDB storage, as the proxy serves it (module doc).
 
-    _backend: ResilientRDBStorage
+    It is a ``StudyCache`` for its light refreshes (each worker's ``get_all_trials``
+    makes the proxy refresh the study: Optuna's cache re-reads every unfinished trial,
+    which is the whole queue of WAITING trials) and never defers a write: the trials
+    are the workers', so none is ever this process's own.
+    """
+
+    def create_new_trial(self, study_id: int, template_trial: FrozenTrial | None = None) -> int:
+        trial_id = super().create_new_trial(study_id, template_trial)
+        with self._lock:
+            self._own.pop(trial_id, None)  # a RUNNING trial a worker asked for: its own
+        return trial_id
 
     def set_trial_state_values(
         self, trial_id: int, state: TrialState, values: Sequence[float] | None = None
