@@ -27,11 +27,11 @@ from hpsearch.dashboard.series import (
     trial_detail,
     trial_rows,
 )
+from hpsearch.results.dates import iso_utc
+from hpsearch.study.lifecycle import SPEC_ATTR
 
 MAX_CURVES = 20
 MAX_COMPARE = 10
-# study_summary keys that need the studies-list query; compare computes its own from the trials
-_NOT_IN_COMPARE = ("counts", "n_trials", "best_value", "first_start", "last_activity")
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,6 +48,10 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _summaries(reader: StudyReader) -> list[dict[str, Any]]:
+    return [study_summary(s, reader.trials(s.study_id)) for s in reader.studies()]
 
 
 @api.errorhandler(NotFound)
@@ -73,9 +77,7 @@ def info() -> Response:
 
 @api.get("/studies")
 def studies() -> Response:
-    return _json(
-        {"studies": [study_summary(s) for s in _reader().studies()], "now": _now().isoformat()}
-    )
+    return _json({"studies": _summaries(_reader()), "now": iso_utc(_now())})
 
 
 @api.get("/studies/<path:name>/importances")
@@ -108,13 +110,13 @@ def study(name: str) -> Response:
     info = reader.study(name)
     rows = reader.trials(info.study_id)
     now = _now()
-    summary = study_summary(info)
+    summary = study_summary(info, rows)
     param_names = sorted({p for r in rows for p in r.params})
     return _json(
         {
             **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
             "metric": summary["metric"],
-            "spec": info.user_attrs.get("spec"),
+            "spec": info.user_attrs.get(SPEC_ATTR),
             "retrain": summary["retrain"],
             **totals(rows, now),
             "best": best_row(rows, info.maximize),
@@ -122,7 +124,7 @@ def study(name: str) -> Response:
             "param_names": param_names,
             "running": [r.number for r in rows if r.state.name == "RUNNING"],
             "trials": trial_rows(rows, now),
-            "now": now.isoformat(),
+            "now": iso_utc(now),
         }
     )
 
@@ -138,14 +140,14 @@ def compare() -> Response:
         best = best_row(rows, info.maximize)
         out.append(
             {
-                **{k: v for k, v in study_summary(info).items() if k not in _NOT_IN_COMPARE},
+                **study_summary(info, rows),
                 **totals(rows, now),
                 "best_value": None if best is None else best["value"],
                 "best_number": None if best is None else best["number"],
                 "progress": progress(rows, info.maximize),
             }
         )
-    return _json({"studies": out, "now": now.isoformat()})
+    return _json({"studies": out, "now": iso_utc(now)})
 
 
 def _numbers(text: str) -> list[int]:

@@ -16,7 +16,6 @@ import datetime as dt
 import functools
 import json
 import threading
-from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,9 +28,10 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StorageError
+from hpsearch.tuning.record import LIGHT_KEYS, SYSTEM_KEYS, TrialRecord, record_from_attrs
 
 # Small per-trial user attrs the trials table shows; the big ones (curves) stay in the database.
-LIGHT_ATTRS = ("stop_reason", "epochs_run", "seconds", "worker", "fail_reason")
+LIGHT_ATTRS = LIGHT_KEYS
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
 
 
@@ -41,16 +41,12 @@ class NotFound(StorageError, LookupError):
 
 @dataclass(frozen=True)
 class StudyInfo:
-    """One study: its attrs, trial counts by state, best value and activity times (UTC)."""
+    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.trials``)."""
 
     study_id: int
     name: str
     direction: StudyDirection
     user_attrs: dict[str, Any]
-    counts: dict[str, int] = field(default_factory=dict)
-    best_value: float | None = None
-    first_start: dt.datetime | None = None
-    last_activity: dt.datetime | None = None
 
     @property
     def maximize(self) -> bool:
@@ -71,11 +67,17 @@ class TrialRow:
     complete: dt.datetime | None
     attrs: dict[str, Any]
     intermediate_steps: int
+    system_attrs: dict[str, Any] = field(default_factory=dict)
+
+    @functools.cached_property
+    def record(self) -> TrialRecord:
+        """The trial record's light fields (no curves)."""
+        return record_from_attrs(self.attrs, self.system_attrs)
 
     @property
     def epochs(self) -> int:
-        run = self.attrs.get("epochs_run")
-        return int(run) if isinstance(run, int | float) else self.intermediate_steps
+        run = self.record.epochs_run
+        return run if run is not None else self.intermediate_steps
 
 
 @dataclass
@@ -111,49 +113,16 @@ class StudyReader:
     # -- studies ---------------------------------------------------------------------------
 
     def studies(self) -> list[StudyInfo]:
-        """Every study with its counts, best value and last activity, in three queries."""
-        frozen = self.storage.get_all_studies()
-        t, v = m.TrialModel.__table__, m.TrialValueModel.__table__
-        by_state = sa.select(
-            t.c.study_id,
-            t.c.state,
-            sa.func.count(),
-            sa.func.min(t.c.datetime_start),
-            sa.func.max(t.c.datetime_start),
-            sa.func.max(t.c.datetime_complete),
-        ).group_by(t.c.study_id, t.c.state)
-        best = (
-            sa.select(t.c.study_id, sa.func.max(v.c.value), sa.func.min(v.c.value))
-            .join(v, v.c.trial_id == t.c.trial_id)
-            .where(t.c.state == TrialState.COMPLETE, v.c.objective == 0)
-            .where(v.c.value_type == _FINITE)
-            .group_by(t.c.study_id)
-        )
-        stats: dict[int, dict[str, Any]] = {}
-        with self._engine.connect() as conn:
-            for sid, state, count, first, last_start, last_done in conn.execute(by_state):
-                s = stats.setdefault(sid, {"counts": {}, "first": [], "last": []})
-                s["counts"][state.name] = count
-                s["first"] += [first] if first else []
-                s["last"] += [x for x in (last_start, last_done) if x]
-            best_rows = {sid: (hi, lo) for sid, hi, lo in conn.execute(best)}
-        infos = []
-        for fs in frozen:
-            s = stats.get(fs._study_id, {"counts": {}, "first": [], "last": []})
-            hi_lo = best_rows.get(fs._study_id)
-            maximize = fs.directions[0] == StudyDirection.MAXIMIZE
-            infos.append(
-                StudyInfo(
-                    study_id=fs._study_id,
-                    name=fs.study_name,
-                    direction=fs.directions[0],
-                    user_attrs=fs.user_attrs,
-                    counts=s["counts"],
-                    best_value=None if hi_lo is None else hi_lo[0 if maximize else 1],
-                    first_start=_utc(min(s["first"], default=None)),
-                    last_activity=_utc(max(s["last"], default=None)),
-                )
+        """Every study, by name."""
+        infos = [
+            StudyInfo(
+                study_id=fs._study_id,
+                name=fs.study_name,
+                direction=fs.directions[0],
+                user_attrs=fs.user_attrs,
             )
+            for fs in self.storage.get_all_studies()
+        ]
         return sorted(infos, key=lambda i: i.name)
 
     def study(self, name: str) -> StudyInfo:
@@ -202,6 +171,7 @@ class StudyReader:
         t = m.TrialModel.__table__
         p, v = m.TrialParamModel.__table__, m.TrialValueModel.__table__
         u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
+        sy = m.TrialSystemAttributeModel.__table__
         mine = t.c.study_id == study_id
         if len(unfinished) > 500:  # keep clear of the databases' limits on IN lists
             mine = sa.and_(mine, t.c.trial_id >= min(unfinished))
@@ -236,6 +206,11 @@ class StudyReader:
                 .join(t, t.c.trial_id == u.c.trial_id)
                 .where(mine, u.c.key.in_(LIGHT_ATTRS))
             ).all()
+            system = conn.execute(
+                sa.select(sy.c.trial_id, sy.c.key, sy.c.value_json)
+                .join(t, t.c.trial_id == sy.c.trial_id)
+                .where(mine, sy.c.key.in_(SYSTEM_KEYS))
+            ).all()
             steps = dict(
                 conn.execute(
                     sa.select(iv.c.trial_id, sa.func.count())
@@ -253,6 +228,9 @@ class StudyReader:
         trial_attrs: dict[int, dict[str, Any]] = {}
         for tid, key, value_json in attrs:
             trial_attrs.setdefault(tid, {})[key] = json.loads(value_json)
+        trial_system: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in system:
+            trial_system.setdefault(tid, {})[key] = json.loads(value_json)
         return [
             TrialRow(
                 trial_id=tid,
@@ -265,6 +243,7 @@ class StudyReader:
                 complete=_utc(complete),
                 attrs=trial_attrs.get(tid, {}),
                 intermediate_steps=steps.get(tid, 0),
+                system_attrs=trial_system.get(tid, {}),
             )
             for tid, number, state, start, complete in base
         ]
@@ -314,9 +293,3 @@ class StudyReader:
         with self._lock:
             self._importances[info.study_id] = (key, result)
         return result
-
-
-def count_states(rows: list[TrialRow]) -> dict[str, int]:
-    """Trials by state name, every state present (zeros included)."""
-    counts = Counter(r.state.name for r in rows)
-    return {state.name: counts.get(state.name, 0) for state in TrialState}

@@ -19,8 +19,9 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
-#: User attr on a trial that was put back: the number of the trial it repeats.
-RETRY_OF = "retry_of"
+from hpsearch.tuning.record import RETRY_OF, TrialRecord, record_attrs
+
+__all__ = ["RETRY_OF", "claim_records_heartbeat", "claim_trial", "enqueue_budget", "requeue"]
 
 
 def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: int) -> int:
@@ -79,4 +80,4 @@ def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial)
     )
     fixed = dict(frozen.system_attrs.get("fixed_params", {}))
     fixed.update(frozen.params)
-    study.enqueue_trial(fixed, user_attrs={RETRY_OF: frozen.number})
+    study.enqueue_trial(fixed, user_attrs=record_attrs(TrialRecord(retry_of=frozen.number)))
