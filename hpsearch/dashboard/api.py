@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from hpsearch.dashboard.queries import NotFound, StudyReader
+from hpsearch.dashboard.queries import DashboardReader, NotFound
 from hpsearch.dashboard.series import (
     best_row,
     curve,
@@ -36,7 +36,7 @@ MAX_COMPARE = 10
 api = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _reader() -> StudyReader:
+def _reader() -> DashboardReader:
     return current_app.extensions["hpsearch_reader"]
 
 
@@ -50,8 +50,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _summaries(reader: StudyReader) -> list[dict[str, Any]]:
-    return [study_summary(s, reader.trials(s.study_id)) for s in reader.studies()]
+def _summaries(reader: DashboardReader) -> list[dict[str, Any]]:
+    return [
+        study_summary(s, reader.facts(s.study_id, reader.trials(s.study_id)))
+        for s in reader.studies()
+    ]
 
 
 @api.errorhandler(NotFound)
@@ -109,8 +112,9 @@ def study(name: str) -> Response:
     reader = _reader()
     info = reader.study(name)
     rows = reader.trials(info.study_id)
+    facts = reader.facts(info.study_id, rows)
     now = _now()
-    summary = study_summary(info, rows)
+    summary = study_summary(info, facts)
     param_names = sorted({p for r in rows for p in r.params})
     return _json(
         {
@@ -118,12 +122,12 @@ def study(name: str) -> Response:
             "metric": summary["metric"],
             "spec": info.user_attrs.get(SPEC_ATTR),
             "retrain": summary["retrain"],
-            **totals(rows, now),
+            **totals(facts, now),
             "best": best_row(rows, info.maximize),
-            "progress": progress(rows, info.maximize),
+            "progress": progress(facts, info.maximize),
             "param_names": param_names,
             "running": [r.number for r in rows if r.state.name == "RUNNING"],
-            "trials": trial_rows(rows, now),
+            "trials": trial_rows(rows, facts, now),
             "now": iso_utc(now),
         }
     )
@@ -137,14 +141,15 @@ def compare() -> Response:
     for name in names:
         info = reader.study(name)
         rows = reader.trials(info.study_id)
+        facts = reader.facts(info.study_id, rows)
         best = best_row(rows, info.maximize)
         out.append(
             {
-                **study_summary(info, rows),
-                **totals(rows, now),
+                **study_summary(info, facts),
+                **totals(facts, now),
                 "best_value": None if best is None else best["value"],
                 "best_number": None if best is None else best["number"],
-                "progress": progress(rows, info.maximize),
+                "progress": progress(facts, info.maximize),
             }
         )
     return _json({"studies": out, "now": iso_utc(now)})

@@ -26,19 +26,11 @@ CURVE_COLUMNS = (
 )
 
 
-def facts(rows: list[TrialRow]) -> list[TrialFacts]:
-    """The rows as ``results.summary`` takes them."""
-    return [
-        TrialFacts(r.number, r.state, r.value, r.start, r.complete, r.record, r.intermediate_steps)
-        for r in rows
-    ]
-
-
-def study_summary(info: StudyInfo, rows: list[TrialRow]) -> dict[str, Any]:
+def study_summary(info: StudyInfo, facts: list[TrialFacts]) -> dict[str, Any]:
     """A row of the studies list: ``results.summary.study_summary`` (the numbers
     ``hpsearch status`` shows) and the study's retrain result."""
     spec = info.user_attrs.get(SPEC_ATTR)
-    summary = summary_of(info.name, info.direction.name.lower(), spec, facts(rows))
+    summary = summary_of(info.name, info.direction.name.lower(), spec, facts)
     return {**summary, "retrain": _retrain(info.user_attrs)}
 
 
@@ -47,41 +39,43 @@ def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
     return retrain if isinstance(retrain, dict) else None
 
 
-def trial_seconds(row: TrialRow, now: dt.datetime) -> float | None:
+def trial_seconds(trial: TrialFacts, now: dt.datetime) -> float | None:
     """Training seconds as recorded, else the wall time since the trial started."""
-    recorded = row.record.seconds
+    recorded = trial.record.seconds
     if recorded is not None:
         return recorded
-    if row.start is None:
+    if trial.start is None:
         return None
-    return ((row.complete or now) - row.start).total_seconds()
+    return ((trial.complete or now) - trial.start).total_seconds()
 
 
-def _worker(row: TrialRow) -> str:
-    worker = row.record.worker
+def _worker(trial: TrialFacts) -> str:
+    worker = trial.record.worker
     return "" if worker is None else worker.label
 
 
-def trial_rows(rows: list[TrialRow], now: dt.datetime) -> list[dict[str, Any]]:
-    """The trials table: no curves, one small dict per trial."""
+def trial_rows(
+    rows: list[TrialRow], facts: list[TrialFacts], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The trials table: no curves, one small dict per trial (``facts``: the rows')."""
     return [
         {
             "number": r.number,
             "state": r.state.name,
             "value": r.value,
             "params": r.params,
-            "epochs": r.epochs,
-            "seconds": trial_seconds(r, now),
-            "worker": _worker(r),
-            "stop_reason": r.record.stop_reason,
+            "epochs": f.epochs,
+            "seconds": trial_seconds(f, now),
+            "worker": _worker(f),
+            "stop_reason": f.record.stop_reason,
             "start": iso_utc(r.start),
             "complete": iso_utc(r.complete),
         }
-        for r in rows
+        for r, f in zip(rows, facts, strict=True)
     ]
 
 
-def progress(rows: list[TrialRow], maximize: bool) -> dict[str, list[Any]]:
+def progress(rows: list[TrialFacts], maximize: bool) -> dict[str, list[Any]]:
     """Per complete trial, in order of completion: its value, the best so far, the wall
     seconds since the study's first start and the epochs spent by then (all finished
     trials' epochs count, pruned and failed included: they cost compute too)."""
@@ -108,11 +102,12 @@ def progress(rows: list[TrialRow], maximize: bool) -> dict[str, list[Any]]:
     return out
 
 
-def totals(rows: list[TrialRow], now: dt.datetime) -> dict[str, Any]:
-    """Trials by state, epochs spent and wall time from first start to last activity."""
+def totals(rows: list[TrialFacts], now: dt.datetime) -> dict[str, Any]:
+    """Trials by state (as ``hpsearch status`` counts them), epochs spent and wall time
+    from first start to last activity."""
     starts = [r.start for r in rows if r.start is not None]
     ends = [r.complete or now for r in rows if r.start is not None]
-    counts = state_counts(facts(rows))
+    counts = state_counts(rows)
     return {
         "counts": counts,
         "n_trials": sum(counts.values()),

@@ -53,8 +53,8 @@ def test_a_write_through_the_read_only_storage_fails(
     assert len(trials) == 1
     _refused(lambda: storage.set_study_user_attr(study_id, "spec", "changed"))
     _refused(lambda: storage.create_new_study([optuna.study.StudyDirection.MINIMIZE], "another"))
-    running = optuna.trial.TrialState.RUNNING
-    _refused(lambda: storage.set_trial_state_values(trials[0]._trial_id, running))
+    trial_id = storage.get_trial_id_from_study_id_trial_number(study_id, trials[0].number)
+    _refused(lambda: storage.set_trial_state_values(trial_id, optuna.trial.TrialState.RUNNING))
     writer = open_storage(url)
     assert writer.get_study_user_attrs(study_id)["spec"] == {"study": {"name": name}}
     assert [s.study_name for s in writer.get_all_studies()].count("another") == 0
