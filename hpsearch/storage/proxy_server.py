@@ -69,7 +69,7 @@ class ServedStorage(StudyCache):
             if self.get_heartbeat_interval():
                 self._backend.record_heartbeat(trial_id)
             return
-        super().set_trial_system_attr(trial_id, key, value)  # type: ignore[arg-type]
+        super().set_trial_system_attr(trial_id, key, value)
 
 
 def open_served_storage(url: str) -> ServedStorage:

@@ -39,7 +39,8 @@ def heartbeat_interval(study: optuna.Study) -> float | None:
 
 def record_heartbeat(study: optuna.Study, trial: optuna.Trial) -> None:
     """Record one heartbeat of a running trial (storages with heartbeats only)."""
-    study._storage.record_heartbeat(trial._trial_id)
+    storage: Any = study._storage  # an RDB storage, or hpsearch's cache over one
+    storage.record_heartbeat(trial._trial_id)
 
 
 def storage_layers(study: optuna.Study) -> list[optuna.storages.BaseStorage]:
@@ -106,7 +107,7 @@ def record_progress(
     here just as ``Trial.report`` and ``Trial.set_user_attr`` do: pruners read that
     copy, and would otherwise never see epochs written below Optuna's calls.
     """
-    storage = trial.storage
+    storage: Any = trial.storage
     if hasattr(storage, "record_progress"):  # StudyCache
         storage.record_progress(trial._trial_id, values, attrs, defer=defer)
     elif hasattr(getattr(storage, "_backend", None), "record_progress"):  # inside Optuna's cache

@@ -8,6 +8,7 @@ import sqlite3
 import time
 import warnings
 from pathlib import Path
+from typing import Literal, overload
 
 import optuna
 from sqlalchemy import Engine, bindparam, text
@@ -16,6 +17,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from hpsearch.errors import StorageError
 from hpsearch.storage.proxy import is_proxy_url, open_proxy
+from hpsearch.storage.readonly import open_read_only
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.trialengine import TRIAL_POOL
 
@@ -46,13 +48,33 @@ def mask_url(url: str) -> str:
         return "<unparseable storage URL>"
 
 
+@overload
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = ...,
+    grace_period: int | None = ...,
+    read_only: Literal[True],
+) -> optuna.storages.RDBStorage: ...
+@overload
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = ...,
+    grace_period: int | None = ...,
+    read_only: bool = ...,
+) -> optuna.storages.BaseStorage: ...
 def open_storage(
     url: str,
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
+    read_only: bool = False,
 ) -> optuna.storages.BaseStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
+
+    ``read_only``: on an existing schema only, refusing every write (what the
+    dashboard reads through; ``hpsearch.storage.readonly``).
 
     SQLite: WAL journal and a long busy timeout, so local workers queue for the write
     lock instead of failing. Server databases: pre-ping (survives restarts) and a small
@@ -63,6 +85,13 @@ def open_storage(
     ``grpc://HOST:PORT``: a client of ``hpsearch proxy`` (``hpsearch.storage.proxy``),
     whose heartbeats go through the proxy; the proxy's grace period applies.
     """
+    if read_only:
+        if is_proxy_url(url):
+            raise StorageError(
+                f"a read-only storage reads the database itself, not through a proxy ({url}): "
+                "give the database URL that `hpsearch proxy --storage` serves"
+            )
+        return open_read_only(url, mask_url(url))
     heartbeat_interval = heartbeat_interval or _env_int(
         "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
     )

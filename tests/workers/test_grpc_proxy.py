@@ -243,7 +243,7 @@ def test_missing_grpc_packages_name_the_extra(monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_the_dashboard_asks_for_the_database_url_not_the_proxys() -> None:
-    from hpsearch.dashboard.storage import open_storage
+    from hpsearch.storage.urls import open_storage
 
     with pytest.raises(StorageError, match="reads the database itself"):
-        open_storage("grpc://127.0.0.1:5000")
+        open_storage("grpc://127.0.0.1:5000", read_only=True)  # what the dashboard opens
