@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.cli import cli
@@ -23,7 +24,7 @@ def validate(spec: Path) -> None:
     """
     loaded = load_spec(spec)  # a SpecError lists every problem; main() prints it, exit 1
     console = make_console()
-    console.print(f"[bold green]ok[/] {spec}")
+    console.print(f"[bold green]ok[/] {escape(str(spec))}", markup=True)
     console.print(_summary(loaded))
     console.print(_space_table(loaded))
 
