@@ -12,6 +12,7 @@ from optuna.trial import TrialState
 
 from hpsearch import __version__
 from hpsearch.errors import ConfigError, SpecError, StorageError
+from hpsearch.spec.checks import MAX_NAME_LENGTH, text_problem
 from hpsearch.spec.study_spec import StudySpec, parse_spec
 from hpsearch.storage.cache import worker_storage
 from hpsearch.storage.urls import mask_url, open_storage
@@ -41,6 +42,10 @@ def study_names(storage: optuna.storages.BaseStorage | str) -> list[str]:
     return [s.study_name for s in _storage(storage).get_all_studies()]
 
 
+def _shown(name: str, limit: int = 60) -> str:
+    return repr(name if len(name) <= limit else name[: limit - 3] + "...")
+
+
 def load_study_and_spec(
     storage: optuna.storages.BaseStorage | str, study_name: str, *, worker_index: int | None = None
 ) -> tuple[optuna.Study, StudySpec]:
@@ -52,6 +57,9 @@ def load_study_and_spec(
     The study reads and writes through ``StudyCache`` (``hpsearch.storage.cache``),
     which keeps a worker's storage time per trial small.
     """
+    problem = text_problem(study_name, "a study name", MAX_NAME_LENGTH)
+    if problem:  # PostgreSQL and MariaDB answer such a lookup with an internal error
+        raise StorageError(f"study name {_shown(study_name)}: {problem}")
     storage = _storage(storage)
     try:
         stored = storage.get_study_user_attrs(storage.get_study_id_from_name(study_name))
