@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -102,7 +104,16 @@ def load_npz(
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        NotImplementedError,  # "zip file version 17.3": a damaged header
+        zipfile.BadZipFile,
+        zlib.error,
+        struct.error,
+    ) as error:
         raise DataError(f"{name}: not a readable .npz file ({error})") from error
     names = arrays.pop("class_names", None)
     class_names = tuple(str(v) for v in names.tolist()) if names is not None else None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import struct
 import zipfile
 import zlib
 from pathlib import Path
@@ -29,8 +30,10 @@ UNREADABLE = (
     TypeError,
     EOFError,
     AttributeError,
+    NotImplementedError,
     zipfile.BadZipFile,
     zlib.error,
+    struct.error,
 )
 
 
