@@ -24,6 +24,7 @@ from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.spec.strategies import sampler_problem
 from hpsearch.spec.study_spec import StudySpec
 from hpsearch.storage.running import heartbeat_interval, record_heartbeat
+from hpsearch.storage.stale import fail_stale_trials
 from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.tuning.objective import Objective
@@ -79,7 +80,7 @@ def run_worker(
             if deadline is not None and time.time() >= deadline:
                 break
             if stale_check.due():
-                optuna.storages.fail_stale_trials(study)
+                fail_stale_trials(study)
             trial = claim_trial(study)
             beaten = trial is not None and claim_records_heartbeat(study)
             if trial is None and spec.budget is None:
