@@ -167,7 +167,11 @@ class Objective:
         diverged = next((h for h in histories if h.stop_reason == StopReason.DIVERGED), None)
         if diverged is not None and not pruned:
             where = f" in fold {histories.index(diverged)}" if cross_validated else ""
-            reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
+            loss = diverged.records[-1].train_loss if diverged.records else float("nan")
+            reason = (
+                f"diverged{where} at epoch {diverged.epochs_run}: training loss {loss:.3g} "
+                "(NaN, infinite, or over 1000x the untrained network's); try a smaller eta"
+            )
             results["fail_reason"] = reason
         elif cross_validated and not pruned:
             results["folds"] = [
