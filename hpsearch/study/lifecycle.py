@@ -18,7 +18,8 @@ from hpsearch.spec.study_spec import StudySpec, parse_spec
 from hpsearch.storage.budget import CANCELLED, cancel_waiting_trials
 from hpsearch.storage.cache import worker_storage
 from hpsearch.storage.urls import mask_url, open_storage
-from hpsearch.study.queue import RETRY_OF, enqueue_budget
+from hpsearch.study.queue import enqueue_budget
+from hpsearch.tuning.record import read_record, requeued
 from hpsearch.tuning.samplers import make_pruner, make_sampler
 from hpsearch.tuning.space import grid_points
 
@@ -207,17 +208,15 @@ def _repair_interrupted_create(
 
 
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Trials that use up budget: all but the failed ones that were put back in the queue."""
+    """Trials that use up budget: all but the failed ones that were put back in the
+    queue (hpsearch's ``requeue`` or Optuna's heartbeat retry): those count once, as
+    their retry."""
     trials = study.get_trials(deepcopy=False)
-    retried: set[int] = set()
-    for t in trials:  # requeue() marks RETRY_OF; Optuna's heartbeat retry keeps a history
-        retried.update(t.system_attrs.get("retry_history", ()))
-        if RETRY_OF in t.user_attrs:
-            retried.add(t.user_attrs[RETRY_OF])
+    again = requeued((t.number, t.state, read_record(t)) for t in trials)
     return [
         t
         for t in trials
-        if not (t.state == TrialState.FAIL and (t.number in retried or CANCELLED in t.user_attrs))
+        if t.number not in again and not (t.state == TrialState.FAIL and CANCELLED in t.user_attrs)
     ]
 
 
