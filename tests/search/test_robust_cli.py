@@ -255,3 +255,47 @@ def test_predict_with_a_corrupt_sidecar_says_so(
     # Both choices given on the command line: the sidecar is not needed.
     result = cli("predict", str(saved_model), "--data", "digits", "--no-standardize", "--no-deskew")
     assert result.code == 0, result.output
+
+
+# --- validate checks what run checks -------------------------------------------------------
+
+VALIDATE_DATA_CASES: dict[str, tuple[dict[str, Any], str]] = {
+    "empty space": ({"space": {"eta": 0.5, "hidden_width": 20}}, "space: nothing is searched"),
+    "validation larger than the dataset": (
+        {"data": {"subset": 200, "validation": 5000}},
+        "validation=5000 is larger than the training set",
+    ),
+    "validation of 3 images": (
+        {"data": {"validation": 3}},
+        "validation=3 examples is fewer than the 10 classes",
+    ),
+    "validation of 15 images": (
+        {"data": {"validation": 15}},
+        "data.validation: the validation set has 15 examples; accuracy on so few measures "
+        "nothing: use at least 20",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(VALIDATE_DATA_CASES))
+def test_validate_rejects_what_run_rejects_against_the_data(
+    case: str, tmp_path: Path, cli: Callable[..., Any], spec_file: Callable[..., Path]
+) -> None:
+    changes, fragment = VALIDATE_DATA_CASES[case]
+    spec = str(spec_file(changes))
+    _one_line_error(cli("validate", spec), fragment)
+    db = tmp_path / "s.db"
+    _one_line_error(cli("run", spec, "--storage", f"sqlite:///{db}"), fragment)
+    assert not db.exists() or optuna.get_all_study_names(f"sqlite:///{db}") == []
+
+
+def test_validate_says_when_the_data_is_not_here_to_check(
+    cli: Callable[..., Any], spec_file: Callable[..., Path]
+) -> None:
+    from hpsearch.data import describe_sources
+
+    if next(i for i in describe_sources() if i.name == "mnist").available:
+        pytest.skip("MNIST is on this machine: nothing to say")
+    result = cli("validate", str(spec_file({"data": {"dataset": "mnist"}})))
+    assert result.code == 0, result.output
+    assert "data not checked: mnist is not on this machine" in result.out
