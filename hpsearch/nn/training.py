@@ -20,6 +20,8 @@ from hpsearch.nn.regularizers import add_l1, add_l2
 METRICS_SAMPLE = 5_000
 #: Per-layer gradient norms are measured on at most this many training examples.
 PROBE_SIZE = 500
+#: A training loss above this many times the untrained network's has diverged.
+DIVERGENCE_FACTOR = 1e3
 SCHEDULES = ("halve_on_plateau",)
 
 Callback = Callable[[int, dict[str, Any]], Any]
@@ -60,7 +62,10 @@ def train(
        accuracy. ``schedule="halve_on_plateau"``: instead halve eta on each such
        plateau and stop once eta < eta0 / 1024. Either way, and whenever training
        stops with a validation set, the best epoch's weights are restored.
-    5. A NaN or infinite loss stops training with reason ``diverged``.
+    5. Divergence stops training with reason ``diverged``: a training loss that is NaN
+       or infinite, or over ``DIVERGENCE_FACTOR`` (1,000) times the untrained network's
+       loss on the same sample (``eta = 1e6`` saturates every unit: the loss is huge
+       but finite, the gradients zero, and accuracy stays at chance).
     """
     X, y = _check_data(network, train, "train")
     X_val, y_val = _check_data(network, validation, "validation") if validation else (None, None)
@@ -90,6 +95,7 @@ def train(
     grads = workspace.grad_weights + workspace.grad_biases
     # Divergence is detected and reported, not warned about; the batch thread ends with it.
     with xp.errstate(all="ignore"), batches:
+        limit = DIVERGENCE_FACTOR * network.evaluate(X_sample, y_sample)[0]  # untrained loss
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
             order = rng.permutation(n)
@@ -117,7 +123,7 @@ def train(
                 (X_val, y_val),
             )
             history.records.append(record)
-            if not math.isfinite(record.train_loss):
+            if not math.isfinite(record.train_loss) or record.train_loss > limit:
                 history.stop_reason = StopReason.DIVERGED
                 break
             if record.validation_accuracy is not None and (

@@ -217,20 +217,29 @@ def _prepare_sqlite(database: str | None) -> None:
         raise StorageError(
             f"cannot create SQLite database {path}: folder {path.parent} does not exist"
         )
+    if path.is_dir():
+        raise StorageError(f"cannot open SQLite database {path}: it is a folder, not a file")
     # WAL is persistent: set once per file. Switching to it needs the file to itself and
     # SQLite answers "database is locked" at once, without waiting out the busy timeout,
     # while another process that opens the same new file holds it: wait and try again.
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
-    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    try:
+        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot open SQLite database {path}: {error}") from None
     try:
         while True:
             try:
                 if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     connection.execute("PRAGMA journal_mode=WAL")
                 return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise StorageError(f"cannot open SQLite database {path}: {error}") from None
+            except sqlite3.DatabaseError as error:
+                locked = isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+                if not locked or time.monotonic() > deadline:
+                    raise StorageError(
+                        f"cannot open SQLite database {path}: {error} "
+                        "(expected a SQLite database file, or a new file name)"
+                    ) from None
                 time.sleep(0.05)
     finally:
         connection.close()
