@@ -19,6 +19,7 @@ another, each with its own copy of the data stream.
 
 from __future__ import annotations
 
+import itertools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -44,6 +45,12 @@ from hpsearch.nn.training import (
     _check_data,
 )
 
+#: Weights updated at once (penalty and update rule, block by block): a block and its
+#: gradient and state stay in cache, where one pass over a big stack would not.
+BLOCK_ELEMENTS = 2**16
+#: Most bytes of weights in one stack: a bigger group is split into stacks trained one
+#: after another, each small enough for its passes to run from cache.
+STACK_BYTES = 4 * 2**20
 #: Elements of dropout factors drawn per layer at once (a member's rows in bulk).
 MASK_CHUNK_ELEMENTS = 2**20
 
@@ -83,11 +90,21 @@ def group_key(member: CohortMember, index: int) -> tuple[Any, ...]:
 
 
 def group_members(members: Sequence[CohortMember]) -> list[list[int]]:
-    """Indices of ``members`` split into groups that can share a step, in first-seen order."""
-    groups: dict[tuple[Any, ...], list[int]] = {}
+    """Indices of ``members`` split into groups that can share a step (first-seen order),
+    each holding at most ``STACK_BYTES`` of weights (one member more than that alone)."""
+    groups: dict[tuple[Any, ...], list[list[int]]] = {}
+    sizes: dict[tuple[Any, ...], int] = {}
     for i, member in enumerate(members):
-        groups.setdefault(group_key(member, i), []).append(i)
-    return list(groups.values())
+        key = group_key(member, i)
+        net = member.network
+        size = sum(a * b for a, b in itertools.pairwise(net.sizes)) * net.dtype.itemsize
+        stacks = groups.setdefault(key, [[]])
+        if stacks[-1] and sizes[key] + size > STACK_BYTES:
+            stacks.append([])
+            sizes[key] = 0
+        stacks[-1].append(i)
+        sizes[key] = sizes.get(key, 0) + size
+    return [stack for stacks in groups.values() for stack in stacks]
 
 
 def train_cohort(
@@ -217,6 +234,9 @@ class _Group:
                     [m.state[s][0] for m in self.live], [m.state[s][1] for m in self.live], w, b
                 )
                 optimizer.state.append([w, b])
+        size = stack.W.size
+        self.blocks = [(0, slice(s, s + BLOCK_ELEMENTS)) for s in range(0, size, BLOCK_ELEMENTS)]
+        self.blocks.append((1, slice(None)))
         dropout = [m.network.dropout for m in self.live]
         self.dropout = stack.L > 1 and any(p > 0 for p in dropout)
         if self.dropout:
@@ -293,14 +313,18 @@ class _Group:
         stack = self.stack
         self.stack.forward(xb, self.train_buffers, masks)
         stack.backward(yb, self.train_buffers, self.output_scale(len(yb)))
+        penalize = self._penalize if self.penalty else None
+        self.optimizer.step([stack.W, stack.B], [stack.GW, stack.GB], self.blocks, penalize)
+
+    def _penalize(self, g: Any, w: Any, sl: slice) -> None:
+        """The L2 or L1 gradient term of one block of the weights (``regularizers``)."""
+        scratch, coefficient = self.penalty_scratch[sl], self.penalty_coefficient[sl]
         if self.penalty == "l2":
-            xp.multiply(stack.W, self.penalty_coefficient, out=self.penalty_scratch)
-            stack.GW += self.penalty_scratch
-        elif self.penalty == "l1":
-            xp.sign(stack.W, out=self.penalty_scratch)
-            self.penalty_scratch *= self.penalty_coefficient
-            stack.GW += self.penalty_scratch
-        self.optimizer.step([stack.W, stack.B], [stack.GW, stack.GB])
+            xp.multiply(w, coefficient, out=scratch)
+        else:
+            xp.sign(w, out=scratch)
+            scratch *= coefficient
+        g += scratch
 
     def evaluate(self, X: Any, y: Any) -> list[tuple[float, float]]:
         """Every member's (mean loss, accuracy) over ``X, y`` (as ``Network.evaluate``)."""

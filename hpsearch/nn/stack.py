@@ -56,6 +56,7 @@ class Buffers:
         self.dropped = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
         self.inputs: list[Any] = []
         self.masks: list[Any] | None = None
+        self.plans: dict[tuple[int, bool], list[list[tuple[Any, ...]]]] = {}
 
 
 class Stack:
@@ -176,20 +177,55 @@ class Stack:
 
     # -- passes ---------------------------------------------------------------
 
+    def _plan(self, buffers: Buffers, m: int, masked: bool) -> list[list[tuple[Any, ...]]]:
+        """Per later layer, each member's views for its three matmuls over ``m`` rows:
+        (input, weights, output, input.T, weight grad, delta, weights.T, delta below).
+        Made once per (rows, masked) and kept: slicing costs as much as a small GEMM."""
+        key = (m, masked)
+        plan = buffers.plans.get(key)
+        if plan is not None:
+            return plan
+        plan = [[]]
+        for layer in range(1, self.L):
+            source = buffers.dropped if masked else buffers.z
+            below_in = source[layer - 1][:m]
+            z = buffers.z[layer][:m]
+            delta = buffers.output[:m] if layer == self.L - 1 else buffers.delta[layer][:m]
+            below = buffers.delta[layer - 1][:m]
+            ops = []
+            for k in range(self.K):
+                cin, cout = self.cols(layer - 1, k), self.cols(layer, k)
+                w, g = self.Wm[layer][k], self.GWm[layer][k]
+                ops.append(
+                    (
+                        below_in[:, cin],
+                        w,
+                        z[:, cout],
+                        below_in[:, cin].T,
+                        g,
+                        delta[:, cout],
+                        w.T,
+                        below[:, cin],
+                    )
+                )
+            plan.append(ops)
+        buffers.plans[key] = plan
+        return plan
+
     def forward(self, X: Any, buffers: Buffers, masks: list[Any] | None = None) -> Any:
         """Every member's output activations for the shared rows ``X`` (``masks``:
         each hidden layer's concatenated inverted-dropout factors, or None)."""
         m = len(X)
         inputs = [X]
         last = self.L - 1
+        plan = self._plan(buffers, m, masks is not None)
         for layer in range(self.L):
             z = buffers.z[layer][:m]
             if layer == 0:
                 xp.matmul(X, self.W0, out=z)
             else:
-                below = inputs[-1]
-                for k, w in enumerate(self.Wm[layer]):
-                    xp.matmul(below[:, self.cols(layer - 1, k)], w, out=z[:, self.cols(layer, k)])
+                for a, w, out, *_ in plan[layer]:
+                    xp.matmul(a, w, out=out)
             z += self.Bl[layer]
             if layer == last:
                 break

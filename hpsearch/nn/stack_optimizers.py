@@ -10,6 +10,7 @@ unpacked per member when the stack is rebuilt without the members that stopped.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from hpsearch.nn.backend import xp
@@ -43,54 +44,68 @@ class StackOptimizer:
         self.eta = [self.eta64.astype(dtype)[i] for i in index]
         self.mu = [xp.asarray(momentum, dtype=dtype)[i] for i in index]
 
+    def _update(self, p: Any, g: Any, state: list[Any], a: int, sl: slice, rate: Any) -> None:
+        name, ref = self.name, self.reference
+        if name == "sgd":
+            p -= g
+        elif name in ("momentum", "nesterov"):
+            (v,) = state
+            mu, eta = self.mu[a][sl], self.eta[a][sl]
+            v *= mu
+            g *= eta
+            v -= g
+            if name == "momentum":
+                p += v
+            else:
+                p -= g
+                p += mu * v
+        elif name == "adam":
+            m, v = state
+            m *= ref.beta1
+            m += (1 - ref.beta1) * g
+            v *= ref.beta2
+            v += (1 - ref.beta2) * g * g
+            p -= rate[self.index[a][sl]] * m / (xp.sqrt(v) + ref.eps)
+        else:  # adagrad, rmsprop
+            (acc,) = state
+            if name == "rmsprop":
+                acc *= ref.rho
+                acc += (1 - ref.rho) * g * g
+            else:
+                acc += g * g
+            p -= self.eta[a][sl] * g / (xp.sqrt(acc) + ref.eps)
+
     def ensure_state(self, params: list[Any]) -> None:
         if not self.state and self.n_states:
             self.state = [[xp.zeros_like(p) for p in params] for _ in range(self.n_states)]
 
-    def step(self, params: list[Any], grads: list[Any]) -> None:
-        name = self.name
-        if name == "sgd":
-            for p, g in zip(params, grads, strict=True):
-                p -= g
-            return
+    def step(
+        self,
+        params: list[Any],
+        grads: list[Any],
+        blocks: list[tuple[int, slice]],
+        penalize: Callable[[Any, Any, slice], None] | None = None,
+    ) -> None:
+        """One update of ``params`` [W, B] from ``grads``, block by block (``blocks``:
+        (array, slice) pairs covering both): each block's penalty (``penalize(grad,
+        weights, slice)``, weights only) and update run while it is in cache."""
         self.ensure_state(params)
-        if name in ("momentum", "nesterov"):
-            for p, g, v, mu, eta in zip(
-                params, grads, self.state[0], self.mu, self.eta, strict=True
-            ):
-                v *= mu
-                g *= eta
-                v -= g
-                if name == "momentum":
-                    p += v
-                else:
-                    p -= g
-                    p += mu * v
-            return
-        if name == "adam":
+        rate = None
+        if self.name == "adam":
             ref = self.reference
             t = self.steps + 1
             # Python's order: eta * a / b, in float64, per member.
             rate = (self.eta64 * (1 - ref.beta2**t) ** 0.5 / (1 - ref.beta1**t)).astype(
                 params[0].dtype
             )
-            for p, g, m, v, i in zip(
-                params, grads, self.state[0], self.state[1], self.index, strict=True
-            ):
-                m *= ref.beta1
-                m += (1 - ref.beta1) * g
-                v *= ref.beta2
-                v += (1 - ref.beta2) * g * g
-                p -= rate[i] * m / (xp.sqrt(v) + ref.eps)
-        else:  # adagrad, rmsprop
-            ref = self.reference
-            for p, g, acc, eta in zip(params, grads, self.state[0], self.eta, strict=True):
-                if name == "rmsprop":
-                    acc *= ref.rho
-                    acc += (1 - ref.rho) * g * g
-                else:
-                    acc += g * g
-                p -= eta * g / (xp.sqrt(acc) + ref.eps)
+        for a, sl in blocks:
+            p, g = params[a][sl], grads[a][sl]
+            if penalize is not None and a == 0:
+                penalize(g, p, sl)
+            state = [group[a][sl] for group in self.state]
+            self._update(p, g, state, a, sl, rate)
+        if self.name in ("sgd", "momentum", "nesterov"):
+            return
         self.steps += 1
         if FLUSH_EVERY and self.steps % FLUSH_EVERY == 0:
             flush_tiny(params)
