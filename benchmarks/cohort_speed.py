@@ -21,6 +21,7 @@ as the ratio of the mixed cohort's time to the mean of the equal-width cohorts'.
 from __future__ import annotations
 
 import argparse
+import itertools
 import platform
 import time
 from dataclasses import dataclass
@@ -137,7 +138,7 @@ def torch_times(
             params["activation"], torch.nn.ReLU
         )
         layers: list[torch.nn.Module] = []
-        for a, b in zip(sizes, sizes[1:], strict=False):
+        for a, b in itertools.pairwise(sizes):
             layers += [torch.nn.Linear(a, b), act(), torch.nn.Dropout(float(params["dropout"]))]
         layers.append(torch.nn.Linear(sizes[-1], data.n_classes))
         return torch.nn.Sequential(*layers)
