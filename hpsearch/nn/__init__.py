@@ -8,6 +8,7 @@ from hpsearch.nn.initializers import INITIALIZERS
 from hpsearch.nn.losses import LOSSES
 from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import OPTIMIZERS, USES_MOMENTUM
+from hpsearch.nn.regularizers import REGULARIZERS
 from hpsearch.nn.training import SCHEDULES, train
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "OPTIMIZERS",
+    "REGULARIZERS",
     "SCHEDULES",
     "USES_MOMENTUM",
     "CohortMember",

@@ -20,7 +20,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch.data import Dataset, Split, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import Ensemble, History, Network
+from hpsearch.results.dates import now_utc
 from hpsearch.spec.study_spec import StudySpec
 from hpsearch.tuning.objective import (
     build_network,
@@ -203,15 +203,16 @@ def retrain(
     ]
     _save(model, path, spec, study.study_name, chosen.number)
     validation = [h.best_validation_accuracy for h in histories]
+    known = [v for v in validation if v is not None]
     result = RetrainResult(
         trial=chosen.number,
         params=params,
         test_accuracy=float(test_accuracy),
         test_loss=float(test_loss),
-        validation_accuracy=None if None in validation else sum(validation) / ensemble,
+        validation_accuracy=sum(known) / ensemble if len(known) == ensemble else None,
         epochs_run=sum(h.epochs_run for h in histories),
         model_path=str(path.resolve()),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        finished_at=now_utc(),
         history=histories[0].to_dict(),
         dataset=spec.data.dataset,
         examples={**trained.examples, "test": len(dataset.y_test)},

@@ -22,6 +22,9 @@ from typing import Any
 
 import optuna
 
+from hpsearch.storage.running import record_progress
+from hpsearch.tuning.record import TrialRecord, record_attrs
+
 #: Target share of a trial's wall time spent reporting to the storage.
 STORAGE_SHARE = 0.005
 #: Running trials rewrite their live learning curve at most this often (seconds).
@@ -62,7 +65,8 @@ class EpochReporter:
         with ``defer`` (the last flush, the pruner not asked) in the trial's final one."""
         attrs: dict[str, Any] = {}
         if time.monotonic() - self._last_live >= LIVE_HISTORY_INTERVAL:
-            attrs["live_history"] = {"records": self._records, "stop_reason": None}
+            live = {"records": self._records, "stop_reason": None}
+            attrs = record_attrs(TrialRecord(live_history=live))
             self._last_live = time.monotonic()
         values, self._pending = self._pending, {}
         self._pending_was_written = bool(values)
@@ -70,6 +74,11 @@ class EpochReporter:
             return
         self.flushes += 1
         write_progress(self.trial, values, attrs, defer=defer)
+
+
+def write_record(trial: optuna.Trial, record: TrialRecord, *, defer: bool = False) -> None:
+    """Store ``record``'s fields on a running trial (``defer``: with its next write)."""
+    write_progress(trial, {}, record_attrs(record), defer=defer)
 
 
 def write_progress(
@@ -80,25 +89,15 @@ def write_progress(
     defer: bool = False,
 ) -> None:
     """A running trial's intermediate values (step -> value) and user attrs, in one
-    transaction on hpsearch's storage (``record_progress``), else through Optuna's calls.
+    transaction on hpsearch's storage (``storage.running.record_progress``), else
+    through Optuna's calls.
 
     With ``defer``, hpsearch's worker storage (``StudyCache``) keeps them for the trial's
     next write, at the latest its final state: for what the objective records last.
-    The trial's own cached copy is updated here just as ``Trial.report`` and
-    ``Trial.set_user_attr`` do: pruners read that copy, and would otherwise never see
-    epochs written below Optuna's calls.
     """
-    storage = trial.storage
-    if hasattr(storage, "record_progress"):  # StudyCache
-        storage.record_progress(trial._trial_id, values, attrs, defer=defer)
-    elif hasattr(getattr(storage, "_backend", None), "record_progress"):  # inside Optuna's cache
-        storage._backend.record_progress(trial._trial_id, values, attrs)
-    else:
-        for step, value in values.items():
-            trial.report(value, step)
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+    if record_progress(trial, values, attrs, defer=defer):
         return
-    cached = trial._cached_frozen_trial
-    cached.intermediate_values.update(values)
-    cached.user_attrs.update(attrs)
+    for step, value in values.items():
+        trial.report(value, step)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)

@@ -1,0 +1,256 @@
+"""Bulk read-only queries on an Optuna RDB storage, returned as plain data.
+
+Studies, their user attrs and single trials come through the ``RDBStorage`` API.
+The trial *list* of a study does not: ``study.get_trials()`` loads every user attr,
+and each trial carries its learning curves (``history``), so a 5,000-trial study
+means ~35 MB of JSON and ~7 s before the first byte. ``StudyReader.trials`` reads
+the same tables with five flat SELECTs and skips the curve attrs (~0.3 s); curves
+are read per trial, on demand. The schema is the installed Optuna's
+(``optuna.storages._rdb.models``), and ``RDBStorage`` has already checked on
+opening that the database's schema version is that one. The dashboard reads
+through here; nothing outside ``storage/`` names Optuna's tables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import optuna
+import sqlalchemy as sa
+from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.storages._rdb import models as m
+from optuna.study import StudyDirection
+from optuna.trial import FrozenTrial, TrialState
+
+from hpsearch.errors import StorageError
+
+_FINITE = m.TrialValueModel.TrialValueType.FINITE
+
+
+class NotFound(StorageError, LookupError):
+    """A study name or trial number that is not in the storage."""
+
+
+@dataclass(frozen=True)
+class StudyInfo:
+    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.trials``)."""
+
+    study_id: int
+    name: str
+    direction: StudyDirection
+    user_attrs: dict[str, Any]
+
+    @property
+    def maximize(self) -> bool:
+        return self.direction == StudyDirection.MAXIMIZE
+
+
+@dataclass(frozen=True)
+class TrialRow:
+    """A trial without its curves: enough for tables, best-so-far charts and importances.
+
+    ``attrs`` and ``system_attrs`` hold the keys the reader was asked for."""
+
+    trial_id: int
+    number: int
+    state: TrialState
+    value: float | None
+    params: dict[str, Any]
+    distributions: dict[str, BaseDistribution]
+    start: dt.datetime | None
+    complete: dt.datetime | None
+    attrs: dict[str, Any]
+    intermediate_steps: int
+    system_attrs: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _TrialCache:
+    """The finished trials of one study already read (they never change again)."""
+
+    finished: dict[int, TrialRow] = field(default_factory=dict)
+    unfinished: set[int] = field(default_factory=set)
+    last_finished: int = -1
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # RDBStorage stores naive UTC.
+    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+@functools.lru_cache(maxsize=4096)
+def _distribution(distribution_json: str) -> BaseDistribution:
+    return json_to_distribution(distribution_json)
+
+
+class StudyReader:
+    """Studies and trials read from one ``RDBStorage``; thread-safe, read-only.
+
+    ``attr_keys`` / ``system_keys``: the trial user / system attrs to read with each
+    trial of a list (small ones; the curves stay in the database)."""
+
+    def __init__(
+        self,
+        storage: optuna.storages.RDBStorage,
+        *,
+        attr_keys: tuple[str, ...] = (),
+        system_keys: tuple[str, ...] = (),
+    ) -> None:
+        self.storage = storage
+        self.attr_keys = attr_keys
+        self.system_keys = system_keys
+        self._engine: sa.engine.Engine = storage.engine
+        self._lock = threading.Lock()
+        self._trials: dict[int, _TrialCache] = {}
+
+    # -- studies ---------------------------------------------------------------------------
+
+    def studies(self) -> list[StudyInfo]:
+        """Every study, by name."""
+        infos = [
+            StudyInfo(
+                study_id=fs._study_id,
+                name=fs.study_name,
+                direction=fs.directions[0],
+                user_attrs=fs.user_attrs,
+            )
+            for fs in self.storage.get_all_studies()
+        ]
+        return sorted(infos, key=lambda i: i.name)
+
+    def study(self, name: str) -> StudyInfo:
+        """One study by name (``NotFound`` if absent)."""
+        try:
+            study_id = self.storage.get_study_id_from_name(name)
+        except KeyError:
+            raise NotFound(f"no study named {name!r}") from None
+        return StudyInfo(
+            study_id=study_id,
+            name=name,
+            direction=self.storage.get_study_directions(study_id)[0],
+            user_attrs=self.storage.get_study_user_attrs(study_id),
+        )
+
+    # -- trials ----------------------------------------------------------------------------
+
+    def trials(self, study_id: int) -> list[TrialRow]:
+        """Every trial of the study without its curves, ordered by number.
+
+        Finished trials never change, so they are kept in memory and only the trials
+        unfinished at the last call, or newer than it, are read again.
+        """
+        with self._lock:
+            cache = self._trials.setdefault(study_id, _TrialCache())
+        with cache.lock:
+            fresh = self._read_trials(study_id, cache.unfinished, cache.last_finished)
+            for row in fresh:
+                if row.state.is_finished():
+                    cache.finished[row.trial_id] = row
+                    cache.unfinished.discard(row.trial_id)
+                else:
+                    cache.unfinished.add(row.trial_id)
+            if fresh:
+                # Every trial above the old mark was just read, so the new mark is safe.
+                cache.last_finished = max(
+                    [cache.last_finished] + [r.trial_id for r in fresh if r.state.is_finished()]
+                )
+            rows = list(cache.finished.values())
+        rows += [r for r in fresh if not r.state.is_finished()]
+        return sorted(rows, key=lambda r: r.number)
+
+    def _read_trials(
+        self, study_id: int, unfinished: set[int], last_finished: int
+    ) -> list[TrialRow]:
+        t = m.TrialModel.__table__
+        p, v = m.TrialParamModel.__table__, m.TrialValueModel.__table__
+        u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
+        sy = m.TrialSystemAttributeModel.__table__
+        mine = t.c.study_id == study_id
+        if len(unfinished) > 500:  # keep clear of the databases' limits on IN lists
+            mine = sa.and_(mine, t.c.trial_id >= min(unfinished))
+        elif last_finished >= 0:
+            newer = t.c.trial_id > last_finished
+            mine = sa.and_(
+                mine, sa.or_(newer, t.c.trial_id.in_(unfinished)) if unfinished else newer
+            )
+        with self._engine.connect() as conn:
+            base = conn.execute(
+                sa.select(
+                    t.c.trial_id, t.c.number, t.c.state, t.c.datetime_start, t.c.datetime_complete
+                ).where(mine)
+            ).all()
+            if not base:
+                return []
+            values: dict[int, float] = dict(
+                conn.execute(
+                    sa.select(v.c.trial_id, v.c.value)
+                    .join(t, t.c.trial_id == v.c.trial_id)
+                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE)
+                ).all()
+            )
+            params = conn.execute(
+                sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
+                .join(t, t.c.trial_id == p.c.trial_id)
+                .where(mine)
+                .order_by(p.c.param_id)
+            ).all()
+            attrs = conn.execute(
+                sa.select(u.c.trial_id, u.c.key, u.c.value_json)
+                .join(t, t.c.trial_id == u.c.trial_id)
+                .where(mine, u.c.key.in_(self.attr_keys))
+            ).all()
+            system = conn.execute(
+                sa.select(sy.c.trial_id, sy.c.key, sy.c.value_json)
+                .join(t, t.c.trial_id == sy.c.trial_id)
+                .where(mine, sy.c.key.in_(self.system_keys))
+            ).all()
+            steps: dict[int, int] = dict(
+                conn.execute(
+                    sa.select(iv.c.trial_id, sa.func.count())
+                    .join(t, t.c.trial_id == iv.c.trial_id)
+                    .where(mine)
+                    .group_by(iv.c.trial_id)
+                ).all()
+            )
+        trial_params: dict[int, dict[str, Any]] = {}
+        trial_dists: dict[int, dict[str, BaseDistribution]] = {}
+        for tid, name, internal, dist_json in params:
+            dist = _distribution(dist_json)
+            trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
+            trial_dists.setdefault(tid, {})[name] = dist
+        trial_attrs: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in attrs:
+            trial_attrs.setdefault(tid, {})[key] = json.loads(value_json)
+        trial_system: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in system:
+            trial_system.setdefault(tid, {})[key] = json.loads(value_json)
+        return [
+            TrialRow(
+                trial_id=tid,
+                number=number,
+                state=state,
+                value=values.get(tid) if state == TrialState.COMPLETE else None,
+                params=trial_params.get(tid, {}),
+                distributions=trial_dists.get(tid, {}),
+                start=_utc(start),
+                complete=_utc(complete),
+                attrs=trial_attrs.get(tid, {}),
+                intermediate_steps=steps.get(tid, 0),
+                system_attrs=trial_system.get(tid, {}),
+            )
+            for tid, number, state, start, complete in base
+        ]
+
+    def trial(self, study_id: int, number: int) -> FrozenTrial:
+        """One trial with everything (curves included), through the storage API."""
+        try:
+            trial_id = self.storage.get_trial_id_from_study_id_trial_number(study_id, number)
+        except KeyError:
+            raise NotFound(f"no trial number {number} in this study") from None
+        return self.storage.get_trial(trial_id)
