@@ -23,7 +23,7 @@ class StackOptimizer:
     def __init__(self, name: str, state: list[list[Any]] | None = None, steps: int = 0) -> None:
         self.name = name
         self.prescaled = OPTIMIZERS[name].prescaled
-        self.reference = OPTIMIZERS[name]
+        self.reference: Any = OPTIMIZERS[name]  # its class: beta1, rho, eps, ...
         #: state[i]: a list [for W, for B] of arrays (momentum: velocity; adam: m then v).
         self.state = state or []
         self.steps = steps
