@@ -15,6 +15,7 @@ from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import make_optimizer
 from hpsearch.nn.propagation import Workspace
 from hpsearch.nn.regularizers import add_l1, add_l2
+from hpsearch.nn.streams import data_stream, member_streams
 
 #: Training-set metrics are measured on about this many examples (a fixed, evenly strided sample).
 METRICS_SAMPLE = 5_000
@@ -44,17 +45,21 @@ def train(
     schedule: str | None = None,
     callback: Callback | None = None,
     seed: int | None = None,
+    data_seed: int | None = None,
     augment: Augment | None = None,
     input_noise: float = 0.0,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent and return its ``History``.
 
-    1. Each epoch shuffles the training set once (one seeded generator for the
-       whole run); a helper thread gathers it, chunk by chunk, into preallocated
-       buffers, and mini-batches are views of those (``ShuffledBatches``).
+    1. Each epoch shuffles the training set once; a helper thread gathers it, chunk
+       by chunk, into preallocated buffers, and mini-batches are views of those
+       (``ShuffledBatches``).
     2. ``augment(batch, rng)``, when given, transforms training batches only; then
        ``input_noise`` > 0 adds Gaussian noise of that standard deviation to each
        input of each training batch (a fresh draw every time the batch is seen).
+       Randomness (``streams``): batch order and augmentation come from ``data_seed``
+       (default: ``seed``); input noise and dropout from ``seed``, so the same network
+       trained in a cohort (``hpsearch.nn.cohort``) with the same seeds learns the same.
     3. After each epoch: loss/accuracy on (a fixed sample of) the training set and
        on ``validation``, per-layer gradient norms, then ``callback(epoch, metrics)``;
        a truthy return stops training (reason ``callback``).
@@ -73,7 +78,8 @@ def train(
     if schedule and patience is None:
         patience = 10
     n = len(X)
-    rng = xp.random.default_rng(seed)
+    data_rng = data_stream(seed if data_seed is None else data_seed)
+    streams = member_streams(seed, len(network.weights) - 1)
     opt = make_optimizer(optimizer, momentum=momentum)
     batch_size = min(batch_size, n)
     workspace = Workspace(network, batch_size)
@@ -98,15 +104,15 @@ def train(
         limit = DIVERGENCE_FACTOR * network.evaluate(X_sample, y_sample)[0]  # untrained loss
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
-            order = rng.permutation(n)
+            order = data_rng.permutation(n)
             scale = current_eta if opt.prescaled else 1.0
             with batches.single_threaded_blas():
                 for xb, yb in batches.epoch(order):
                     if augment is not None:
-                        xb = augment(xb, rng)
+                        xb = augment(xb, data_rng)
                     if noisy is not None:
-                        xb = _add_noise(xb, noisy[: len(xb)], input_noise, rng)
-                    workspace.forward(xb, rng=rng)
+                        xb = _add_noise(xb, noisy[: len(xb)], input_noise, streams.noise)
+                    workspace.forward(xb, rngs=streams.dropout)
                     workspace.backward(yb, scale=scale)
                     if penalty is not None:
                         add, strength = penalty
