@@ -1,12 +1,14 @@
 """The NumPy neural network of Nielsen's *Neural Networks and Deep Learning*, ch. 3."""
 
 from hpsearch.nn.activations import ACTIVATIONS
+from hpsearch.nn.cohort import CohortMember, train_cohort
 from hpsearch.nn.ensemble import Ensemble, load_model
 from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.initializers import INITIALIZERS
 from hpsearch.nn.losses import LOSSES
 from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import OPTIMIZERS, USES_MOMENTUM
+from hpsearch.nn.regularizers import REGULARIZERS
 from hpsearch.nn.training import SCHEDULES, train
 
 __all__ = [
@@ -14,8 +16,10 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "OPTIMIZERS",
+    "REGULARIZERS",
     "SCHEDULES",
     "USES_MOMENTUM",
+    "CohortMember",
     "Ensemble",
     "EpochRecord",
     "History",
@@ -24,6 +28,7 @@ __all__ = [
     "StopReason",
     "load_model",
     "train",
+    "train_cohort",
 ]
 
 

@@ -20,7 +20,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch.data import Dataset, Split, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import Ensemble, History, Network
+from hpsearch.results.dates import now_utc
 from hpsearch.spec.study_spec import StudySpec
 from hpsearch.tuning.objective import (
     build_network,
@@ -212,7 +212,7 @@ def retrain(
         validation_accuracy=sum(known) / ensemble if len(known) == ensemble else None,
         epochs_run=sum(h.epochs_run for h in histories),
         model_path=str(path.resolve()),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        finished_at=now_utc(),
         history=histories[0].to_dict(),
         dataset=spec.data.dataset,
         examples={**trained.examples, "test": len(dataset.y_test)},
@@ -303,9 +303,22 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def read_model_info(model_path: str | Path) -> dict[str, Any]:
-    """The sidecar of a model saved by ``retrain`` ({} when there is none or it is unreadable)."""
-    try:
-        info = json.loads(sidecar_path(model_path).read_text())
-    except (OSError, ValueError):
+    """The sidecar of a model saved by ``retrain`` ({} when there is none).
+
+    A sidecar that is there but damaged is a ``ConfigError``: ignoring it would
+    silently predict on data preprocessed differently from the training data.
+    """
+    path = sidecar_path(model_path)
+    if not path.exists():
         return {}
-    return info if isinstance(info, dict) else {}
+    fix = "fix it, delete it, or give --standardize/--no-standardize and --deskew/--no-deskew"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the model's sidecar ({error}); {fix}") from None
+    if not isinstance(info, dict):
+        raise ConfigError(f"{path}: the model's sidecar is not a JSON object; {fix}")
+    for key in ("standardize", "deskew"):
+        if key in info and not isinstance(info[key], bool):
+            raise ConfigError(f"{path}: {key} is {info[key]!r}, expected true or false; {fix}")
+    return info

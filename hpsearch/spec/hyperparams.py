@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
-from hpsearch.spec.checks import show, unknown_keys
+from hpsearch.nn import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    LOSSES,
+    OPTIMIZERS,
+    REGULARIZERS,
+    USES_MOMENTUM,
+)
+from hpsearch.spec.checks import finite, show, unknown_keys
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -21,7 +29,7 @@ Kind = Literal["float", "int", "categorical"]
 Scalar = bool | int | float | str
 
 #: Optimizers whose update uses ``momentum``; with any other, momentum is never suggested.
-MOMENTUM_OPTIMIZERS: tuple[str, ...] = ("momentum", "nesterov")
+MOMENTUM_OPTIMIZERS: tuple[str, ...] = tuple(name for name in OPTIMIZERS if name in USES_MOMENTUM)
 
 
 @dataclass(frozen=True)
@@ -30,17 +38,24 @@ class Hyperparameter:
 
     Numeric bounds are ``low``/``high`` (``None`` = unbounded); ``*_inclusive`` say
     whether the bound itself is valid (``eta > 0`` has an exclusive low of 0).
+    A categorical's ``table`` is the network's own registry (``hpsearch.nn``), read
+    on every check: a name added there is valid in specs with no second edit.
     """
 
     name: str
     kind: Kind
     default: Scalar
     doc: str
-    choices: tuple[str, ...] = ()
+    table: Mapping[str, object] = field(default_factory=dict)
     low: float | None = None
     low_inclusive: bool = True
     high: float | None = None
     high_inclusive: bool = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The valid names of a categorical, in the network's table order."""
+        return tuple(self.table)
 
     def valid_text(self) -> str:
         """What a valid value looks like, for error messages: ``a float > 0``."""
@@ -90,27 +105,37 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
+#: Upper bounds of the network's size: past them one trial runs for hours or exhausts
+#: memory (100,000 layers, or 16M neurons, hung a worker for minutes).
+MAX_HIDDEN_LAYERS = 20
+MAX_HIDDEN_WIDTH = 8192
+MAX_BATCH_SIZE = 1_000_000
+
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     h.name: h
     for h in (
         Hyperparameter("eta", "float", 0.5, "learning rate", low=0.0, low_inclusive=False),
         Hyperparameter("lambda", "float", 0.0, "regularization strength", low=0.0),
-        Hyperparameter("regularizer", "categorical", "l2", "weight penalty", choices=("l2", "l1")),
-        Hyperparameter("hidden_layers", "int", 1, "number of hidden layers", low=0),
-        Hyperparameter("hidden_width", "int", 30, "neurons per hidden layer", low=1),
+        Hyperparameter("regularizer", "categorical", "l2", "weight penalty", table=REGULARIZERS),
+        Hyperparameter(
+            "hidden_layers", "int", 1, "number of hidden layers", low=0, high=MAX_HIDDEN_LAYERS
+        ),
+        Hyperparameter(
+            "hidden_width", "int", 30, "neurons per hidden layer", low=1, high=MAX_HIDDEN_WIDTH
+        ),
         Hyperparameter(
             "loss",
             "categorical",
             "cross_entropy",
             "cost function",
-            choices=("quadratic", "cross_entropy", "log_likelihood"),
+            table=LOSSES,
         ),
         Hyperparameter(
             "activation",
             "categorical",
             "sigmoid",
             "hidden-layer activation",
-            choices=("sigmoid", "tanh", "relu", "leaky_relu"),
+            table=ACTIVATIONS,
         ),
         Hyperparameter(
             "dropout", "float", 0.0, "drop probability", low=0.0, high=1.0, high_inclusive=False
@@ -122,13 +147,13 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "std of Gaussian noise on training inputs",
             low=0.0,
         ),
-        Hyperparameter("batch_size", "int", 10, "mini-batch size", low=1),
+        Hyperparameter("batch_size", "int", 10, "mini-batch size", low=1, high=MAX_BATCH_SIZE),
         Hyperparameter(
             "optimizer",
             "categorical",
             "sgd",
             "update rule",
-            choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"),
+            table=OPTIMIZERS,
         ),
         Hyperparameter(
             "momentum",
@@ -144,7 +169,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "categorical",
             "scaled",
             "weight initializer",
-            choices=("large", "scaled", "he", "glorot"),
+            table=INITIALIZERS,
         ),
     )
 }
@@ -355,7 +380,7 @@ def _parse_range(
             if kind == "int"
             else isinstance(step, int | float) and not isinstance(step, bool)
         )
-        if not ok or not math.isfinite(step) or step <= 0:
+        if not ok or not finite(step) or step <= 0:
             problems.append(f"{path}.step: expected a positive {kind}, got {show(step)}")
             step = None
     if len(problems) > before:
