@@ -16,6 +16,7 @@ from typing import Any
 
 import optuna
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
 from hpsearch.dashboard.queries import DashboardReader, NotFound
 from hpsearch.dashboard.series import (
@@ -27,9 +28,12 @@ from hpsearch.dashboard.series import (
     trial_detail,
     trial_rows,
 )
+from hpsearch.storage.explain import explain, is_storage_failure
 
 MAX_CURVES = 20
 MAX_COMPARE = 10
+# Optuna stores trial numbers as SQL integers; larger ones cannot be in any study.
+MAX_TRIAL_NUMBER = 2**63 - 1
 # study_summary keys that need the studies-list query; compare computes its own from the trials
 _NOT_IN_COMPARE = ("counts", "n_trials", "best_value", "first_start", "last_activity")
 
@@ -58,6 +62,29 @@ def _not_found(error: NotFound) -> Response:
 @api.errorhandler(ValueError)
 def _bad_request(error: ValueError) -> Response:
     return _json({"error": str(error)}, 400)
+
+
+@api.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return _json({"error": error.description or error.name}, error.code or 500)
+
+
+@api.errorhandler(Exception)
+def _server_error(error: Exception) -> Response:
+    """Any other failure as JSON, never an HTML page: 503 when the database cannot be read."""
+    current_app.logger.exception("dashboard API error on %s", request.path)
+    reason = explain(error)
+    if is_storage_failure(error):
+        storage = current_app.config["HPSEARCH_STORAGE_DISPLAY"]
+        return _json({"error": f"the storage {storage} cannot be read: {reason}"}, 503)
+    return _json({"error": f"internal error: {type(error).__name__}: {reason}"}, 500)
+
+
+def check_number(number: int) -> int:
+    """``number`` when it can be a trial number, else ``NotFound`` (not an overflow)."""
+    if not 0 <= number <= MAX_TRIAL_NUMBER:
+        raise NotFound(f"no trial number {number} in this study")
+    return number
 
 
 @api.get("/info")
@@ -98,7 +125,12 @@ def curves(name: str) -> Response:
 def trial(name: str, number: int) -> Response:
     reader = _reader()
     study = reader.study(name)
-    detail = trial_detail(reader.trial(study.study_id, number), study.user_attrs)
+    detail = trial_detail(
+        reader.trial(study.study_id, check_number(number)),
+        study.user_attrs,
+        study=name,
+        storage=current_app.config["HPSEARCH_STORAGE_DISPLAY"],
+    )
     return _json({"study": name, "direction": study.direction.name.lower(), **detail})
 
 
@@ -131,9 +163,13 @@ def study(name: str) -> Response:
 def compare() -> Response:
     names = list(dict.fromkeys(request.args.getlist("study")))[:MAX_COMPARE]
     reader = _reader()
-    now, out = _now(), []
+    now, out, missing = _now(), [], []
     for name in names:
-        info = reader.study(name)
+        try:
+            info = reader.study(name)
+        except NotFound:
+            missing.append(name)  # the others are still compared
+            continue
         rows = reader.trials(info.study_id)
         best = best_row(rows, info.maximize)
         out.append(
@@ -145,13 +181,16 @@ def compare() -> Response:
                 "progress": progress(rows, info.maximize),
             }
         )
-    return _json({"studies": out, "now": now.isoformat()})
+    return _json({"studies": out, "missing": missing, "now": now.isoformat()})
 
 
 def _numbers(text: str) -> list[int]:
     """``"3,1,3"`` -> ``[3, 1]``: trial numbers, unique, at most ``MAX_CURVES``."""
+    problem = f"trials must be comma-separated trial numbers (0 to {MAX_TRIAL_NUMBER}), got"
     try:
         numbers = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"trials must be comma-separated trial numbers, got {text!r}") from None
+        raise ValueError(f"{problem} {text[:100]!r}") from None
+    if any(not 0 <= n <= MAX_TRIAL_NUMBER for n in numbers):
+        raise ValueError(f"{problem} {text[:100]!r}")
     return list(dict.fromkeys(numbers))[:MAX_CURVES]

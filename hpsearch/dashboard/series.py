@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shlex
 from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
@@ -207,18 +208,39 @@ KNOWN_TRIAL_ATTRS = {
 }
 
 
-def trial_detail(trial: FrozenTrial, study_attrs: dict[str, Any]) -> dict[str, Any]:
-    """Everything the trial page shows; the study's retrain result when this trial's
-    params are the ones retrained."""
+def reproduce_command(command: Any, study: str, number: int, storage: str) -> str:
+    """The stored command (``hpsearch retrain STUDY --trial N``) with ``--storage``, so it
+    runs from any directory; the password in ``storage`` is shown masked."""
+    text = command if isinstance(command, str) and command.strip() else None
+    text = text or f"hpsearch retrain {shlex.quote(study)} --trial {number}"
+    if "--storage" not in text.split():
+        text += f" --storage {shlex.quote(storage)}"
+    return text
+
+
+def retrained_trial(retrain: dict[str, Any] | None) -> int | None:
+    """The trial number a stored ``retrain`` result was trained from (``RetrainResult.trial``)."""
+    number = None if retrain is None else retrain.get("trial")
+    return number if isinstance(number, int) and not isinstance(number, bool) else None
+
+
+def trial_detail(
+    trial: FrozenTrial, study_attrs: dict[str, Any], *, study: str, storage: str
+) -> dict[str, Any]:
+    """Everything the trial page shows; the study's retrain result when it was trained
+    from this trial (a retrain stores every resolved param, so params never compare)."""
     attrs = trial.user_attrs
     retrain = _retrain(study_attrs)
-    if retrain is not None and retrain.get("params") != trial.params:
+    if retrained_trial(retrain) != trial.number:
         retrain = None
     worker = attrs.get("worker")
+    complete = trial.state == TrialState.COMPLETE
     return {
         "number": trial.number,
         "state": trial.state.name,
-        "value": trial.value if trial.values else None,
+        # Only a complete trial has a value; a pruned one's is just its last report.
+        "value": trial.value if complete and trial.values else None,
+        "values": trial.values if complete and trial.values else None,
         "params": trial.params,
         "distributions": {k: repr(v) for k, v in trial.distributions.items()},
         "start": iso(trial.datetime_start),
@@ -227,7 +249,7 @@ def trial_detail(trial: FrozenTrial, study_attrs: dict[str, Any]) -> dict[str, A
         "epochs_run": attrs.get("epochs_run", len(trial.intermediate_values)),
         "seconds": attrs.get("seconds"),
         "worker": worker if isinstance(worker, dict) else None,
-        "command": attrs.get("command"),
+        "command": reproduce_command(attrs.get("command"), study, trial.number, storage),
         "fail_reason": attrs.get("fail_reason"),
         "data_provenance": attrs.get("data_provenance"),
         "other_attrs": {k: v for k, v in attrs.items() if k not in KNOWN_TRIAL_ATTRS},

@@ -8,6 +8,7 @@ import optuna
 import sqlalchemy.engine
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.explain import explain
 from hpsearch.storage.urls import mask_url, resolve_storage_url
 
 __all__ = ["mask_url", "open_storage", "resolve_storage_url", "sqlite_path"]
@@ -39,7 +40,7 @@ def open_storage(url: str) -> optuna.storages.RDBStorage:
             url, engine_kwargs=engine_kwargs, skip_table_creation=True
         )
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = explain(error)
         raise StorageError(
             f"cannot open the Optuna storage {mask_url(url)}: {reason.replace(url, mask_url(url))}"
         ) from None

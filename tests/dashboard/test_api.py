@@ -93,7 +93,10 @@ def test_trial_detail_and_retrain_only_on_the_retrained_params(
     study = _load(filled_storage, "tpe-digits")
     best = client.get(f"/api/studies/tpe-digits/trials/{study.best_trial.number}").get_json()
     assert best["retrain"]["test_accuracy"] == pytest.approx(0.9612)
-    assert best["command"].startswith("hpsearch trial")
+    # The stored command, with --storage added so it runs from anywhere.
+    assert best["command"] == (
+        f"hpsearch retrain tpe-digits --trial {study.best_trial.number} --storage {filled_storage}"
+    )
     assert len(best["curve"]["columns"]["gradient_norms"][0]) == 2
     other = next(t for t in study.trials if t.number != study.best_trial.number)
     assert (
@@ -102,6 +105,61 @@ def test_trial_detail_and_retrain_only_on_the_retrained_params(
     failed = next(t for t in study.trials if t.state == TrialState.FAIL)
     detail = client.get(f"/api/studies/tpe-digits/trials/{failed.number}").get_json()
     assert "NaN" in detail["fail_reason"] and detail["stop_reason"] == "diverged"
+
+
+def test_a_pruned_trial_has_no_value_on_its_page_either(fresh_storage: str) -> None:
+    # Optuna may store a pruned trial's last report as its value; the table shows none.
+    study = _load(fresh_storage, "tpe-digits")
+    trial = study.ask()
+    trial.report(0.42, 1)
+    study.tell(trial, state=TrialState.PRUNED)
+    assert _load(fresh_storage, "tpe-digits").trials[trial.number].value == 0.42
+    client = create_app(fresh_storage).test_client()
+    row = client.get("/api/studies/tpe-digits").get_json()["trials"][trial.number]
+    detail = client.get(f"/api/studies/tpe-digits/trials/{trial.number}").get_json()
+    assert row["value"] is None and detail["value"] is None and detail["state"] == "PRUNED"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/studies/tpe-digits/trials/99999999999999999999",
+        "/api/studies/tpe-digits/trials/9223372036854775808",
+        "/studies/tpe-digits/trials/99999999999999999999",
+    ],
+)
+def test_huge_trial_numbers_are_404_not_500(client: FlaskClient, path: str) -> None:
+    response = client.get(path)
+    assert response.status_code == 404
+    if path.startswith("/api/"):
+        assert "no trial number" in response.get_json()["error"]
+
+
+def test_huge_curve_numbers_are_400_not_500(client: FlaskClient) -> None:
+    response = client.get("/api/studies/tpe-digits/curves?trials=1,99999999999999999999")
+    assert response.status_code == 400
+    assert "comma-separated trial numbers" in response.get_json()["error"]
+
+
+def test_api_errors_are_json_when_the_database_is_gone(tmp_path: Path) -> None:
+    # The database file disappears under a running dashboard: JSON 503s, not HTML 500s.
+    path = tmp_path / "gone.db"
+    add_study(f"sqlite:///{path}", "s", n_trials=3, bulk=True)
+    client = create_app(f"sqlite:///{path}").test_client()
+    assert client.get("/api/studies/s").status_code == 200
+    client.application.extensions["hpsearch_reader"].storage.engine.dispose()
+    path.unlink()
+    for route in ("/api/studies", "/api/studies/s", "/api/studies/s/trials/0"):
+        response = client.get(route)
+        assert response.status_code == 503, route
+        assert response.is_json and "cannot be read" in response.get_json()["error"]
+    assert client.get("/api/nope").get_json()["error"]
+
+
+def test_compare_skips_an_unknown_study(client: FlaskClient) -> None:
+    data = client.get("/api/compare?study=tpe-digits&study=nope&study=grid-digits").get_json()
+    assert [s["name"] for s in data["studies"]] == ["tpe-digits", "grid-digits"]
+    assert data["missing"] == ["nope"]
 
 
 def test_unknown_study_or_trial_is_404(client: FlaskClient) -> None:

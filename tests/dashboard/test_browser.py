@@ -211,11 +211,11 @@ def test_xss_probe_shows_as_text(server: Server, page: Any, artifacts: Path) -> 
 
 
 def test_token_guards_pages_and_api(page: Any, filled_storage: str) -> None:
-    guarded = Server(filled_storage, token="s3cret")
+    guarded = Server(filled_storage, token="browser-token-0123456789")
     try:
         assert page.goto(guarded.url + "/").status == 401
         assert page.goto(guarded.url + "/api/studies").status == 401
-        response = page.goto(guarded.url + "/?token=s3cret")
+        response = page.goto(guarded.url + "/?token=browser-token-0123456789")
         assert response.status == 200 and "token" not in page.url
         page.wait_for_selector("#studies tbody tr")  # the API calls pass with the cookie
         assert page.goto(guarded.url + "/api/studies").status == 200
