@@ -6,9 +6,17 @@ import datetime as dt
 import shlex
 from typing import Any
 
+from optuna.distributions import (
+    BaseDistribution,
+    CategoricalDistribution,
+    FloatDistribution,
+    IntDistribution,
+)
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.dashboard.queries import StudyInfo, TrialRow, count_states
+from hpsearch.results.export import json_safe
+from hpsearch.study.lifecycle import BUDGET_SINCE
 
 CURVE_COLUMNS = (
     "epoch",
@@ -256,3 +264,104 @@ def trial_detail(
         "curve": curve(trial),
         "retrain": retrain,
     }
+
+
+# -- the study page's columns, search space and budget -------------------------------------
+
+
+def distribution_json(dist: BaseDistribution) -> dict[str, Any]:
+    """A distribution as the pages draw its axis: type, range, log scale, step or choices."""
+    if isinstance(dist, CategoricalDistribution):
+        return {"type": "categorical", "choices": [json_safe(c) for c in dist.choices]}
+    if isinstance(dist, IntDistribution):
+        return {
+            "type": "int",
+            "low": dist.low,
+            "high": dist.high,
+            "log": dist.log,
+            "step": dist.step,
+        }
+    if isinstance(dist, FloatDistribution):
+        return {
+            "type": "float",
+            "low": dist.low,
+            "high": dist.high,
+            "log": dist.log,
+            "step": dist.step,
+        }
+    return {"type": type(dist).__name__}
+
+
+def study_distributions(rows: list[TrialRow]) -> dict[str, dict[str, Any]]:
+    """Each parameter's distribution, as the latest trial that sampled it stored it."""
+    latest: dict[str, BaseDistribution] = {}
+    for row in rows:  # ordered by number: later trials win
+        latest.update(row.distributions)
+    return {name: distribution_json(latest[name]) for name in sorted(latest)}
+
+
+def _offset(moment: dt.datetime | None, origin: dt.datetime | None) -> float | None:
+    if moment is None or origin is None:
+        return None
+    return round((moment - origin).total_seconds(), 3)
+
+
+def trial_columns(
+    rows: list[TrialRow], param_names: list[str], origin: dt.datetime | None, now: dt.datetime
+) -> dict[str, Any]:
+    """The trials table as columns (one list per field, ``params`` one per parameter):
+    a 100,000-trial study is then ~3x smaller than as one dict per trial, and ~3x faster
+    to encode. ``start`` and ``complete`` are seconds after ``origin``."""
+    return {
+        "number": [r.number for r in rows],
+        "state": [r.state.name for r in rows],
+        "value": [r.value for r in rows],
+        "epochs": [r.epochs for r in rows],
+        "seconds": [trial_seconds(r, now) for r in rows],
+        "worker": [_worker(r) for r in rows],
+        "stop_reason": [r.attrs.get("stop_reason") for r in rows],
+        "start": [_offset(r.start, origin) for r in rows],
+        "complete": [_offset(r.complete, origin) for r in rows],
+        "params": {p: [r.params.get(p) for r in rows] for p in param_names},
+    }
+
+
+def budget(
+    user_attrs: dict[str, Any],
+    counts: dict[str, int],
+    first_start: dt.datetime | None,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """Budget progress from the stored spec: finished trials (complete + pruned) of
+    ``n_trials``, and the time left of ``timeout`` (counted from the first trial)."""
+    spec = user_attrs.get("spec")
+    study = (spec.get("study") if isinstance(spec, dict) else None) or {}
+    n_trials, timeout = study.get("n_trials"), study.get("timeout")
+    since = user_attrs.get(BUDGET_SINCE)
+    if isinstance(since, int | float) and since > 0:
+        first_start = dt.datetime.fromtimestamp(float(since), dt.UTC)
+    elapsed = None if first_start is None else (now - first_start).total_seconds()
+    time_left = None
+    if isinstance(timeout, int | float) and timeout > 0:
+        time_left = float(timeout) if elapsed is None else max(0.0, float(timeout) - elapsed)
+    return {
+        "n_trials": n_trials if isinstance(n_trials, int) else None,
+        "done": counts.get("COMPLETE", 0) + counts.get("PRUNED", 0),
+        "timeout": timeout,
+        "elapsed_seconds": elapsed,
+        "time_left_seconds": time_left,
+    }
+
+
+def active_workers(rows: list[TrialRow], now: dt.datetime) -> list[dict[str, Any]]:
+    """Workers with a running trial: which trials, and since when (seconds)."""
+    workers: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        if row.state != TrialState.RUNNING:
+            continue
+        entry = workers.setdefault(_worker(row) or "?", {"trials": [], "running_seconds": 0.0})
+        entry["trials"].append(row.number)
+        if row.start is not None:
+            seconds = (now - row.start).total_seconds()
+            entry["running_seconds"] = max(entry["running_seconds"], seconds)
+    return [{"worker": name, **entry} for name, entry in sorted(workers.items())]

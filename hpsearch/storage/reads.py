@@ -50,6 +50,7 @@ class StudyInfo:
     best_value: float | None = None
     first_start: dt.datetime | None = None
     last_activity: dt.datetime | None = None
+    directions: tuple[StudyDirection, ...] = ()  # all objectives; ``direction`` is the first
 
     @property
     def maximize(self) -> bool:
@@ -84,7 +85,17 @@ class _TrialCache:
     finished: dict[int, TrialRow] = field(default_factory=dict)
     unfinished: set[int] = field(default_factory=set)
     last_finished: int = -1
+    # (trials with trial_id <= last_finished, their earliest start): what the database
+    # must still say for the cache to be this study's, not a deleted one's whose id
+    # SQLite gave to a new study.
+    fingerprint: tuple[int, Any] = (0, None)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        self.finished.clear()
+        self.unfinished.clear()
+        self.last_finished = -1
+        self.fingerprint = (0, None)
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
@@ -145,6 +156,7 @@ class StudyReader:
                     study_id=fs._study_id,
                     name=fs.study_name,
                     direction=fs.directions[0],
+                    directions=tuple(fs.directions),
                     user_attrs=fs.user_attrs,
                     counts=s["counts"],
                     best_value=None if hi_lo is None else hi_lo[0 if maximize else 1],
@@ -160,10 +172,12 @@ class StudyReader:
             study_id = self.storage.get_study_id_from_name(name)
         except KeyError:
             raise NotFound(f"no study named {name!r}") from None
+        directions = tuple(self.storage.get_study_directions(study_id))
         return StudyInfo(
             study_id=study_id,
             name=name,
-            direction=self.storage.get_study_directions(study_id)[0],
+            direction=directions[0],
+            directions=directions,
             user_attrs=self.storage.get_study_user_attrs(study_id),
         )
 
@@ -178,6 +192,8 @@ class StudyReader:
         with self._lock:
             cache = self._trials.setdefault(study_id, _TrialCache())
         with cache.lock:
+            if cache.last_finished >= 0 and self._fingerprint(study_id, cache) != cache.fingerprint:
+                cache.reset()  # the study was deleted and its id reused: start over
             fresh = self._read_trials(study_id, cache.unfinished, cache.last_finished)
             for row in fresh:
                 if row.state.is_finished():
@@ -190,9 +206,19 @@ class StudyReader:
                 cache.last_finished = max(
                     [cache.last_finished] + [r.trial_id for r in fresh if r.state.is_finished()]
                 )
+                cache.fingerprint = self._fingerprint(study_id, cache)
             rows = list(cache.finished.values())
         rows += [r for r in fresh if not r.state.is_finished()]
         return sorted(rows, key=lambda r: r.number)
+
+    def _fingerprint(self, study_id: int, cache: _TrialCache) -> tuple[int, Any]:
+        t = m.TrialModel.__table__
+        query = sa.select(sa.func.count(), sa.func.min(t.c.datetime_start)).where(
+            t.c.study_id == study_id, t.c.trial_id <= cache.last_finished
+        )
+        with self._engine.connect() as conn:
+            count, first = conn.execute(query).one()
+        return int(count), first
 
     def _read_trials(
         self, study_id: int, unfinished: set[int], last_finished: int

@@ -323,3 +323,16 @@ def _sample(rng: np.random.Generator, dist: BaseDistribution) -> Any:
     if dist.log:
         return float(math.exp(rng.uniform(math.log(dist.low), math.log(dist.high))))
     return float(rng.uniform(dist.low, dist.high))
+
+
+def table_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The study API's trials columns back as one dict per trial (params nested)."""
+    columns = data["trials"]
+    fields = [k for k in columns if k != "params"]
+    return [
+        {
+            **{k: columns[k][i] for k in fields},
+            "params": {p: v[i] for p, v in columns["params"].items() if v[i] is not None},
+        }
+        for i in range(len(columns["number"]))
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import optuna
 import pytest
-from dashboard_fakes import STUDIES, XSS_NAME, add_study, make_history
+from dashboard_fakes import STUDIES, XSS_NAME, add_study, make_history, table_rows
 from flask.testing import FlaskClient
 from optuna.trial import TrialState
 
@@ -40,9 +40,10 @@ def test_study_page_data_has_rows_but_no_curves(client: FlaskClient, filled_stor
     # The trials list is light: params and diagnostics, never the learning curves.
     data = client.get("/api/studies/tpe-digits").get_json()
     study = _load(filled_storage, "tpe-digits")
-    assert [t["number"] for t in data["trials"]] == [t.number for t in study.trials]
+    rows = table_rows(data)
+    assert [t["number"] for t in rows] == [t.number for t in study.trials]
     assert "history" not in str(data["trials"]) and "records" not in str(data["trials"])
-    by_number = {t["number"]: t for t in data["trials"]}
+    by_number = {t["number"]: t for t in rows}
     for trial in study.trials:
         row = by_number[trial.number]
         assert row["state"] == trial.state.name
@@ -115,7 +116,7 @@ def test_a_pruned_trial_has_no_value_on_its_page_either(fresh_storage: str) -> N
     study.tell(trial, state=TrialState.PRUNED)
     assert _load(fresh_storage, "tpe-digits").trials[trial.number].value == 0.42
     client = create_app(fresh_storage).test_client()
-    row = client.get("/api/studies/tpe-digits").get_json()["trials"][trial.number]
+    row = table_rows(client.get("/api/studies/tpe-digits").get_json())[trial.number]
     detail = client.get(f"/api/studies/tpe-digits/trials/{trial.number}").get_json()
     assert row["value"] is None and detail["value"] is None and detail["state"] == "PRUNED"
 
@@ -253,5 +254,23 @@ def test_big_study_page_answers_fast(tmp_path: Path) -> None:
     start = time.perf_counter()
     response = client.get("/api/studies/big")
     elapsed = time.perf_counter() - start
-    assert response.status_code == 200 and len(response.get_json()["trials"]) == 2000
+    assert response.status_code == 200 and len(response.get_json()["trials"]["number"]) == 2000
     assert elapsed < 1.0, f"{elapsed:.2f} s"
+
+
+def test_a_new_study_never_shows_a_deleted_studys_trials(tmp_path: Path) -> None:
+    # SQLite gives a deleted study's id to the next study; the trial cache must notice.
+    url = f"sqlite:///{tmp_path / 'reuse.db'}"
+    old = add_study(url, "reuse", n_trials=6, seed=1, bulk=True)
+    client = create_app(url).test_client()
+    assert len(client.get("/api/studies/reuse").get_json()["trials"]["number"]) == 6
+    optuna.delete_study(study_name="reuse", storage=url)
+    new = add_study(url, "next", n_trials=1, seed=2, bulk=True)
+    assert new._study_id == old._study_id  # the precondition of the bug
+    data = client.get("/api/studies/next").get_json()
+    assert data["trials"]["number"] == [0]
+    assert data["trials"]["params"]["eta"] == [new.trials[0].params["eta"]]
+    study = _load(url, "next")
+    trial = study.ask({"eta": optuna.distributions.FloatDistribution(0.01, 5.0, log=True)})
+    study.tell(trial, 0.5)
+    assert client.get("/api/studies/next").get_json()["trials"]["number"] == [0, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from dashboard_fakes import table_rows
 
 from hpsearch.dashboard import create_app
 
@@ -20,7 +21,7 @@ def test_study_api_matches_the_storage(real_client, results_studies) -> None:
     study = optuna.load_study(study_name=name, storage=results_studies.url)
     data = real_client.get(f"/api/studies/{name}").get_json()
     assert data["dataset"] == "digits" and data["sampler"] == "tpe"
-    rows = {row["number"]: row for row in data["trials"]}
+    rows = {row["number"]: row for row in table_rows(data)}
     assert set(rows) == {t.number for t in study.trials}
     for trial in study.trials:
         row = rows[trial.number]
