@@ -190,7 +190,7 @@ def _check_data(network: Network, data: Any, name: str) -> tuple[Any, Any]:
         X, y = data
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a pair (X, y), but got {type(data).__name__}.") from None
-    X = network._check_inputs(X)
+    X = network.check_inputs(X)
     y = xp.asarray(y)
     if y.ndim != 1 or len(y) != len(X) or len(X) == 0:
         raise ConfigError(

@@ -242,7 +242,7 @@ class StudyReader:
             ).all()
             if not base:
                 return []
-            values = dict(
+            values: dict[int, float] = dict(
                 conn.execute(
                     sa.select(v.c.trial_id, v.c.value)
                     .join(t, t.c.trial_id == v.c.trial_id)
@@ -260,7 +260,7 @@ class StudyReader:
                 .join(t, t.c.trial_id == u.c.trial_id)
                 .where(mine, u.c.key.in_(LIGHT_ATTRS))
             ).all()
-            steps = dict(
+            steps: dict[int, int] = dict(
                 conn.execute(
                     sa.select(iv.c.trial_id, sa.func.count())
                     .join(t, t.c.trial_id == iv.c.trial_id)
