@@ -90,11 +90,12 @@ def big_study(
     now_s = (dt.datetime.now(dt.UTC).replace(tzinfo=None) - origin).total_seconds()
     start_s[n_trials:] = now_s - 30.0
 
-    engine = optuna.storages.RDBStorage(url).engine
+    storage = optuna.storages.RDBStorage(url)
+    study_id = storage.get_study_id_from_name(name)
+    engine = storage.engine
     raw = engine.raw_connection()
     try:
         cur = raw.cursor()
-        study_id = study._study_id
         cur.execute("SELECT COALESCE(MAX(trial_id), 0) FROM trials")
         first_id = int(cur.fetchone()[0]) + 1
         trials, values, params, inters, attrs = [], [], [], [], []

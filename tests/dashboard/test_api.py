@@ -261,12 +261,14 @@ def test_big_study_page_answers_fast(tmp_path: Path) -> None:
 def test_a_new_study_never_shows_a_deleted_studys_trials(tmp_path: Path) -> None:
     # SQLite gives a deleted study's id to the next study; the trial cache must notice.
     url = f"sqlite:///{tmp_path / 'reuse.db'}"
-    old = add_study(url, "reuse", n_trials=6, seed=1, bulk=True)
+    add_study(url, "reuse", n_trials=6, seed=1, bulk=True)
+    storage = optuna.storages.RDBStorage(url)
+    old_id = storage.get_study_id_from_name("reuse")
     client = create_app(url).test_client()
     assert len(client.get("/api/studies/reuse").get_json()["trials"]["number"]) == 6
     optuna.delete_study(study_name="reuse", storage=url)
     new = add_study(url, "next", n_trials=1, seed=2, bulk=True)
-    assert new._study_id == old._study_id  # the precondition of the bug
+    assert storage.get_study_id_from_name("next") == old_id  # the precondition of the bug
     data = client.get("/api/studies/next").get_json()
     assert data["trials"]["number"] == [0]
     assert data["trials"]["params"]["eta"] == [new.trials[0].params["eta"]]
