@@ -2,7 +2,7 @@
 
 GET /api/info                                  storage (password masked), versions
 GET /api/studies                               every study: spec fields, counts, best, activity
-GET /api/studies/<name>                        one study: spec, totals, best, progress, trials
+GET /api/studies/<name>                        one study: spec, budget, workers, progress, trials
 GET /api/studies/<name>/importances            parameter importances (cached) or a message
 GET /api/studies/<name>/curves?trials=1,2      learning curves of chosen trials (max 20)
 GET /api/studies/<name>/trials/<number>        one trial: params, curves, diagnostics
@@ -12,8 +12,6 @@ GET /api/compare?study=a&study=b               several studies' progress and tot
 from __future__ import annotations
 
 import datetime as dt
-import gzip
-import json
 from typing import Any
 
 import optuna
@@ -21,26 +19,9 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hpsearch.dashboard.compress import accepts_gzip
-from hpsearch.dashboard.queries import (
-    DashboardReader,
-    NotFound,
-    StudyInfo,
-    TrialRow,
-    count_states,
-)
-from hpsearch.dashboard.series import (
-    active_workers,
-    best_row,
-    budget,
-    curve,
-    iso,
-    progress,
-    study_distributions,
-    study_summary,
-    totals,
-    trial_columns,
-    trial_detail,
-)
+from hpsearch.dashboard.queries import DashboardReader, NotFound
+from hpsearch.dashboard.series import best_row, curve, progress, study_summary, totals, trial_detail
+from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.storage.explain import explain, is_storage_failure
 
 MAX_CURVES = 20
@@ -149,72 +130,17 @@ def trial(name: str, number: int) -> Response:
 
 @api.get("/studies/<path:name>")
 def study(name: str) -> Response:
-    """The study page's data in one response; a study with nothing running is answered
-    from a cache of its encoded (and gzipped) body until its trials or attrs change."""
+    """The study page's data in one response (see ``study_page``): gzipped when accepted."""
     reader = _reader()
     info = reader.study(name)
     rows = reader.trials(info.study_id)
-    live = any(not r.state.is_finished() for r in rows)
-    key = None if live else _cache_key(info, rows)
-    cached = _page_cache().get(info.study_id)
-    if key is not None and cached is not None and cached[0] == key:
-        return _encoded(*cached[1:])
-    body = current_app.json.dumps(study_payload(info, rows, _now())).encode()
-    zipped = gzip.compress(body, compresslevel=BIG_LEVEL, mtime=0)
-    if key is not None:
-        _page_cache()[info.study_id] = (key, body, zipped)
-    return _encoded(body, zipped)
-
-
-def study_payload(info: StudyInfo, rows: list[TrialRow], now: dt.datetime) -> dict[str, Any]:
-    """Summary, spec, budget, workers, progress and the trials (as columns) of one study."""
-    summary = study_summary(info)
-    param_names = sorted({p for r in rows for p in r.params})
-    starts = [r.start for r in rows if r.start is not None]
-    origin = min(starts) if starts else None
-    counts = count_states(rows)
-    spec = info.user_attrs.get("spec")
-    return {
-        **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
-        "directions": [d.name.lower() for d in info.directions],
-        "metric": summary["metric"],
-        "description": ((spec or {}).get("study") or {}).get("description")
-        if isinstance(spec, dict)
-        else None,
-        "spec": spec,
-        "retrain": summary["retrain"],
-        **totals(rows, now),
-        "budget": budget(info.user_attrs, counts, origin, now),
-        "workers": active_workers(rows, now),
-        "best": best_row(rows, info.maximize),
-        "progress": progress(rows, info.maximize),
-        "param_names": param_names,
-        "distributions": study_distributions(rows),
-        "running": [r.number for r in rows if r.state.name == "RUNNING"],
-        "origin": iso(origin),
-        "trials": trial_columns(rows, param_names, origin, now),
-        "now": now.isoformat(),
-    }
-
-
-BIG_LEVEL = 1  # multi-megabyte bodies: gzip -1 is ~4x faster than -5 and only ~15% larger
-
-
-def _page_cache() -> dict[int, tuple[Any, bytes, bytes]]:
-    return current_app.extensions.setdefault("hpsearch_page_cache", {})
-
-
-def _cache_key(info: StudyInfo, rows: list[TrialRow]) -> tuple[Any, ...]:
-    attrs = json.dumps(info.user_attrs, sort_keys=True, default=str)
-    return (info.name, len(rows), max((r.trial_id for r in rows), default=-1), attrs)
-
-
-def _encoded(body: bytes, zipped: bytes) -> Response:
-    if accepts_gzip():
-        response = Response(zipped, mimetype="application/json")
+    pages: StudyPages = current_app.extensions["hpsearch_study_pages"]
+    zipped = accepts_gzip()
+    response = Response(
+        pages.response(info, rows, _now(), gzip=zipped), mimetype="application/json"
+    )
+    if zipped:
         response.headers["Content-Encoding"] = "gzip"
-    else:
-        response = Response(body, mimetype="application/json")
     response.vary.add("Accept-Encoding")
     return response
 

@@ -16,6 +16,7 @@ from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import DashboardReader
 from hpsearch.dashboard.storage import mask_url, open_storage
+from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.results.export import json_safe
 
 DEFAULT_POLL_MS = 3000
@@ -47,6 +48,7 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     app.config["HPSEARCH_STORAGE_DISPLAY"] = mask_url(storage)
     app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
     app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage))
+    app.extensions["hpsearch_study_pages"] = StudyPages(app.json.dumps)
     auth.install(app, token)
     compress.install(app)
     app.register_blueprint(api)

@@ -103,6 +103,27 @@ def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     return None if moment is None else moment.replace(tzinfo=dt.UTC)
 
 
+def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` as the driver returns them (plain tuples, no SQLAlchemy result
+    processing): ~3x faster for the million parameter rows of a 100,000-trial study.
+    Only for columns that need no conversion (ints, floats, strings); the query's
+    parameters here are ints and fixed names, so they are rendered inline."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=65536)
+def _loads(value_json: str) -> Any:
+    # The light attrs repeat (stop reasons, epochs, workers): decode each text once.
+    # Callers only read the result, so sharing one object between trials is safe.
+    return json.loads(value_json)
+
+
 @functools.lru_cache(maxsize=4096)
 def _distribution(distribution_json: str) -> BaseDistribution:
     return json_to_distribution(distribution_json)
@@ -242,41 +263,71 @@ class StudyReader:
             ).all()
             if not base:
                 return []
-            values: dict[int, float] = dict(
-                conn.execute(
+            values = dict(
+                _raw(
+                    conn,
                     sa.select(v.c.trial_id, v.c.value)
                     .join(t, t.c.trial_id == v.c.trial_id)
-                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE)
-                ).all()
+                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE),
+                )
             )
-            params = conn.execute(
-                sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
-                .join(t, t.c.trial_id == p.c.trial_id)
-                .where(mine)
-                .order_by(p.c.param_id)
-            ).all()
-            attrs = conn.execute(
+            # The distribution JSON is long and nearly always one per parameter: read the
+            # distinct ones once, and per row only for a parameter that has several.
+            joined = sa.select(p.c.param_name, p.c.distribution_json).join(
+                t, t.c.trial_id == p.c.trial_id
+            )
+            pairs = _raw(conn, joined.where(mine).distinct())
+            dists: dict[str, list[str]] = {}
+            for name, dist_json in pairs:
+                dists.setdefault(name, []).append(dist_json)
+            several = sorted(n for n, found in dists.items() if len(found) > 1)
+            one_query = sa.select(p.c.trial_id, p.c.param_name, p.c.param_value).join(
+                t, t.c.trial_id == p.c.trial_id
+            )
+            params = [
+                (tid, name, internal, dists[name][0])
+                for tid, name, internal in _raw(
+                    conn,
+                    one_query.where(mine, p.c.param_name.not_in(several)).order_by(p.c.param_id),
+                )
+            ]
+            if several:
+                params += _raw(
+                    conn,
+                    sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
+                    .join(t, t.c.trial_id == p.c.trial_id)
+                    .where(mine, p.c.param_name.in_(several))
+                    .order_by(p.c.param_id),
+                )
+            attrs = _raw(
+                conn,
                 sa.select(u.c.trial_id, u.c.key, u.c.value_json)
                 .join(t, t.c.trial_id == u.c.trial_id)
-                .where(mine, u.c.key.in_(LIGHT_ATTRS))
-            ).all()
-            steps: dict[int, int] = dict(
-                conn.execute(
-                    sa.select(iv.c.trial_id, sa.func.count())
-                    .join(t, t.c.trial_id == iv.c.trial_id)
-                    .where(mine)
-                    .group_by(iv.c.trial_id)
-                ).all()
+                .where(mine, u.c.key.in_(LIGHT_ATTRS)),
             )
+            trial_attrs: dict[int, dict[str, Any]] = {}
+            for tid, key, value_json in attrs:
+                trial_attrs.setdefault(tid, {})[key] = _loads(value_json)
+            # Epochs come from ``epochs_run``; count reported steps only where it is missing.
+            lacking = [row[0] for row in base if "epochs_run" not in trial_attrs.get(row[0], {})]
+            steps: dict[int, int] = {}
+            counted = sa.select(iv.c.trial_id, sa.func.count()).group_by(iv.c.trial_id)
+            if len(lacking) > 500:
+                counted = counted.join(t, t.c.trial_id == iv.c.trial_id).where(mine)
+                steps = dict(_raw(conn, counted))
+            elif lacking:
+                steps = dict(_raw(conn, counted.where(iv.c.trial_id.in_(lacking))))
         trial_params: dict[int, dict[str, Any]] = {}
         trial_dists: dict[int, dict[str, BaseDistribution]] = {}
+        shared: dict[tuple[tuple[str, int], ...], dict[str, BaseDistribution]] = {}
         for tid, name, internal, dist_json in params:
             dist = _distribution(dist_json)
             trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
             trial_dists.setdefault(tid, {})[name] = dist
-        trial_attrs: dict[int, dict[str, Any]] = {}
-        for tid, key, value_json in attrs:
-            trial_attrs.setdefault(tid, {})[key] = json.loads(value_json)
+        for tid, found in trial_dists.items():  # most trials share one space: one dict
+            # _distribution returns one object per JSON text, so ids identify the space.
+            key = tuple((name, id(dist)) for name, dist in found.items())
+            trial_dists[tid] = shared.setdefault(key, found)
         return [
             TrialRow(
                 trial_id=tid,

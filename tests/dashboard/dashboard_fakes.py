@@ -326,8 +326,11 @@ def _sample(rng: np.random.Generator, dist: BaseDistribution) -> Any:
 
 
 def table_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
-    """The study API's trials columns back as one dict per trial (params nested)."""
-    columns = data["trials"]
+    """The study API's trials columns back as one dict per trial (params nested), finished
+    and live trials together, by number."""
+    from hpsearch.dashboard.study_page import merged_rows
+
+    columns = merged_rows(data)
     fields = [k for k in columns if k != "params"]
     return [
         {

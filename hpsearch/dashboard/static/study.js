@@ -408,7 +408,7 @@
 
   // The API sends the trials as columns (smaller, faster); the page works on rows.
   function toRows(columns) {
-    const params = Object.entries(columns.params);
+    const params = Object.entries(columns.params || {});
     return columns.number.map((number, i) => {
       const p = {};
       for (const [key, values] of params) if (values[i] !== null) p[key] = values[i];
@@ -426,7 +426,8 @@
     if (signature !== view.signature) {
       view.signature = signature;
       view.data = d;
-      view.rows = toRows(d.trials);
+      // Finished and unfinished trials come as two column sets (see study_page.py).
+      view.rows = toRows(d.trials).concat(toRows(d.live_trials)).sort((a, b) => a.number - b.number);
       renderSummary(d);
       renderSpace(d);
       renderProgress(d);
