@@ -7,7 +7,7 @@ from typing import Any
 import optuna
 from rich.table import Table
 
-from hpsearch.results.summary import best_trials, study_summary, trial_row
+from hpsearch.results.summary import best_trials, summarize_study, trial_row
 from hpsearch.spec.study_spec import StudySpec
 
 
@@ -32,8 +32,9 @@ def status_table(studies: list[tuple[optuna.Study, StudySpec]]) -> Table:
     ):
         table.add_column(column)
     for study, spec in studies:
-        s = study_summary(study, spec)
-        states = ", ".join(f"{k.lower()} {v}" for k, v in sorted(s["trials"].items())) or "-"
+        s = summarize_study(study, spec)
+        counts = sorted((k, v) for k, v in s["counts"].items() if v)
+        states = ", ".join(f"{k.lower()} {v}" for k, v in counts) or "-"
         budget = f" / {s['budget']}" if s["budget"] else ""
         table.add_row(
             s["name"],

@@ -22,14 +22,13 @@ from hpsearch.dashboard.compress import accepts_gzip
 from hpsearch.dashboard.queries import DashboardReader, NotFound
 from hpsearch.dashboard.series import best_row, curve, progress, study_summary, totals, trial_detail
 from hpsearch.dashboard.study_page import StudyPages
+from hpsearch.results.dates import iso_utc
 from hpsearch.storage.explain import explain, is_storage_failure
 
 MAX_CURVES = 20
 MAX_COMPARE = 10
 # Optuna stores trial numbers as SQL integers; larger ones cannot be in any study.
 MAX_TRIAL_NUMBER = 2**63 - 1
-# study_summary keys that need the studies-list query; compare computes its own from the trials
-_NOT_IN_COMPARE = ("counts", "n_trials", "best_value", "first_start", "last_activity")
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -46,6 +45,13 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _summaries(reader: DashboardReader) -> list[dict[str, Any]]:
+    return [
+        study_summary(s, reader.facts(s.study_id, reader.trials(s.study_id)))
+        for s in reader.studies()
+    ]
 
 
 @api.errorhandler(NotFound)
@@ -94,9 +100,7 @@ def info() -> Response:
 
 @api.get("/studies")
 def studies() -> Response:
-    return _json(
-        {"studies": [study_summary(s) for s in _reader().studies()], "now": _now().isoformat()}
-    )
+    return _json({"studies": _summaries(_reader()), "now": iso_utc(_now())})
 
 
 @api.get("/studies/<path:name>/importances")
@@ -136,9 +140,8 @@ def study(name: str) -> Response:
     rows = reader.trials(info.study_id)
     pages: StudyPages = current_app.extensions["hpsearch_study_pages"]
     zipped = accepts_gzip()
-    response = Response(
-        pages.response(info, rows, _now(), gzip=zipped), mimetype="application/json"
-    )
+    body = pages.response(info, rows, reader.facts(info.study_id, rows), _now(), gzip=zipped)
+    response = Response(body, mimetype="application/json")
     if zipped:
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
@@ -157,17 +160,18 @@ def compare() -> Response:
             missing.append(name)  # the others are still compared
             continue
         rows = reader.trials(info.study_id)
+        facts = reader.facts(info.study_id, rows)
         best = best_row(rows, info.maximize)
         out.append(
             {
-                **{k: v for k, v in study_summary(info).items() if k not in _NOT_IN_COMPARE},
-                **totals(rows, now),
+                **study_summary(info, facts),
+                **totals(facts, now),
                 "best_value": None if best is None else best["value"],
                 "best_number": None if best is None else best["number"],
-                "progress": progress(rows, info.maximize),
+                "progress": progress(facts, info.maximize),
             }
         )
-    return _json({"studies": out, "missing": missing, "now": now.isoformat()})
+    return _json({"studies": out, "missing": missing, "now": iso_utc(now)})
 
 
 def _numbers(text: str) -> list[int]:

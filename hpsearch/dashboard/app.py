@@ -15,9 +15,10 @@ from hpsearch.dashboard import auth, compress
 from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import DashboardReader
-from hpsearch.dashboard.storage import mask_url, open_storage
+from hpsearch.dashboard.storage import mask_url
 from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.results.export import json_safe
+from hpsearch.storage.urls import open_storage
 
 DEFAULT_POLL_MS = 3000
 
@@ -47,7 +48,7 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     app.json = _StrictJSON(app)
     app.config["HPSEARCH_STORAGE_DISPLAY"] = mask_url(storage)
     app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
-    app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage))
+    app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage, read_only=True))
     app.extensions["hpsearch_study_pages"] = StudyPages(app.json.dumps)
     auth.install(app, token)
     compress.install(app)

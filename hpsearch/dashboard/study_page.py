@@ -18,17 +18,18 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow, count_states
+from hpsearch.dashboard.queries import StudyInfo, TrialRow
 from hpsearch.dashboard.series import (
     active_workers,
     best_row,
     budget,
-    iso,
     progress,
     study_distributions,
     study_summary,
     trial_columns,
 )
+from hpsearch.results.dates import iso_utc
+from hpsearch.results.summary import TrialFacts, state_counts
 
 GZIP_LEVEL = 1  # multi-megabyte JSON: level 1 is ~4x faster than 6 and ~15% larger
 _GZIP_WBITS = 31  # a gzip header and trailer, as Content-Encoding: gzip wants
@@ -54,17 +55,26 @@ class StudyPages:
         self._finished: dict[int, _Finished] = {}
 
     def response(
-        self, info: StudyInfo, rows: list[TrialRow], now: dt.datetime, *, gzip: bool
+        self,
+        info: StudyInfo,
+        rows: list[TrialRow],
+        facts: list[TrialFacts],
+        now: dt.datetime,
+        *,
+        gzip: bool,
     ) -> bytes:
-        """The JSON body (gzip-compressed if ``gzip``) of ``GET /api/studies/<name>``."""
-        finished = [r for r in rows if r.state.is_finished()]
-        live = [r for r in rows if not r.state.is_finished()]
+        """The JSON body (gzip-compressed if ``gzip``) of ``GET /api/studies/<name>``;
+        ``facts`` are the rows' (``DashboardReader.facts``)."""
+        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state.is_finished()]
+        live = [(r, f) for r, f in zip(rows, facts, strict=True) if not r.state.is_finished()]
         starts = [r.start for r in rows if r.start is not None]
         origin = min(starts) if starts else None
         param_names = sorted({p for r in rows for p in r.params})
-        part = self._finished_part(info, finished, rows, origin, param_names, now)
-        rest = self._dumps(self._rest(info, rows, live, origin, param_names, part, now)).encode()
-        suffix = rest[1:]  # drop its "{": it continues the prefix's object
+        part = self._finished_part(info, finished, facts, origin, param_names, now)
+        space = study_distributions(rows)
+        rest = self._rest(info, facts, live, origin, param_names, space, part, now)
+        suffix_json = self._dumps(rest).encode()
+        suffix = suffix_json[1:]  # drop its "{": it continues the prefix's object
         if not gzip:
             return part.prefix + suffix
         compressor = part.compressor.copy()
@@ -73,8 +83,8 @@ class StudyPages:
     def _finished_part(
         self,
         info: StudyInfo,
-        finished: list[TrialRow],
-        rows: list[TrialRow],
+        finished: list[tuple[TrialRow, TrialFacts]],
+        facts: list[TrialFacts],
         origin: dt.datetime | None,
         param_names: list[str],
         now: dt.datetime,
@@ -82,7 +92,7 @@ class StudyPages:
         key = (
             info.name,
             len(finished),
-            max((r.trial_id for r in finished), default=-1),
+            max((r.trial_id for r, _ in finished), default=-1),
             origin,
             tuple(param_names),
             info.maximize,
@@ -91,16 +101,17 @@ class StudyPages:
             cached = self._finished.get(info.study_id)
         if cached is not None and cached.key == key:
             return cached
+        rows = [r for r, _ in finished]
         head = {
             # progress() takes the origin from every trial's start, as the columns do.
-            "trials": trial_columns(finished, param_names, origin, now),
-            "progress": progress(rows, info.maximize),
-            "best": best_row(finished, info.maximize),
+            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now),
+            "progress": progress(facts, info.maximize),
+            "best": best_row(rows, info.maximize),
         }
         prefix = self._dumps(head).encode()[:-1] + b","  # leave the object open
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
         zipped = compressor.compress(prefix)
-        part = _Finished(key, prefix, zipped, compressor, sum(r.epochs for r in finished))
+        part = _Finished(key, prefix, zipped, compressor, sum(f.epochs for _, f in finished))
         with self._lock:
             self._finished[info.study_id] = part
         return part
@@ -108,18 +119,20 @@ class StudyPages:
     def _rest(
         self,
         info: StudyInfo,
-        rows: list[TrialRow],
-        live: list[TrialRow],
+        facts: list[TrialFacts],
+        live: list[tuple[TrialRow, TrialFacts]],
         origin: dt.datetime | None,
         param_names: list[str],
+        space: dict[str, Any],
         part: _Finished,
         now: dt.datetime,
     ) -> dict[str, Any]:
-        summary = study_summary(info)
+        summary = study_summary(info, facts)
+        live_rows, live_facts = [r for r, _ in live], [f for _, f in live]
         spec = info.user_attrs.get("spec")
         study = (spec.get("study") or {}) if isinstance(spec, dict) else {}
-        counts = count_states(rows)
-        ends = [r.complete or now for r in rows if r.start is not None]
+        counts = state_counts(facts)
+        ends = [f.complete or now for f in facts if f.start is not None]
         return {
             **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
             "directions": [d.name.lower() for d in info.directions] or [summary["direction"]],
@@ -128,17 +141,17 @@ class StudyPages:
             "spec": spec,
             "retrain": summary["retrain"],
             "counts": counts,
-            "n_trials": len(rows),
-            "total_epochs": part.epochs + sum(r.epochs for r in live),
+            "n_trials": sum(counts.values()),
+            "total_epochs": part.epochs + sum(f.epochs for f in live_facts),
             "wall_seconds": (max(ends) - origin).total_seconds() if origin and ends else 0.0,
             "budget": budget(info.user_attrs, counts, origin, now),
-            "workers": active_workers(live, now),
+            "workers": active_workers(live_facts, now),
             "param_names": param_names,
-            "distributions": study_distributions(rows),
-            "running": [r.number for r in live if r.state.name == "RUNNING"],
-            "origin": iso(origin),
-            "live_trials": trial_columns(live, param_names, origin, now),
-            "now": now.isoformat(),
+            "distributions": space,
+            "running": [r.number for r in live_rows if r.state.name == "RUNNING"],
+            "origin": iso_utc(origin),
+            "live_trials": trial_columns(live_rows, live_facts, param_names, origin, now),
+            "now": iso_utc(now),
         }
 
 

@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.readonly import open_read_only
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.trialengine import TRIAL_POOL
 
@@ -50,8 +51,12 @@ def open_storage(
     *,
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
+    read_only: bool = False,
 ) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
+
+    ``read_only``: on an existing schema only, refusing every write (what the
+    dashboard reads through; ``hpsearch.storage.readonly``).
 
     SQLite: WAL journal and a long busy timeout, so local workers queue for the write
     lock instead of failing. Server databases: pre-ping (survives restarts) and a small
@@ -60,6 +65,8 @@ def open_storage(
     ``HPSEARCH_HEARTBEAT_INTERVAL`` / ``HPSEARCH_GRACE_PERIOD``, else 10 s / 30 s) mark
     the trials of killed workers as failed, and they are put back in the queue.
     """
+    if read_only:
+        return open_read_only(url, mask_url(url))
     heartbeat_interval = heartbeat_interval or _env_int(
         "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
     )
@@ -203,5 +210,7 @@ def _prepare_sqlite(database: str | None) -> None:
 
 
 def _first_line(error: BaseException) -> str:
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
+    # The driver's own words (Optuna's wrapper says "e.g. exceeding max length" for all).
+    from hpsearch.storage.explain import explain
+
+    return explain(error)
