@@ -107,7 +107,8 @@ def retrain(
     networks = f"{ensemble} networks, " if ensemble > 1 else ""
     console.print(
         f"retraining trial {chosen.number} of [bold]{escape(study_name)}[/] on the full "
-        f"{spec.data.dataset} training set ({networks}max {total} epochs)"
+        f"{escape(spec.data.dataset)} training set ({networks}max {total} epochs)",
+        markup=True,
     )
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -167,7 +168,9 @@ def retrain(
         f"trial {result.trial}: {trained}\n"
         f"{tested} (loss {result.test_loss:.4g}) "
         f"on {n['test']} examples\n"
-        f"model saved to {result.model_path}; recorded on study {study_name!r} as 'retrain'"
+        f"model saved to {escape(str(result.model_path))}; recorded on study "
+        f"{escape(repr(study_name))} as 'retrain'",
+        markup=True,
     )
 
 
@@ -219,7 +222,8 @@ def predict(
     correct = int((prediction.labels == prediction.predicted).sum())
     console.print(
         f"accuracy [bold]{prediction.accuracy:.4f}[/] ({correct} of "
-        f"{len(prediction.labels)}) on the {split} set of {data_name}"
+        f"{len(prediction.labels)}) on the {split} set of {escape(data_name)}",
+        markup=True,
     )
     if output is not None:
         console.print(f"predictions written to {write_predictions(prediction, output)}")

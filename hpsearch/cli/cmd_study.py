@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hpsearch.cli import cli
@@ -61,8 +62,9 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
     def start(created: bool, p: controller.Progress) -> None:
         state = "created" if created else f"resumed ({p.done} trials done)"
         console.print(
-            f"study [bold]{spec.study.name}[/] {state} in {mask_url(url)}: "
-            f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)"
+            f"study [bold]{escape(spec.study.name)}[/] {state} in {escape(mask_url(url))}: "
+            f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)",
+            markup=True,
         )
         show(p)
         bar.start()
@@ -73,7 +75,8 @@ def run(spec_path: str, storage: str | None, jobs: int, **overrides: object) -> 
         bar.stop()
         console.print(
             "[yellow]interrupted[/]: running trials were failed and re-queued; "
-            "run the same command again to resume"
+            "run the same command again to resume",
+            markup=True,
         )
         raise SystemExit(130) from None
     finally:

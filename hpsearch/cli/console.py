@@ -12,6 +12,10 @@ PIPED_WIDTH = 240
 
 
 def make_console(*, stderr: bool = False) -> Console:
+    """A console that prints strings literally: markup is off, so a study name, a
+    description or a path such as ``[/]`` or ``[bold red]x`` is shown as written (and
+    cannot crash a table). Output that is styled on purpose passes ``markup=True`` and
+    escapes every value it interpolates (``rich.markup.escape``)."""
     stream = sys.stderr if stderr else sys.stdout
     width = None if stream.isatty() else PIPED_WIDTH
-    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False)
+    return Console(stderr=stderr, width=width, highlight=False, soft_wrap=False, markup=False)

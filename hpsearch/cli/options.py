@@ -13,7 +13,8 @@ storage_option = click.option(
     "--storage",
     default=None,
     metavar="URL",
-    help="Database URL (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db).",
+    help="Database URL, or grpc://HOST:PORT of an `hpsearch proxy` (default: env "
+    "HPSEARCH_STORAGE, else sqlite:///hpsearch.db).",
 )
 
 
