@@ -15,6 +15,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import re
+from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, jsonify, redirect, request
@@ -127,9 +128,9 @@ def guard() -> Response | None:
     if request.path.startswith("/api/"):
         return None  # answered below; the cookie is set in add_headers
     rest = [(k, v) for k, v in request.args.items(multi=True) if k != "token"]
-    response = redirect(request.path + ("?" + urlencode(rest) if rest else ""), code=303)
-    _set_cookie(response, token)
-    return response  # type: ignore[return-value]
+    answer: Any = redirect(request.path + ("?" + urlencode(rest) if rest else ""), code=303)
+    _set_cookie(answer, token)
+    return answer
 
 
 def _set_cookie(response: Response, token: str) -> None:

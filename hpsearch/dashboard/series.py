@@ -138,7 +138,9 @@ def curve(trial: FrozenTrial) -> dict[str, Any]:
     record = read_record(trial)
     history = record.curves
     if history is not None:
-        columns = {c: [r.get(c) for r in record.curve_records] for c in CURVE_COLUMNS}
+        columns: dict[str, list[Any]] = {
+            c: [r.get(c) for r in record.curve_records] for c in CURVE_COLUMNS
+        }
     else:
         steps = sorted(trial.intermediate_values)
         columns = {c: [] for c in CURVE_COLUMNS}

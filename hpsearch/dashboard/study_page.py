@@ -166,6 +166,6 @@ def merged_rows(payload: dict[str, Any]) -> dict[str, Any]:
         both = a + b
         return [both[i] for i in order]
 
-    columns = {k: join(done[k], live[k]) for k in done if k != "params"}
+    columns: dict[str, Any] = {k: join(done[k], live[k]) for k in done if k != "params"}
     columns["params"] = {p: join(done["params"][p], live["params"][p]) for p in done["params"]}
     return columns
