@@ -32,7 +32,7 @@ def list_datasets() -> None:
         Col("name", priority=100),
         Col("available", "ok", priority=90),
         Col("from", priority=50, wrap=True),
-        Col("location", "where", priority=60, wrap=True),
+        Col("location", "where", priority=30, wrap=True),
         Col("description", priority=40, wrap=True),
     ]
     rows = [

@@ -54,7 +54,10 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
         click.echo(render_export(study, spec, fmt), nl=False)
         return
     path = write_export(study, spec, fmt, output)
-    note(f"exported {len(study.get_trials(deepcopy=False))} trial(s) of {study_name!r} to {path}", stderr=True)
+    note(
+        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of {study_name!r} to {path}",
+        stderr=True,
+    )
 
 
 @cli.command()

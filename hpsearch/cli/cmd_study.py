@@ -133,7 +133,7 @@ def create(spec_path: str, storage: str, **overrides: object) -> None:
 
 
 @cli.command()
-@click.argument("study_arg", metavar="STUDY", required=False)
+@click.argument("study_name", metavar="STUDY", required=False)
 @storage_option
 @click.option(
     "--study",
@@ -149,7 +149,7 @@ def create(spec_path: str, storage: str, **overrides: object) -> None:
     help="Stop after this many trials (default: until the study's budget is spent).",
 )
 def worker(
-    study_arg: str | None, storage: str, study_option: str | None, max_trials: int | None
+    study_name: str | None, storage: str, study_option: str | None, max_trials: int | None
 ) -> None:
     """Run trials of STUDY until its study-wide budget is spent, then exit 0.
 
@@ -159,9 +159,9 @@ def worker(
     """
     from hpsearch.workers.loop import run_worker, study_deadline
 
-    if study_arg and study_option and study_arg != study_option:
-        raise click.UsageError(f"two studies given: {study_arg!r} and --study {study_option!r}")
-    study_name = study_arg or study_option
+    if study_name and study_option and study_name != study_option:
+        raise click.UsageError(f"two studies given: {study_name!r} and --study {study_option!r}")
+    study_name = study_name or study_option
     if not study_name:
         raise click.UsageError("missing the STUDY to work on (hpsearch worker STUDY)")
     study, spec = load_study_and_spec(storage, study_name)

@@ -66,6 +66,7 @@ def fit_table(
         victim = order.pop(0)
         kept.remove(victim)
         dropped.append(victim)
+    widths = _wrap_widths(columns, cells, kept, abbreviated, width)
     table = Table(title=title)
     for i in kept:
         column = columns[i]
@@ -75,6 +76,7 @@ def fit_table(
             justify=column.justify,
             no_wrap=not column.wrap,
             overflow="fold" if column.wrap else "ellipsis",
+            width=widths.get(i),
         )
     for row in rows:
         table.add_row(*(row[i] for i in kept))
@@ -85,3 +87,32 @@ def fit_table(
     if notes:
         table.caption = "\n".join(notes)
     return table
+
+
+def _wrap_widths(
+    columns: list[Col], cells: list[list[str]], kept: list[int], abbreviated: bool, width: int
+) -> dict[int, int]:
+    """Widths of the kept wrapping columns: each its longest word at least, then the space
+    left shared out evenly up to each one's widest cell (rich's own squeeze ignores words)."""
+    wrapping = [i for i in kept if columns[i].wrap]
+    fixed = sum(
+        columns[i].min_width(cells[i], abbreviated=abbreviated) for i in kept if not columns[i].wrap
+    )
+    widths = {i: columns[i].min_width(cells[i], abbreviated=abbreviated) for i in wrapping}
+    widest = {
+        i: max([widths[i], *(cell_len(line) for cell in cells[i] for line in cell.splitlines())])
+        for i in wrapping
+    }
+    left = width - 1 - COLUMN_OVERHEAD * len(kept) - fixed - sum(widths.values())
+    while left > 0:
+        growing = [i for i in wrapping if widths[i] < widest[i]]
+        if not growing:
+            break
+        share = max(1, left // len(growing))
+        for i in growing:
+            step = min(share, widest[i] - widths[i], left)
+            widths[i] += step
+            left -= step
+            if left <= 0:
+                break
+    return widths
