@@ -27,7 +27,7 @@ INTERRUPTED = 130
 @click.version_option(package_name="hpsearch")
 @click.option("--quiet", "-q", is_flag=True, help="Print only what was asked for, and errors.")
 @click.option(
-    "--verbose", "-v", count=True, help="Log more: -v hpsearch's steps, -vv Optuna's too."
+    "--verbose", "-v", count=True, help="Log more: -v a line per trial, -vv debug logs too."
 )
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
@@ -41,10 +41,10 @@ def cli(ctx: click.Context, quiet: bool, verbose: int) -> None:
     if verbose:
         import optuna
 
-        logging.basicConfig(level=logging.DEBUG if verbose > 1 else logging.INFO)
-        logging.getLogger("hpsearch").setLevel(logging.DEBUG if verbose > 1 else logging.INFO)
-        if verbose > 1:
-            optuna.logging.set_verbosity(optuna.logging.INFO)
+        level = logging.DEBUG if verbose > 1 else logging.INFO
+        logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("hpsearch").setLevel(level)
+        optuna.logging.set_verbosity(optuna.logging.INFO)  # a line per finished trial
     if ctx.invoked_subcommand is None:
         click.echo(ctx.get_help())
 

@@ -100,6 +100,12 @@ def run_worker(
                     study.tell(trial, outcome.value)
                 else:
                     study.tell(trial, state=outcome.state)
+                log.info(
+                    "trial %d %s%s",
+                    trial.number,
+                    outcome.state.name.lower(),
+                    "" if outcome.value is None else f" with value {outcome.value:.4g}",
+                )
             except (KeyboardInterrupt, WorkerStopped) as stopped:
                 _give_up(study, trial, "interrupted: the worker was stopped")
                 report.stopped_by_signal = True
