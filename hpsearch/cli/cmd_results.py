@@ -30,6 +30,7 @@ def _console() -> Console:
 @storage_option
 @click.option(
     "--format",
+    "-f",
     "fmt",
     type=click.Choice(FORMATS),
     default="csv",
