@@ -200,6 +200,7 @@ def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
 
     from hpsearch.spec.study_spec import load_spec
     from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
+    from hpsearch.storage.running import storage_layers
     from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
     from hpsearch.workers import loop as worker_module
 
@@ -212,10 +213,8 @@ def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
     names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
     names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
     names += [*RETRIED, *OWN_OPERATIONS]
-    timer.wrap(study._storage, sorted(set(names)))
-    backend = getattr(study._storage, "_backend", None)
-    if backend is not None:
-        timer.wrap(backend, sorted(set(names)))
+    for layer in storage_layers(study):
+        timer.wrap(layer, sorted(set(names)))
     timer.count_statements()
 
     load_seconds = 0.0

@@ -17,7 +17,7 @@ from typing import Any
 import optuna
 from flask import Blueprint, Response, current_app, jsonify, request
 
-from hpsearch.dashboard.queries import NotFound, StudyReader
+from hpsearch.dashboard.queries import DashboardReader, NotFound
 from hpsearch.dashboard.series import (
     best_row,
     curve,
@@ -36,7 +36,7 @@ _NOT_IN_COMPARE = ("counts", "n_trials", "best_value", "first_start", "last_acti
 api = Blueprint("api", __name__, url_prefix="/api")
 
 
-def _reader() -> StudyReader:
+def _reader() -> DashboardReader:
     return current_app.extensions["hpsearch_reader"]
 
 

@@ -14,12 +14,12 @@ from importlib import resources
 from flask import Blueprint, current_app, render_template, send_file
 from werkzeug.wrappers import Response
 
-from hpsearch.dashboard.queries import NotFound, StudyReader
+from hpsearch.dashboard.queries import DashboardReader, NotFound
 
 pages = Blueprint("pages", __name__)
 
 
-def _reader() -> StudyReader:
+def _reader() -> DashboardReader:
     return current_app.extensions["hpsearch_reader"]
 
 

@@ -30,6 +30,14 @@ class Augmentation:
     standardized data alike).
     """
 
+    image_shape: tuple[int, int]
+    rotation: float
+    shift: int
+    fill: float | None
+    _centre: tuple[np.float32, np.float32]
+    _rows: np.ndarray
+    _cols: np.ndarray
+
     def __init__(
         self,
         image_shape: tuple[int, int],

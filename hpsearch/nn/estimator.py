@@ -230,9 +230,9 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
 
     def _check_combined_params(self) -> list[int]:
         """The checks ``_parameter_constraints`` cannot express; returns the hidden widths."""
-        sizes = self.hidden_layer_sizes
-        sizes = [sizes] if isinstance(sizes, Integral) else list(sizes)
-        if not all(isinstance(s, Integral) and s >= 1 for s in sizes):
+        given: Any = self.hidden_layer_sizes
+        sizes: list[Any] = [given] if isinstance(given, Integral) else list(given)
+        if not all(isinstance(s, Integral) and int(s) >= 1 for s in sizes):
             raise ValueError(
                 f"hidden_layer_sizes must be positive integers, but got {self.hidden_layer_sizes!r}."
             )

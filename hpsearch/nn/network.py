@@ -90,7 +90,7 @@ class Network:
 
     def forward(self, X: Any) -> Any:
         """Output-layer activations for the rows of ``X`` (dropout off)."""
-        X = self._check_inputs(X)
+        X = self.check_inputs(X)
         out = xp.empty((len(X), self.n_classes), self.dtype)
         workspace = Workspace(self, min(len(X), EVAL_CHUNK) or 1)
         for start in range(0, len(X), EVAL_CHUNK):
@@ -116,7 +116,7 @@ class Network:
 
     def evaluate(self, X: Any, y: Any) -> tuple[float, float]:
         """(mean loss, accuracy) over ``X, y``, in chunks, dropout off."""
-        X = self._check_inputs(X)
+        X = self.check_inputs(X)
         y = xp.asarray(y)
         if len(X) == 0:
             return float("nan"), float("nan")
@@ -140,7 +140,7 @@ class Network:
         Exact backpropagation with dropout off and no regularization term, in the
         network's dtype (use ``dtype="float64"`` for gradient checks).
         """
-        X = self._check_inputs(X)
+        X = self.check_inputs(X)
         y = xp.asarray(y)
         workspace = Workspace(self, len(X))
         a = workspace.forward(X)
@@ -148,7 +148,8 @@ class Network:
         workspace.backward(y)
         return loss, workspace.grad_weights, workspace.grad_biases
 
-    def _check_inputs(self, X: Any) -> Any:
+    def check_inputs(self, X: Any) -> Any:
+        """``X`` as a 2-D array of this network's dtype; a ConfigError if its width is wrong."""
         X = xp.asarray(X)
         if X.ndim != 2 or X.shape[1] != self.sizes[0]:
             raise ConfigError(
@@ -161,10 +162,11 @@ class Network:
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write configuration and parameters to one ``.npz`` file; returns its path."""
         path = Path(path)
-        arrays = {f"weights_{i}": w for i, w in enumerate(self.weights)}
+        arrays: dict[str, Any] = {f"weights_{i}": w for i, w in enumerate(self.weights)}
         arrays.update({f"biases_{i}": b for i, b in enumerate(self.biases)})
         with path.open("wb") as fh:
-            xp.savez(fh, config=xp.array(json.dumps(self.config)), **arrays)
+            arrays["config"] = xp.array(json.dumps(self.config))
+            xp.savez(fh, **arrays)
         return path
 
     @classmethod

@@ -60,7 +60,7 @@ class Workspace:
             if layer == last:
                 break
             network.activation_fn.apply(z, out=z)  # hidden layers keep a in place of z
-            if self._dropped:
+            if self._dropped and rng is not None:
                 inputs.append(self._drop(layer, z, rng))
             else:
                 inputs.append(z)

@@ -169,10 +169,10 @@ def _measure(
     train_loss, train_accuracy = network.evaluate(*sample)
     _, grad_weights, _ = network.gradients(*probe)
     norms = [float(xp.linalg.norm(g)) for g in grad_weights]
+    validation_loss: float | None = None
+    validation_accuracy: float | None = None
     if validation[0] is not None:
         validation_loss, validation_accuracy = network.evaluate(*validation)
-    else:
-        validation_loss = validation_accuracy = None
     return EpochRecord(
         epoch=epoch,
         train_loss=train_loss,
@@ -190,7 +190,7 @@ def _check_data(network: Network, data: Any, name: str) -> tuple[Any, Any]:
         X, y = data
     except (TypeError, ValueError):
         raise ConfigError(f"{name} must be a pair (X, y), but got {type(data).__name__}.") from None
-    X = network._check_inputs(X)
+    X = network.check_inputs(X)
     y = xp.asarray(y)
     if y.ndim != 1 or len(y) != len(X) or len(X) == 0:
         raise ConfigError(

@@ -203,12 +203,13 @@ def retrain(
     ]
     _save(model, path, spec, study.study_name, chosen.number)
     validation = [h.best_validation_accuracy for h in histories]
+    known = [v for v in validation if v is not None]
     result = RetrainResult(
         trial=chosen.number,
         params=params,
         test_accuracy=float(test_accuracy),
         test_loss=float(test_loss),
-        validation_accuracy=None if None in validation else sum(validation) / ensemble,
+        validation_accuracy=sum(known) / ensemble if len(known) == ensemble else None,
         epochs_run=sum(h.epochs_run for h in histories),
         model_path=str(path.resolve()),
         finished_at=datetime.now(UTC).isoformat(timespec="seconds"),

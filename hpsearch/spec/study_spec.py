@@ -16,7 +16,7 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from hpsearch.errors import ConfigError, SpecError
 from hpsearch.spec import checks as check
@@ -56,8 +56,9 @@ __all__ = [
 #: Most folds ``[data] folds`` takes (each trial trains that many networks).
 MAX_FOLDS = 20
 #: metric name -> the direction that improves it.
-METRICS: dict[str, str] = {"validation_accuracy": "maximize", "validation_loss": "minimize"}
-DIRECTIONS = ("maximize", "minimize")
+Direction = Literal["maximize", "minimize"]
+METRICS: dict[str, Direction] = {"validation_accuracy": "maximize", "validation_loss": "minimize"}
+DIRECTIONS: tuple[Direction, ...] = ("maximize", "minimize")
 SCHEDULES = ("none", "halve_on_plateau")
 DTYPES = ("float32", "float64")
 SECTIONS = ("study", "data", "training", "space", "grid")
@@ -70,7 +71,7 @@ class StudySection:
 
     name: str
     metric: str = "validation_accuracy"
-    direction: str = "maximize"  # default follows metric
+    direction: Direction = "maximize"  # default follows metric
     sampler: str = "tpe"
     pruner: str = "median"  # "none" by default for grid: an exact grid trains every point fully
     seed: int | None = None
@@ -400,7 +401,7 @@ def _cross_checks(
     """Rules that involve more than one section."""
     raw_study = mapping.get("study")
     # With an unknown sampler name, "does it fit [grid]?" has no answer: skip.
-    if study is not None and raw_study.get("sampler", "tpe") in SAMPLER_NAMES:
+    if study is not None and (raw_study or {}).get("sampler", "tpe") in SAMPLER_NAMES:
         if study.sampler == "grid" and "grid" not in mapping:
             problems.append(
                 "grid: missing; sampler = 'grid' needs a [grid] table of values per "

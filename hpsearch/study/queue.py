@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
+
+from hpsearch.storage.running import claim_next_trial, claims_beat, stored_trial
 
 #: User attr on a trial that was put back: the number of the trial it repeats.
 RETRY_OF = "retry_of"
@@ -34,49 +35,20 @@ def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: i
     return n_slots
 
 
-def _claiming_storage(study: optuna.Study) -> Any | None:
-    """hpsearch's storage with its one-statement claim (``claim_waiting_trial``), the
-    study's own or inside Optuna's cache; None for other storages."""
-    for storage in (study._storage, getattr(study._storage, "_backend", None)):
-        if hasattr(storage, "claim_waiting_trial"):
-            return storage
-    return None
-
-
 def claim_records_heartbeat(study: optuna.Study) -> bool:
     """Whether ``claim_trial`` records the claimed trial's first heartbeat with the claim."""
-    return bool(getattr(_claiming_storage(study), "claims_beat", False))
+    return claims_beat(study)
 
 
 def claim_trial(study: optuna.Study) -> optuna.Trial | None:
-    """Atomically take one WAITING trial and return it RUNNING, or None when none is left."""
-    storage = study._storage
-    # hpsearch's storage claims with one conditional UPDATE (atomic on SQLite too);
-    # other storages: Optuna's own queue pop (read, then write under a row lock).
-    claiming = _claiming_storage(study)
-    claim = claiming.claim_waiting_trial if claiming is not None else None
-    for frozen in study.get_trials(deepcopy=False, states=(TrialState.WAITING,)):
-        try:
-            if claim is not None:
-                if not claim(frozen._trial_id):
-                    continue
-            elif not storage.set_trial_state_values(frozen._trial_id, state=TrialState.RUNNING):
-                continue
-        except optuna.exceptions.UpdateFinishedTrialError:
-            continue
-        # As in Optuna's ``ask``: the Trial reads the claimed trial and calls the
-        # sampler's ``before_trial``.
-        return optuna.Trial(study, frozen._trial_id)
-    return None
+    """Atomically take one WAITING trial and return it RUNNING, or None when none is left
+    (the storage's one-statement claim where it has one, else Optuna's queue pop)."""
+    return claim_next_trial(study)
 
 
 def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial) -> None:
     """Put a given-up trial back in the queue, with the same params."""
-    frozen = (
-        trial
-        if isinstance(trial, optuna.trial.FrozenTrial)
-        else study._storage.get_trial(trial._trial_id)
-    )
+    frozen = trial if isinstance(trial, optuna.trial.FrozenTrial) else stored_trial(study, trial)
     fixed = dict(frozen.system_attrs.get("fixed_params", {}))
     fixed.update(frozen.params)
     study.enqueue_trial(fixed, user_attrs={RETRY_OF: frozen.number})

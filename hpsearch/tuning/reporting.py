@@ -22,6 +22,8 @@ from typing import Any
 
 import optuna
 
+from hpsearch.storage.running import record_progress
+
 #: Target share of a trial's wall time spent reporting to the storage.
 STORAGE_SHARE = 0.005
 #: Running trials rewrite their live learning curve at most this often (seconds).
@@ -80,25 +82,15 @@ def write_progress(
     defer: bool = False,
 ) -> None:
     """A running trial's intermediate values (step -> value) and user attrs, in one
-    transaction on hpsearch's storage (``record_progress``), else through Optuna's calls.
+    transaction on hpsearch's storage (``storage.running.record_progress``), else
+    through Optuna's calls.
 
     With ``defer``, hpsearch's worker storage (``StudyCache``) keeps them for the trial's
     next write, at the latest its final state: for what the objective records last.
-    The trial's own cached copy is updated here just as ``Trial.report`` and
-    ``Trial.set_user_attr`` do: pruners read that copy, and would otherwise never see
-    epochs written below Optuna's calls.
     """
-    storage = trial.storage
-    if hasattr(storage, "record_progress"):  # StudyCache
-        storage.record_progress(trial._trial_id, values, attrs, defer=defer)
-    elif hasattr(getattr(storage, "_backend", None), "record_progress"):  # inside Optuna's cache
-        storage._backend.record_progress(trial._trial_id, values, attrs)
-    else:
-        for step, value in values.items():
-            trial.report(value, step)
-        for key, value in attrs.items():
-            trial.set_user_attr(key, value)
+    if record_progress(trial, values, attrs, defer=defer):
         return
-    cached = trial._cached_frozen_trial
-    cached.intermediate_values.update(values)
-    cached.user_attrs.update(attrs)
+    for step, value in values.items():
+        trial.report(value, step)
+    for key, value in attrs.items():
+        trial.set_user_attr(key, value)

@@ -23,6 +23,7 @@ from hpsearch.data import Folds, Split, k_folds, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.spec.strategies import sampler_problem
 from hpsearch.spec.study_spec import StudySpec
+from hpsearch.storage.running import heartbeat_interval, record_heartbeat
 from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.tuning.objective import Objective
@@ -71,7 +72,7 @@ def run_worker(
     data, provenance = load_split(spec)
     objective = Objective(spec, data, study_name=study.study_name, provenance=provenance)
     report = WorkerReport()
-    stale_check = _Every(_heartbeat_interval(study))
+    stale_check = _Every(heartbeat_interval(study))
     with _sigterm_raises() as stop:
         while max_trials is None or report.trials < max_trials:
             if stop.requested:
@@ -133,12 +134,8 @@ def _others_running(study: optuna.Study) -> bool:
     return bool(study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)))
 
 
-def _heartbeat_interval(study: optuna.Study) -> float | None:
-    return getattr(study._storage, "get_heartbeat_interval", lambda: None)()
-
-
 def _poll_seconds(study: optuna.Study) -> float:
-    return min(5.0, _heartbeat_interval(study) or 5.0)
+    return min(5.0, heartbeat_interval(study) or 5.0)
 
 
 class _Every:
@@ -179,8 +176,7 @@ def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 def _heartbeat(study: optuna.Study, trial: optuna.Trial, *, beaten: bool) -> Iterator[None]:
     """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats);
     ``beaten``: its claim recorded the first one, so the thread starts an interval later."""
-    storage = study._storage
-    interval = _heartbeat_interval(study)
+    interval = heartbeat_interval(study)
     if not interval:
         yield
         return
@@ -191,7 +187,7 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial, *, beaten: bool) -> Ite
             stop.wait(interval)
         while not stop.is_set():
             try:
-                storage.record_heartbeat(trial._trial_id)
+                record_heartbeat(study, trial)
             except Exception as error:  # the database may be restarting: keep trying
                 log.warning("heartbeat of trial %d failed: %s", trial.number, error)
             stop.wait(interval)

@@ -21,6 +21,7 @@ from optuna.trial import TrialState
 from werkzeug.serving import make_server
 
 from hpsearch.dashboard import create_app
+from hpsearch.storage.running import trial_id_of
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -178,8 +179,8 @@ def test_running_trial_curves_update_live(
         record = dict(history["records"][-1], epoch=epochs + 1, validation_accuracy=0.97)
         history["records"].append(record)
         storage = optuna.storages.RDBStorage(fresh_storage)
-        storage.set_trial_user_attr(trial._trial_id, "live_history", history)
-        storage.set_trial_intermediate_value(trial._trial_id, epochs + 1, 0.97)
+        storage.set_trial_user_attr(trial_id_of(trial), "live_history", history)
+        storage.set_trial_intermediate_value(trial_id_of(trial), epochs + 1, 0.97)
 
         page.wait_for_function(
             f"document.getElementById('curve-accuracy').dataset.epochs === '{epochs + 1}'"

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import optuna
 
+from hpsearch.storage.running import stored_trial
 from hpsearch.storage.urls import open_storage
 from hpsearch.study.queue import claim_trial, enqueue_budget
 from hpsearch.tuning import reporting
@@ -41,11 +42,11 @@ def test_batched_reports_are_stored_for_every_epoch(tmp_path: Path, monkeypatch)
     study = _study(tmp_path)
     trial = claim_trial(study)
     reporter = EpochReporter(trial, prunes=False)
-    reporter._flush_cost = 10.0  # pretend the storage is slow: no flush until the end
+    reporter._flush_cost = 10.0  # noqa: SLF001 - pretend the storage is slow: no flush until the end
     for epoch in range(1, 6):
         assert reporter.epoch(epoch, 0.5 + epoch / 100, {"epoch": epoch}) is False
     assert reporter.flushes == 0
     reporter.flush()
-    stored = study._storage.get_trial(trial._trial_id)
+    stored = stored_trial(study, trial)
     assert stored.intermediate_values == {e: 0.5 + e / 100 for e in range(1, 6)}
     assert [r["epoch"] for r in stored.user_attrs["live_history"]["records"]] == [1, 2, 3, 4, 5]

@@ -20,7 +20,7 @@ def test_server_engines_use_pre_ping_a_small_pool_and_heartbeats(pg_url, mysql_u
     monkeypatch.delenv("HPSEARCH_GRACE_PERIOD", raising=False)
     for url in (pg_url, mysql_url):
         storage = open_storage(url)
-        assert storage.engine.pool._pre_ping is True
+        assert storage.engine.pool._pre_ping is True  # noqa: SLF001 (SQLAlchemy has no public getter)
         assert storage.engine.pool.size() <= 4
         assert storage.get_heartbeat_interval() == 10  # on by default
         assert storage.grace_period == 30

@@ -13,6 +13,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpsearch.storage.cache import StudyCache, worker_storage
+from hpsearch.storage.running import study_id_of, study_storage, trial_id_of
 from hpsearch.storage.urls import open_storage
 from hpsearch.study.queue import claim_trial, enqueue_budget
 from hpsearch.tuning.reporting import write_progress
@@ -32,7 +33,7 @@ def _new_study(url: str, n_trials: int = 3) -> optuna.Study:
 
 def _worker_study(url: str, name: str) -> optuna.Study:
     study = optuna.load_study(study_name=name, storage=worker_storage(open_storage(url)))
-    assert isinstance(study._storage, StudyCache)
+    assert isinstance(study_storage(study), StudyCache)
     return study
 
 
@@ -144,7 +145,7 @@ def test_a_trial_failed_by_another_worker_is_not_written_and_reloads(storage_url
     study = _new_study(storage_url)
     trial = claim_trial(study)
     trial.suggest_float("x", 0.0, 1.0)
-    open_storage(storage_url).set_trial_state_values(trial._trial_id, TrialState.FAIL)
+    open_storage(storage_url).set_trial_state_values(trial_id_of(trial), TrialState.FAIL)
 
     with pytest.raises(optuna.exceptions.UpdateFinishedTrialError):
         study.tell(trial, 1.0)
@@ -157,7 +158,7 @@ def _beating_trial_ids(url: str, study: optuna.Study) -> list[int]:
     with open_storage(url).engine.connect() as connection:
         rows = connection.exec_driver_sql(
             "SELECT h.trial_id FROM trial_heartbeats h JOIN trials t ON t.trial_id = h.trial_id"
-            f" WHERE t.study_id = {study._study_id}"
+            f" WHERE t.study_id = {study_id_of(study)}"
         )
         return [trial_id for (trial_id,) in rows]
 
@@ -166,10 +167,10 @@ def test_a_claim_records_the_trials_first_heartbeat_with_it(storage_url):
     # A worker killed between its claim and its heartbeat thread's first beat would
     # leave a RUNNING trial without a heartbeat, which no stale check ever finds.
     study = _new_study(storage_url, n_trials=2)
-    assert study._storage.claims_beat
+    assert study_storage(study).claims_beat
     trial = claim_trial(study)
     assert trial is not None
-    assert _beating_trial_ids(storage_url, study) == [trial._trial_id]
+    assert _beating_trial_ids(storage_url, study) == [trial_id_of(trial)]
     states = sorted(t.state.name for t in _elsewhere(storage_url, study).values())
     assert states == ["RUNNING", "WAITING"]
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from hpsearch.storage import trialengine
+from hpsearch.storage.running import study_id_of
 from hpsearch.storage.urls import open_storage
 
 from .conftest import PG_HOST, PG_PORT
@@ -26,7 +27,7 @@ def test_only_the_trial_pool_commits_without_waiting_for_the_disk(pg_url):
     storage = open_storage(pg_url)
     assert _setting(storage.engine, "synchronous_commit") == "on"  # Optuna's writes, heartbeats
     assert _setting(trialengine.trial_engine(storage.engine), "synchronous_commit") == "off"
-    assert storage.engine.pool._pre_ping is True
+    assert storage.engine.pool._pre_ping is True  # noqa: SLF001 (SQLAlchemy has no public getter)
 
 
 def test_a_connection_the_server_dropped_is_replaced_before_use(pg_url, monkeypatch, caplog):
@@ -34,7 +35,7 @@ def test_a_connection_the_server_dropped_is_replaced_before_use(pg_url, monkeypa
     storage = open_storage(pg_url)
     study = optuna.create_study(study_name=f"pool-{uuid.uuid4().hex[:8]}", storage=storage)
     study.enqueue_trial({})
-    assert list(storage.trial_states(study._study_id, 0).values()) == [
+    assert list(storage.trial_states(study_id_of(study), 0).values()) == [
         optuna.trial.TrialState.WAITING
     ]
     database = storage.engine.url.database
@@ -46,5 +47,5 @@ def test_a_connection_the_server_dropped_is_replaced_before_use(pg_url, monkeypa
             (database,),
         )
     caplog.set_level("WARNING")
-    assert len(storage.trial_states(study._study_id, 0)) == 1
+    assert len(storage.trial_states(study_id_of(study), 0)) == 1
     assert "database unreachable" not in caplog.text  # replaced by the ping, not retried
