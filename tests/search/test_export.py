@@ -85,7 +85,9 @@ def test_output_file_gets_the_export_and_stdout_stays_empty(
     stdout stays empty and a one-line note goes to stderr."""
     url, name = results_studies.url, results_studies.names[0]
     (tmp_path / "out").mkdir()
-    code, out, err = _export(cli, name, "--storage", url, "-o", str(tmp_path / "out" / "trials.csv"))
+    code, out, err = _export(
+        cli, name, "--storage", url, "-o", str(tmp_path / "out" / "trials.csv")
+    )
     assert code == 0 and out == ""
     assert "exported 4 trial(s)" in err
     written = (tmp_path / "out" / "trials.csv").read_text()
