@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 
 import optuna
-from sqlalchemy import Engine, bindparam, text
+from sqlalchemy import Engine, bindparam, create_engine, inspect, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
@@ -138,7 +138,8 @@ def open_storage(
         ) from None
     engine_kwargs: dict[str, object]
     if parsed.get_backend_name() == "sqlite":
-        _prepare_sqlite(parsed.database)
+        if create:  # a reader leaves the file as it is (its creator set WAL)
+            _prepare_sqlite(parsed.database)
         engine_kwargs = {"connect_args": {"timeout": SQLITE_BUSY_TIMEOUT}}
     else:
         kept, extra = POOL
@@ -163,12 +164,19 @@ def open_storage(
     attempts = 3
     for attempt in range(1, attempts + 1):
         try:
-            storage = ResilientRDBStorage(url, engine_kwargs=engine_kwargs, **heartbeat)
+            if not create:
+                _require_optuna_tables(url)
+            storage = ResilientRDBStorage(
+                url, engine_kwargs=engine_kwargs, skip_table_creation=not create, **heartbeat
+            )
+
             if storage.engine.name == "mysql":
                 _widen_mysql_json_columns(storage.engine)
             return storage
         except ImportError:
             raise StorageError(f"cannot open {mask_url(url)}: {_missing_driver(parsed)}") from None
+        except StorageError:
+            raise
         except Exception as error:  # sqlalchemy OperationalError and friends
             # Processes that create the schema of a new database at the same moment collide
             # ("already exists", a unique constraint): the schema is there, open it again.
@@ -257,6 +265,18 @@ def _prepare_sqlite(database: str | None) -> None:
                 time.sleep(0.05)
     finally:
         connection.close()
+
+
+def _require_optuna_tables(url: str) -> None:
+    """A reader's check that ``url`` holds Optuna's schema (it never creates it)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            present = inspect(connection).has_table("studies")
+    finally:
+        engine.dispose()
+    if not present:
+        raise StorageError(f"no storage at {describe_url(url)}: the database has no Optuna tables")
 
 
 def _missing_driver(parsed: URL) -> str:

@@ -98,3 +98,19 @@ def test_compare_plot_path_is_checked_first(
     result = cli("compare", *cli_studies.names, "--storage", cli_studies.url, "--plot", str(plot))
     assert result.code == 1 and result.out == "" and "does not exist" in result.err
     assert not plot.parent.exists()
+
+
+def test_reading_a_sqlite_file_that_is_not_a_storage_leaves_it_unchanged(
+    empty_folder: Path, cli: Callable[..., Any]
+) -> None:
+    import sqlite3
+
+    other = empty_folder / "other.db"
+    with sqlite3.connect(other) as connection:
+        connection.execute("CREATE TABLE notes (text)")
+    before = other.read_bytes()
+    result = cli("status", "--storage", f"sqlite:///{other}")
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert f"no storage at sqlite:///{other}: the database has no Optuna tables" in result.err
+    assert other.read_bytes() == before
+    assert sorted(p.name for p in empty_folder.iterdir()) == ["other.db"]
