@@ -63,6 +63,7 @@ from hpsearch.spec.study_spec import StudySpec, parse_spec
 from hpsearch.storage.urls import open_storage
 from hpsearch.study.lifecycle import counted_trials, create_or_resume, load_study_and_spec
 from hpsearch.tuning import reporting
+from hpsearch.tuning.record import read_record
 from hpsearch.tuning.samplers import make_sampler
 from hpsearch.workers import loop as worker_module
 from hpsearch.workers.controller import blas_threads, run_study
@@ -219,9 +220,7 @@ def collect(study: optuna.Study, strategy: str, seed: int | None, budget: int | 
 
 def spent_epochs(study: optuna.Study) -> int:
     return sum(
-        int(t.user_attrs.get("epochs_run") or 0)
-        for t in counted_trials(study)
-        if t.state.is_finished()
+        (read_record(t).epochs_run or 0) for t in counted_trials(study) if t.state.is_finished()
     )
 
 

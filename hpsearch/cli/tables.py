@@ -10,11 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 import optuna
-from optuna.trial import TrialState
 from rich.table import Table
 
 from hpsearch.cli.layout import Col, fit_table
-from hpsearch.results.summary import best_trials, study_summary, trial_row
+from hpsearch.results.summary import best_trials, summarize_study, trial_row
 from hpsearch.spec.study_spec import StudySpec
 
 #: Abbreviations of hyperparameter names for narrow terminals.
@@ -49,11 +48,12 @@ def _fmt(value: Any) -> str:
 def status_records(
     studies: list[tuple[optuna.Study, StudySpec]], *, sort: str = "name"
 ) -> list[dict[str, Any]]:
-    """One ``study_summary`` per study, plus ``failed``: every FAIL trial, retried or not."""
+    """``summarize_study`` of each study, plus ``failed``: every FAIL trial, the re-queued
+    ones too (``counts`` leaves those out: their retry counts instead)."""
     records = []
     for study, spec in studies:
-        record = study_summary(study, spec)
-        record["failed"] = len(study.get_trials(deepcopy=False, states=(TrialState.FAIL,)))
+        record = summarize_study(study, spec)
+        record["failed"] = record["counts"].get("FAIL", 0) + record["requeued"]
         records.append(record)
     if sort == "best":
 
@@ -86,7 +86,7 @@ def status_table(records: list[dict[str, Any]], width: int) -> Table:
     ]
     rows = []
     for s in records:
-        by_state = s["trials"]
+        by_state = s["counts"]
         finished = sum(n for state, n in by_state.items() if state not in ("RUNNING", "WAITING"))
         done = f"{finished}/{s['budget']}" if s["budget"] else str(finished)
         rows.append(

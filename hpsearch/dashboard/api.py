@@ -27,11 +27,11 @@ from hpsearch.dashboard.series import (
     trial_detail,
     trial_rows,
 )
+from hpsearch.results.dates import iso_utc
+from hpsearch.study.lifecycle import SPEC_ATTR
 
 MAX_CURVES = 20
 MAX_COMPARE = 10
-# study_summary keys that need the studies-list query; compare computes its own from the trials
-_NOT_IN_COMPARE = ("counts", "n_trials", "best_value", "first_start", "last_activity")
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -48,6 +48,13 @@ def _json(payload: Any, status: int = 200) -> Response:
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+def _summaries(reader: DashboardReader) -> list[dict[str, Any]]:
+    return [
+        study_summary(s, reader.facts(s.study_id, reader.trials(s.study_id)))
+        for s in reader.studies()
+    ]
 
 
 @api.errorhandler(NotFound)
@@ -73,9 +80,7 @@ def info() -> Response:
 
 @api.get("/studies")
 def studies() -> Response:
-    return _json(
-        {"studies": [study_summary(s) for s in _reader().studies()], "now": _now().isoformat()}
-    )
+    return _json({"studies": _summaries(_reader()), "now": iso_utc(_now())})
 
 
 @api.get("/studies/<path:name>/importances")
@@ -107,22 +112,23 @@ def study(name: str) -> Response:
     reader = _reader()
     info = reader.study(name)
     rows = reader.trials(info.study_id)
+    facts = reader.facts(info.study_id, rows)
     now = _now()
-    summary = study_summary(info)
+    summary = study_summary(info, facts)
     param_names = sorted({p for r in rows for p in r.params})
     return _json(
         {
             **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
             "metric": summary["metric"],
-            "spec": info.user_attrs.get("spec"),
+            "spec": info.user_attrs.get(SPEC_ATTR),
             "retrain": summary["retrain"],
-            **totals(rows, now),
+            **totals(facts, now),
             "best": best_row(rows, info.maximize),
-            "progress": progress(rows, info.maximize),
+            "progress": progress(facts, info.maximize),
             "param_names": param_names,
             "running": [r.number for r in rows if r.state.name == "RUNNING"],
-            "trials": trial_rows(rows, now),
-            "now": now.isoformat(),
+            "trials": trial_rows(rows, facts, now),
+            "now": iso_utc(now),
         }
     )
 
@@ -135,17 +141,18 @@ def compare() -> Response:
     for name in names:
         info = reader.study(name)
         rows = reader.trials(info.study_id)
+        facts = reader.facts(info.study_id, rows)
         best = best_row(rows, info.maximize)
         out.append(
             {
-                **{k: v for k, v in study_summary(info).items() if k not in _NOT_IN_COMPARE},
-                **totals(rows, now),
+                **study_summary(info, facts),
+                **totals(facts, now),
                 "best_value": None if best is None else best["value"],
                 "best_number": None if best is None else best["number"],
-                "progress": progress(rows, info.maximize),
+                "progress": progress(facts, info.maximize),
             }
         )
-    return _json({"studies": out, "now": now.isoformat()})
+    return _json({"studies": out, "now": iso_utc(now)})
 
 
 def _numbers(text: str) -> list[int]:

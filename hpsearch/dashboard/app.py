@@ -14,8 +14,9 @@ from hpsearch.dashboard import auth
 from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import DashboardReader
-from hpsearch.dashboard.storage import mask_url, open_storage
+from hpsearch.dashboard.storage import mask_url
 from hpsearch.results.export import json_safe
+from hpsearch.storage.urls import open_storage
 
 DEFAULT_POLL_MS = 3000
 
@@ -45,7 +46,7 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     app.json = _StrictJSON(app)
     app.config["HPSEARCH_STORAGE_DISPLAY"] = mask_url(storage)
     app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
-    app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage))
+    app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage, read_only=True))
     auth.install(app, token)
     app.register_blueprint(api)
     app.register_blueprint(pages)

@@ -1,4 +1,4 @@
-"""What the dashboard adds to the storage's reads: cached importances and state counts.
+"""What the dashboard adds to the storage's reads: which attrs to read, cached importances.
 
 The SQL and Optuna's tables live behind ``hpsearch.storage.reads``; this module only
 shapes what that door returns (importances are computed with Optuna's public API on
@@ -8,25 +8,43 @@ an in-memory copy of the complete trials).
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import optuna
 from optuna.trial import TrialState
 
+from hpsearch.results.summary import TrialFacts
 from hpsearch.storage.reads import NotFound, StudyInfo, StudyReader, TrialRow
+from hpsearch.tuning.record import LIGHT_KEYS, SYSTEM_KEYS, record_from_attrs
 
-__all__ = ["DashboardReader", "NotFound", "StudyInfo", "TrialRow", "count_states"]
+__all__ = ["DashboardReader", "NotFound", "StudyInfo", "TrialRow", "row_facts"]
 
 
 class DashboardReader(StudyReader):
     """The storage's ``StudyReader`` plus the importances cache the dashboard serves."""
 
     def __init__(self, storage: optuna.storages.RDBStorage) -> None:
-        super().__init__(storage)
+        # The trial record's light keys: tables and counts without the curves.
+        super().__init__(storage, attr_keys=LIGHT_KEYS, system_keys=SYSTEM_KEYS)
         self._importances_lock = threading.Lock()
         self._importances: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
+        self._facts: dict[int, dict[int, TrialFacts]] = {}
+
+    def facts(self, study_id: int, rows: list[TrialRow]) -> list[TrialFacts]:
+        """The rows as ``results.summary`` takes them; a finished trial's record is read
+        once (it never changes again)."""
+        with self._importances_lock:
+            cache = self._facts.setdefault(study_id, {})
+        out = []
+        for row in rows:
+            facts = cache.get(row.trial_id)
+            if facts is None or not row.state.is_finished():
+                facts = row_facts(row)
+                if row.state.is_finished():
+                    cache[row.trial_id] = facts
+            out.append(facts)
+        return out
 
     def importances(
         self,
@@ -65,7 +83,9 @@ class DashboardReader(StudyReader):
         return result
 
 
-def count_states(rows: list[TrialRow]) -> dict[str, int]:
-    """Trials by state name, every state present (zeros included)."""
-    counts = Counter(r.state.name for r in rows)
-    return {state.name: counts.get(state.name, 0) for state in TrialState}
+def row_facts(row: TrialRow) -> TrialFacts:
+    """A row as ``results.summary`` takes it: its record read from the light attrs."""
+    record = record_from_attrs(row.attrs, row.system_attrs)
+    return TrialFacts(
+        row.number, row.state, row.value, row.start, row.complete, record, row.intermediate_steps
+    )

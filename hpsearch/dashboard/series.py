@@ -7,7 +7,12 @@ from typing import Any
 
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow, count_states
+from hpsearch.dashboard.queries import StudyInfo, TrialRow
+from hpsearch.results.dates import iso_utc
+from hpsearch.results.summary import TrialFacts, state_counts
+from hpsearch.results.summary import study_summary as summary_of
+from hpsearch.study.lifecycle import SPEC_ATTR
+from hpsearch.tuning.record import other_attrs, read_record
 
 CURVE_COLUMNS = (
     "epoch",
@@ -21,37 +26,12 @@ CURVE_COLUMNS = (
 )
 
 
-def iso(moment: dt.datetime | None) -> str | None:
-    """ISO 8601 in UTC; naive datetimes (as on ``FrozenTrial``) are local time."""
-    return None if moment is None else moment.astimezone(dt.UTC).isoformat()
-
-
-def spec_fields(user_attrs: dict[str, Any]) -> dict[str, Any]:
-    """Dataset, sampler and pruner from the stored spec; None where a study has no spec."""
-    spec = user_attrs.get("spec")
-    spec = spec if isinstance(spec, dict) else {}
-    study, data = spec.get("study") or {}, spec.get("data") or {}
-    return {
-        "dataset": data.get("dataset"),
-        "sampler": study.get("sampler"),
-        "pruner": study.get("pruner"),
-        "metric": study.get("metric"),
-    }
-
-
-def study_summary(info: StudyInfo) -> dict[str, Any]:
-    """A row of the studies list."""
-    return {
-        "name": info.name,
-        "direction": info.direction.name.lower(),
-        **spec_fields(info.user_attrs),
-        "counts": {state.name: info.counts.get(state.name, 0) for state in TrialState},
-        "n_trials": sum(info.counts.values()),
-        "best_value": info.best_value,
-        "first_start": iso(info.first_start),
-        "last_activity": iso(info.last_activity),
-        "retrain": _retrain(info.user_attrs),
-    }
+def study_summary(info: StudyInfo, facts: list[TrialFacts]) -> dict[str, Any]:
+    """A row of the studies list: ``results.summary.study_summary`` (the numbers
+    ``hpsearch status`` shows) and the study's retrain result."""
+    spec = info.user_attrs.get(SPEC_ATTR)
+    summary = summary_of(info.name, info.direction.name.lower(), spec, facts)
+    return {**summary, "retrain": _retrain(info.user_attrs)}
 
 
 def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
@@ -59,43 +39,43 @@ def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
     return retrain if isinstance(retrain, dict) else None
 
 
-def trial_seconds(row: TrialRow, now: dt.datetime) -> float | None:
+def trial_seconds(trial: TrialFacts, now: dt.datetime) -> float | None:
     """Training seconds as recorded, else the wall time since the trial started."""
-    recorded = row.attrs.get("seconds")
-    if isinstance(recorded, int | float):
-        return float(recorded)
-    if row.start is None:
+    recorded = trial.record.seconds
+    if recorded is not None:
+        return recorded
+    if trial.start is None:
         return None
-    return ((row.complete or now) - row.start).total_seconds()
+    return ((trial.complete or now) - trial.start).total_seconds()
 
 
-def _worker(row: TrialRow) -> str:
-    worker = row.attrs.get("worker")
-    if isinstance(worker, dict):
-        return f"{worker.get('host', '?')}:{worker.get('pid', '?')}"
-    return "" if worker is None else str(worker)
+def _worker(trial: TrialFacts) -> str:
+    worker = trial.record.worker
+    return "" if worker is None else worker.label
 
 
-def trial_rows(rows: list[TrialRow], now: dt.datetime) -> list[dict[str, Any]]:
-    """The trials table: no curves, one small dict per trial."""
+def trial_rows(
+    rows: list[TrialRow], facts: list[TrialFacts], now: dt.datetime
+) -> list[dict[str, Any]]:
+    """The trials table: no curves, one small dict per trial (``facts``: the rows')."""
     return [
         {
             "number": r.number,
             "state": r.state.name,
             "value": r.value,
             "params": r.params,
-            "epochs": r.epochs,
-            "seconds": trial_seconds(r, now),
-            "worker": _worker(r),
-            "stop_reason": r.attrs.get("stop_reason"),
-            "start": iso(r.start),
-            "complete": iso(r.complete),
+            "epochs": f.epochs,
+            "seconds": trial_seconds(f, now),
+            "worker": _worker(f),
+            "stop_reason": f.record.stop_reason,
+            "start": iso_utc(r.start),
+            "complete": iso_utc(r.complete),
         }
-        for r in rows
+        for r, f in zip(rows, facts, strict=True)
     ]
 
 
-def progress(rows: list[TrialRow], maximize: bool) -> dict[str, list[Any]]:
+def progress(rows: list[TrialFacts], maximize: bool) -> dict[str, list[Any]]:
     """Per complete trial, in order of completion: its value, the best so far, the wall
     seconds since the study's first start and the epochs spent by then (all finished
     trials' epochs count, pruned and failed included: they cost compute too)."""
@@ -122,13 +102,15 @@ def progress(rows: list[TrialRow], maximize: bool) -> dict[str, list[Any]]:
     return out
 
 
-def totals(rows: list[TrialRow], now: dt.datetime) -> dict[str, Any]:
-    """Trials by state, epochs spent and wall time from first start to last activity."""
+def totals(rows: list[TrialFacts], now: dt.datetime) -> dict[str, Any]:
+    """Trials by state (as ``hpsearch status`` counts them), epochs spent and wall time
+    from first start to last activity."""
     starts = [r.start for r in rows if r.start is not None]
     ends = [r.complete or now for r in rows if r.start is not None]
+    counts = state_counts(rows)
     return {
-        "counts": count_states(rows),
-        "n_trials": len(rows),
+        "counts": counts,
+        "n_trials": sum(counts.values()),
         "total_epochs": sum(r.epochs for r in rows),
         "wall_seconds": (max(ends) - min(starts)).total_seconds() if starts else 0.0,
     }
@@ -145,27 +127,25 @@ def best_row(rows: list[TrialRow], maximize: bool) -> dict[str, Any] | None:
 def curve(trial: FrozenTrial) -> dict[str, Any]:
     """Learning curves of one trial (``history``, else ``live_history``, else the reported
     validation accuracies) and the points to mark: best epoch, early stop, prune, divergence."""
-    attrs = trial.user_attrs
-    history = attrs.get("history") or attrs.get("live_history")
-    history = history if isinstance(history, dict) else None
+    record = read_record(trial)
+    history = record.curves
     if history is not None:
-        records = [r for r in history.get("records", []) if isinstance(r, dict)]
-        columns = {c: [r.get(c) for r in records] for c in CURVE_COLUMNS}
+        columns = {c: [r.get(c) for r in record.curve_records] for c in CURVE_COLUMNS}
     else:
         steps = sorted(trial.intermediate_values)
         columns = {c: [] for c in CURVE_COLUMNS}
         columns["epoch"] = steps
         columns["validation_accuracy"] = [trial.intermediate_values[s] for s in steps]
-    stop_reason = attrs.get("stop_reason") or (history or {}).get("stop_reason")
+    stop_reason = record.curve_stop_reason
     if trial.state == TrialState.PRUNED:
         stop_reason = "pruned"
     marks = []
-    if history is not None and history.get("best_epoch") is not None:
+    if record.best_epoch is not None:
         marks.append(
             {
                 "kind": "best",
-                "epoch": history["best_epoch"],
-                "value": history.get("best_validation_accuracy"),
+                "epoch": record.best_epoch,
+                "value": record.best_validation_accuracy,
             }
         )
     if columns["epoch"] and trial.state.is_finished():
@@ -188,49 +168,36 @@ def curve(trial: FrozenTrial) -> dict[str, Any]:
         "state": trial.state.name,
         "live": trial.state == TrialState.RUNNING,
         "stop_reason": stop_reason,
-        "best_epoch": (history or {}).get("best_epoch"),
+        "best_epoch": record.best_epoch,
         "columns": columns,
         "marks": marks,
     }
 
 
-KNOWN_TRIAL_ATTRS = {
-    "history",
-    "live_history",
-    "stop_reason",
-    "epochs_run",
-    "seconds",
-    "worker",
-    "data_provenance",
-    "command",
-    "fail_reason",
-}
-
-
 def trial_detail(trial: FrozenTrial, study_attrs: dict[str, Any]) -> dict[str, Any]:
     """Everything the trial page shows; the study's retrain result when this trial's
     params are the ones retrained."""
-    attrs = trial.user_attrs
+    record = read_record(trial)
     retrain = _retrain(study_attrs)
     if retrain is not None and retrain.get("params") != trial.params:
         retrain = None
-    worker = attrs.get("worker")
+    worker = record.worker
     return {
         "number": trial.number,
         "state": trial.state.name,
         "value": trial.value if trial.values else None,
         "params": trial.params,
         "distributions": {k: repr(v) for k, v in trial.distributions.items()},
-        "start": iso(trial.datetime_start),
-        "complete": iso(trial.datetime_complete),
-        "stop_reason": attrs.get("stop_reason"),
-        "epochs_run": attrs.get("epochs_run", len(trial.intermediate_values)),
-        "seconds": attrs.get("seconds"),
-        "worker": worker if isinstance(worker, dict) else None,
-        "command": attrs.get("command"),
-        "fail_reason": attrs.get("fail_reason"),
-        "data_provenance": attrs.get("data_provenance"),
-        "other_attrs": {k: v for k, v in attrs.items() if k not in KNOWN_TRIAL_ATTRS},
+        "start": iso_utc(trial.datetime_start),
+        "complete": iso_utc(trial.datetime_complete),
+        "stop_reason": record.stop_reason,
+        "epochs_run": TrialFacts.of(trial).epochs,
+        "seconds": record.seconds,
+        "worker": None if worker is None else {"host": worker.host, "pid": worker.pid},
+        "command": record.command,
+        "fail_reason": record.fail_reason,
+        "data_provenance": record.data_provenance,
+        "other_attrs": other_attrs(trial.user_attrs),
         "curve": curve(trial),
         "retrain": retrain,
     }

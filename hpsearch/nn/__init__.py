@@ -7,6 +7,7 @@ from hpsearch.nn.initializers import INITIALIZERS
 from hpsearch.nn.losses import LOSSES
 from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import OPTIMIZERS, USES_MOMENTUM
+from hpsearch.nn.regularizers import REGULARIZERS
 from hpsearch.nn.training import SCHEDULES, train
 
 __all__ = [
@@ -14,6 +15,7 @@ __all__ = [
     "INITIALIZERS",
     "LOSSES",
     "OPTIMIZERS",
+    "REGULARIZERS",
     "SCHEDULES",
     "USES_MOMENTUM",
     "Ensemble",

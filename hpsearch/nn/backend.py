@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as xp
-from scipy.special import expit as _expit  # scipy comes with scikit-learn
+from scipy.special import expit as _expit  # declared in pyproject.toml
 
 from hpsearch.errors import ConfigError
 

@@ -24,3 +24,7 @@ def add_l1(weights: Any, grad: Any, coefficient: float, scratch: Any) -> None:
     xp.sign(weights, out=scratch)
     scratch *= coefficient
     grad += scratch
+
+
+#: Weight penalties by name: the names a spec's ``regularizer`` accepts.
+REGULARIZERS = {"l2": add_l2, "l1": add_l1}

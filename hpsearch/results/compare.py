@@ -20,6 +20,7 @@ from optuna.trial import TrialState
 
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+from hpsearch.tuning.record import read_record
 
 __all__ = ["best_so_far_curves", "compare_studies", "epochs_to_reach", "plot_comparison"]
 
@@ -39,7 +40,7 @@ def best_so_far_curves(study: optuna.Study) -> dict[str, list[Any]]:
     epochs = 0
     best: float | None = None
     for t in finished:
-        epochs += int(t.user_attrs.get("epochs_run") or 0)
+        epochs += read_record(t).epochs_run or 0
         if (
             t.state == TrialState.COMPLETE
             and t.value is not None
@@ -110,7 +111,7 @@ def compare_studies(
                 "best_value": best_value,
                 "best_trial": best_trial,
                 "trials": len(finished),
-                "total_epochs": sum(int(t.user_attrs.get("epochs_run") or 0) for t in finished),
+                "total_epochs": sum((read_record(t).epochs_run or 0) for t in finished),
                 "wall_seconds": (max(ends) - min(starts)).total_seconds()
                 if starts and ends
                 else None,

@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import math
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,10 +21,12 @@ import optuna
 from optuna.trial import FrozenTrial
 
 from hpsearch.errors import ConfigError, HpsearchError
+from hpsearch.results.dates import now_utc
 from hpsearch.results.summary import trial_duration, trial_row
 from hpsearch.spec.hyperparams import HYPERPARAMETER_NAMES
 from hpsearch.spec.study_spec import StudySpec
 from hpsearch.study.lifecycle import SPEC_ATTR
+from hpsearch.tuning.record import FOLDS, TrialRecord, read_record, record_attrs
 
 __all__ = [
     "EXPORT_FORMAT",
@@ -65,21 +66,22 @@ def trial_record(trial: FrozenTrial, *, curves: bool = False) -> dict[str, Any]:
         "state": row["state"],
         "value": row["value"],
         "params": row["params"],
-        "datetime_start": _iso(trial.datetime_start),
-        "datetime_complete": _iso(trial.datetime_complete),
+        "datetime_start": row["started"],
+        "datetime_complete": row["finished"],
         "duration": trial_duration(trial),
         "seconds": row["seconds"],
         "epochs": row["epochs"],
         "stop_reason": row["stop_reason"],
         "worker": row["worker"],
     }
-    if "folds" in trial.user_attrs:
-        record["folds"] = trial.user_attrs["folds"]
+    stored = read_record(trial)
+    if stored.folds is not None:
+        record["folds"] = record_attrs(TrialRecord(folds=stored.folds))[FOLDS]
     if curves:
         record["intermediate_values"] = {
             str(step): v for step, v in sorted(trial.intermediate_values.items())
         }
-        record["history"] = trial.user_attrs.get("history")
+        record["history"] = stored.history
     return record
 
 
@@ -115,7 +117,7 @@ def export_json(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
     return json_safe(
         {
             **EXPORT_FORMAT,
-            "exported_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "exported_at": now_utc(),
             "study": {
                 "name": study.study_name,
                 "direction": study.direction.name.lower(),
@@ -165,7 +167,3 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [json_safe(v) for v in value]
     return value
-
-
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat() if moment else None

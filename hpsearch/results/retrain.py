@@ -20,7 +20,6 @@ import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from optuna.trial import FrozenTrial, TrialState
 from hpsearch.data import Dataset, Split, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.nn import Ensemble, History, Network
+from hpsearch.results.dates import now_utc
 from hpsearch.spec.study_spec import StudySpec
 from hpsearch.tuning.objective import (
     build_network,
@@ -212,7 +212,7 @@ def retrain(
         validation_accuracy=sum(known) / ensemble if len(known) == ensemble else None,
         epochs_run=sum(h.epochs_run for h in histories),
         model_path=str(path.resolve()),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        finished_at=now_utc(),
         history=histories[0].to_dict(),
         dataset=spec.data.dataset,
         examples={**trained.examples, "test": len(dataset.y_test)},

@@ -1,31 +1,72 @@
-"""Plain-data summaries of studies and trials, shared by the CLI tables, export and dashboard."""
+"""Plain-data summaries of studies and trials, shared by the CLI tables, export and dashboard.
+
+``study_summary`` is the one answer to "how is this study doing": ``hpsearch status``
+and the dashboard both call it (the dashboard with its light trial rows, the CLI
+with the study's trials, both as ``TrialFacts``). Counting: a failed trial that was
+put back in the queue counts once, as its retry; ``requeued`` says how many such
+failures the study has.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
+from hpsearch.results.dates import iso_utc
 from hpsearch.spec.study_spec import StudySpec
-from hpsearch.study.lifecycle import counted_trials
+from hpsearch.tuning.record import TrialRecord, read_record, requeued
+
+
+@dataclass(frozen=True)
+class TrialFacts:
+    """What a summary needs of one trial (from a ``FrozenTrial`` or a dashboard row)."""
+
+    number: int
+    state: TrialState
+    value: float | None
+    start: datetime | None
+    complete: datetime | None
+    record: TrialRecord
+    steps: int = 0  # intermediate values reported
+
+    @classmethod
+    def of(cls, trial: FrozenTrial) -> TrialFacts:
+        value = trial.value if trial.state == TrialState.COMPLETE and trial.values else None
+        return cls(
+            trial.number,
+            trial.state,
+            value,
+            trial.datetime_start,
+            trial.datetime_complete,
+            read_record(trial),
+            len(trial.intermediate_values),
+        )
+
+    @property
+    def epochs(self) -> int:
+        """Epochs trained: as recorded, else (a trial given up) the epochs it reported."""
+        run = self.record.epochs_run
+        return run if run is not None else self.steps
 
 
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:
     """One trial as a flat dict: number, state, value, epochs, seconds, stop reason, worker, params."""
-    attrs = trial.user_attrs
-    worker = attrs.get("worker") or {}
+    record = read_record(trial)
     return {
         "number": trial.number,
         "state": trial.state.name,
         "value": trial.value,
-        "epochs": attrs.get("epochs_run"),
-        "seconds": attrs.get("seconds"),
-        "stop_reason": attrs.get("stop_reason") or attrs.get("fail_reason"),
-        "worker": f"{worker.get('host')}:{worker.get('pid')}" if worker else None,
-        "started": _iso(trial.datetime_start),
-        "finished": _iso(trial.datetime_complete),
+        "epochs": record.epochs_run,
+        "seconds": record.seconds,
+        "stop_reason": record.stop,
+        "worker": record.worker.label if record.worker else None,
+        "started": iso_utc(trial.datetime_start),
+        "finished": iso_utc(trial.datetime_complete),
         "params": dict(trial.params),
     }
 
@@ -48,30 +89,75 @@ def best_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     return sorted(complete, key=lambda t: t.value, reverse=reverse)[:n]
 
 
-def study_summary(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
-    """Name, dataset, sampler, pruner, trials by state, best value, last activity."""
-    trials = counted_trials(study)
-    by_state: dict[str, int] = {}
-    for t in trials:
-        by_state[t.state.name] = by_state.get(t.state.name, 0) + 1
-    best = best_trials(study, 1)
-    times = [t.datetime_complete or t.datetime_start for t in trials]
-    times = [t for t in times if t is not None]
+def counted(trials: Iterable[TrialFacts]) -> tuple[list[TrialFacts], int]:
+    """The trials that count (a re-queued failure counts once, as its retry) and how
+    many re-queued failures were left out."""
+    items = list(trials)
+    again = requeued((t.number, t.state, t.record) for t in items)
+    return [t for t in items if t.number not in again], len(again)
+
+
+def state_counts(trials: Iterable[TrialFacts]) -> dict[str, int]:
+    """Trials by state name, every state present (zeros included), as ``counted`` counts."""
+    kept, _ = counted(trials)
+    return {s.name: sum(1 for t in kept if t.state == s) for s in TrialState}
+
+
+def spec_fields(spec: StudySpec | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Dataset, sampler, pruner and metric of a spec (or a stored spec's dict); None
+    where a study has no spec."""
+    if isinstance(spec, StudySpec):
+        spec = spec.to_dict()
+    spec = spec if isinstance(spec, Mapping) else {}
+    study, data = spec.get("study") or {}, spec.get("data") or {}
     return {
-        "name": study.study_name,
-        "dataset": spec.data.dataset,
-        "sampler": spec.study.sampler,
-        "pruner": spec.study.pruner,
-        "direction": spec.study.direction,
-        "metric": spec.study.metric,
-        "budget": spec.budget,
-        "trials": by_state,
-        "best_value": best[0].value if best else None,
-        "best_trial": best[0].number if best else None,
-        "last_activity": _iso(max(times)) if times else None,
-        "total_epochs": sum(t.user_attrs.get("epochs_run") or 0 for t in trials),
+        "dataset": data.get("dataset"),
+        "sampler": study.get("sampler"),
+        "pruner": study.get("pruner"),
+        "metric": study.get("metric"),
     }
 
 
-def _iso(moment: datetime | None) -> str | None:
-    return moment.isoformat(timespec="seconds") if moment else None
+def study_summary(
+    name: str,
+    direction: str,
+    spec: StudySpec | Mapping[str, Any] | None,
+    trials: Iterable[TrialFacts],
+) -> dict[str, Any]:
+    """Name, direction, spec fields, trials by state (``counts``, every state), their
+    total, re-queued failures, best value and trial, first start, last activity
+    (ISO 8601, UTC) and the epochs spent (by every trial: re-queued failures cost
+    compute too)."""
+    items = list(trials)
+    kept, again = counted(items)
+    counts = state_counts(kept)
+    complete = [t for t in kept if t.state == TrialState.COMPLETE and t.value is not None]
+    maximize = direction == "maximize"
+    best = (max if maximize else min)(complete, key=_value) if complete else None
+    starts = [t.start for t in kept if t.start is not None]
+    moments = [m for t in kept for m in (t.start, t.complete) if m is not None]
+    budget = spec.budget if isinstance(spec, StudySpec) else None
+    return {
+        "name": name,
+        "direction": direction,
+        **spec_fields(spec),
+        "budget": budget,
+        "counts": counts,
+        "n_trials": len(kept),
+        "requeued": again,
+        "best_value": None if best is None else best.value,
+        "best_trial": None if best is None else best.number,
+        "first_start": iso_utc(min(starts)) if starts else None,
+        "last_activity": iso_utc(max(moments)) if moments else None,
+        "total_epochs": sum(t.epochs for t in items),
+    }
+
+
+def summarize_study(study: optuna.Study, spec: StudySpec) -> dict[str, Any]:
+    """``study_summary`` of a loaded study (what ``hpsearch status`` shows)."""
+    trials = [TrialFacts.of(t) for t in study.get_trials(deepcopy=False)]
+    return study_summary(study.study_name, study.direction.name.lower(), spec, trials)
+
+
+def _value(trial: TrialFacts) -> float:
+    return trial.value if trial.value is not None else float("nan")

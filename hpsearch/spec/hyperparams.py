@@ -9,9 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
+from hpsearch.nn import (
+    ACTIVATIONS,
+    INITIALIZERS,
+    LOSSES,
+    OPTIMIZERS,
+    REGULARIZERS,
+    USES_MOMENTUM,
+)
 from hpsearch.spec.checks import show, unknown_keys
 
 if TYPE_CHECKING:
@@ -21,7 +29,7 @@ Kind = Literal["float", "int", "categorical"]
 Scalar = bool | int | float | str
 
 #: Optimizers whose update uses ``momentum``; with any other, momentum is never suggested.
-MOMENTUM_OPTIMIZERS: tuple[str, ...] = ("momentum", "nesterov")
+MOMENTUM_OPTIMIZERS: tuple[str, ...] = tuple(name for name in OPTIMIZERS if name in USES_MOMENTUM)
 
 
 @dataclass(frozen=True)
@@ -30,17 +38,24 @@ class Hyperparameter:
 
     Numeric bounds are ``low``/``high`` (``None`` = unbounded); ``*_inclusive`` say
     whether the bound itself is valid (``eta > 0`` has an exclusive low of 0).
+    A categorical's ``table`` is the network's own registry (``hpsearch.nn``), read
+    on every check: a name added there is valid in specs with no second edit.
     """
 
     name: str
     kind: Kind
     default: Scalar
     doc: str
-    choices: tuple[str, ...] = ()
+    table: Mapping[str, object] = field(default_factory=dict)
     low: float | None = None
     low_inclusive: bool = True
     high: float | None = None
     high_inclusive: bool = True
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        """The valid names of a categorical, in the network's table order."""
+        return tuple(self.table)
 
     def valid_text(self) -> str:
         """What a valid value looks like, for error messages: ``a float > 0``."""
@@ -95,7 +110,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
     for h in (
         Hyperparameter("eta", "float", 0.5, "learning rate", low=0.0, low_inclusive=False),
         Hyperparameter("lambda", "float", 0.0, "regularization strength", low=0.0),
-        Hyperparameter("regularizer", "categorical", "l2", "weight penalty", choices=("l2", "l1")),
+        Hyperparameter("regularizer", "categorical", "l2", "weight penalty", table=REGULARIZERS),
         Hyperparameter("hidden_layers", "int", 1, "number of hidden layers", low=0),
         Hyperparameter("hidden_width", "int", 30, "neurons per hidden layer", low=1),
         Hyperparameter(
@@ -103,14 +118,14 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "categorical",
             "cross_entropy",
             "cost function",
-            choices=("quadratic", "cross_entropy", "log_likelihood"),
+            table=LOSSES,
         ),
         Hyperparameter(
             "activation",
             "categorical",
             "sigmoid",
             "hidden-layer activation",
-            choices=("sigmoid", "tanh", "relu", "leaky_relu"),
+            table=ACTIVATIONS,
         ),
         Hyperparameter(
             "dropout", "float", 0.0, "drop probability", low=0.0, high=1.0, high_inclusive=False
@@ -128,7 +143,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "categorical",
             "sgd",
             "update rule",
-            choices=("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"),
+            table=OPTIMIZERS,
         ),
         Hyperparameter(
             "momentum",
@@ -144,7 +159,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "categorical",
             "scaled",
             "weight initializer",
-            choices=("large", "scaled", "he", "glorot"),
+            table=INITIALIZERS,
         ),
     )
 }

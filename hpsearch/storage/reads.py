@@ -29,8 +29,6 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StorageError
 
-# Small per-trial user attrs the trials table shows; the big ones (curves) stay in the database.
-LIGHT_ATTRS = ("stop_reason", "epochs_run", "seconds", "worker", "fail_reason")
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
 
 
@@ -40,16 +38,12 @@ class NotFound(StorageError, LookupError):
 
 @dataclass(frozen=True)
 class StudyInfo:
-    """One study: its attrs, trial counts by state, best value and activity times (UTC)."""
+    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.trials``)."""
 
     study_id: int
     name: str
     direction: StudyDirection
     user_attrs: dict[str, Any]
-    counts: dict[str, int] = field(default_factory=dict)
-    best_value: float | None = None
-    first_start: dt.datetime | None = None
-    last_activity: dt.datetime | None = None
 
     @property
     def maximize(self) -> bool:
@@ -58,7 +52,9 @@ class StudyInfo:
 
 @dataclass(frozen=True)
 class TrialRow:
-    """A trial without its curves: enough for tables, best-so-far charts and importances."""
+    """A trial without its curves: enough for tables, best-so-far charts and importances.
+
+    ``attrs`` and ``system_attrs`` hold the keys the reader was asked for."""
 
     trial_id: int
     number: int
@@ -70,11 +66,7 @@ class TrialRow:
     complete: dt.datetime | None
     attrs: dict[str, Any]
     intermediate_steps: int
-
-    @property
-    def epochs(self) -> int:
-        run = self.attrs.get("epochs_run")
-        return int(run) if isinstance(run, int | float) else self.intermediate_steps
+    system_attrs: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -98,10 +90,21 @@ def _distribution(distribution_json: str) -> BaseDistribution:
 
 
 class StudyReader:
-    """Studies and trials read from one ``RDBStorage``; thread-safe, read-only."""
+    """Studies and trials read from one ``RDBStorage``; thread-safe, read-only.
 
-    def __init__(self, storage: optuna.storages.RDBStorage) -> None:
+    ``attr_keys`` / ``system_keys``: the trial user / system attrs to read with each
+    trial of a list (small ones; the curves stay in the database)."""
+
+    def __init__(
+        self,
+        storage: optuna.storages.RDBStorage,
+        *,
+        attr_keys: tuple[str, ...] = (),
+        system_keys: tuple[str, ...] = (),
+    ) -> None:
         self.storage = storage
+        self.attr_keys = attr_keys
+        self.system_keys = system_keys
         self._engine: sa.engine.Engine = storage.engine
         self._lock = threading.Lock()
         self._trials: dict[int, _TrialCache] = {}
@@ -109,49 +112,16 @@ class StudyReader:
     # -- studies ---------------------------------------------------------------------------
 
     def studies(self) -> list[StudyInfo]:
-        """Every study with its counts, best value and last activity, in three queries."""
-        frozen = self.storage.get_all_studies()
-        t, v = m.TrialModel.__table__, m.TrialValueModel.__table__
-        by_state = sa.select(
-            t.c.study_id,
-            t.c.state,
-            sa.func.count(),
-            sa.func.min(t.c.datetime_start),
-            sa.func.max(t.c.datetime_start),
-            sa.func.max(t.c.datetime_complete),
-        ).group_by(t.c.study_id, t.c.state)
-        best = (
-            sa.select(t.c.study_id, sa.func.max(v.c.value), sa.func.min(v.c.value))
-            .join(v, v.c.trial_id == t.c.trial_id)
-            .where(t.c.state == TrialState.COMPLETE, v.c.objective == 0)
-            .where(v.c.value_type == _FINITE)
-            .group_by(t.c.study_id)
-        )
-        stats: dict[int, dict[str, Any]] = {}
-        with self._engine.connect() as conn:
-            for sid, state, count, first, last_start, last_done in conn.execute(by_state):
-                s = stats.setdefault(sid, {"counts": {}, "first": [], "last": []})
-                s["counts"][state.name] = count
-                s["first"] += [first] if first else []
-                s["last"] += [x for x in (last_start, last_done) if x]
-            best_rows = {sid: (hi, lo) for sid, hi, lo in conn.execute(best)}
-        infos = []
-        for fs in frozen:
-            s = stats.get(fs._study_id, {"counts": {}, "first": [], "last": []})
-            hi_lo = best_rows.get(fs._study_id)
-            maximize = fs.directions[0] == StudyDirection.MAXIMIZE
-            infos.append(
-                StudyInfo(
-                    study_id=fs._study_id,
-                    name=fs.study_name,
-                    direction=fs.directions[0],
-                    user_attrs=fs.user_attrs,
-                    counts=s["counts"],
-                    best_value=None if hi_lo is None else hi_lo[0 if maximize else 1],
-                    first_start=_utc(min(s["first"], default=None)),
-                    last_activity=_utc(max(s["last"], default=None)),
-                )
+        """Every study, by name."""
+        infos = [
+            StudyInfo(
+                study_id=fs._study_id,
+                name=fs.study_name,
+                direction=fs.directions[0],
+                user_attrs=fs.user_attrs,
             )
+            for fs in self.storage.get_all_studies()
+        ]
         return sorted(infos, key=lambda i: i.name)
 
     def study(self, name: str) -> StudyInfo:
@@ -200,6 +170,7 @@ class StudyReader:
         t = m.TrialModel.__table__
         p, v = m.TrialParamModel.__table__, m.TrialValueModel.__table__
         u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
+        sy = m.TrialSystemAttributeModel.__table__
         mine = t.c.study_id == study_id
         if len(unfinished) > 500:  # keep clear of the databases' limits on IN lists
             mine = sa.and_(mine, t.c.trial_id >= min(unfinished))
@@ -232,7 +203,12 @@ class StudyReader:
             attrs = conn.execute(
                 sa.select(u.c.trial_id, u.c.key, u.c.value_json)
                 .join(t, t.c.trial_id == u.c.trial_id)
-                .where(mine, u.c.key.in_(LIGHT_ATTRS))
+                .where(mine, u.c.key.in_(self.attr_keys))
+            ).all()
+            system = conn.execute(
+                sa.select(sy.c.trial_id, sy.c.key, sy.c.value_json)
+                .join(t, t.c.trial_id == sy.c.trial_id)
+                .where(mine, sy.c.key.in_(self.system_keys))
             ).all()
             steps: dict[int, int] = dict(
                 conn.execute(
@@ -251,6 +227,9 @@ class StudyReader:
         trial_attrs: dict[int, dict[str, Any]] = {}
         for tid, key, value_json in attrs:
             trial_attrs.setdefault(tid, {})[key] = json.loads(value_json)
+        trial_system: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in system:
+            trial_system.setdefault(tid, {})[key] = json.loads(value_json)
         return [
             TrialRow(
                 trial_id=tid,
@@ -263,6 +242,7 @@ class StudyReader:
                 complete=_utc(complete),
                 attrs=trial_attrs.get(tid, {}),
                 intermediate_steps=steps.get(tid, 0),
+                system_attrs=trial_system.get(tid, {}),
             )
             for tid, number, state, start, complete in base
         ]

@@ -15,6 +15,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.readonly import open_read_only
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.trialengine import TRIAL_POOL
 
@@ -101,8 +102,12 @@ def open_storage(
     heartbeat_interval: int | None = None,
     grace_period: int | None = None,
     create: bool = True,
+    read_only: bool = False,
 ) -> optuna.storages.RDBStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
+
+    ``read_only``: on an existing schema only, refusing every write (what the
+    dashboard reads through; ``hpsearch.storage.readonly``).
 
     SQLite: WAL journal and a long busy timeout, so local workers queue for the write
     lock instead of failing. Server databases: pre-ping (survives restarts) and a small
@@ -110,17 +115,11 @@ def open_storage(
     Heartbeats (interval and grace from the arguments, else env
     ``HPSEARCH_HEARTBEAT_INTERVAL`` / ``HPSEARCH_GRACE_PERIOD``, else 10 s / 30 s) mark
     the trials of killed workers as failed, and they are put back in the queue.
-    ``create=False`` (read-only commands) refuses a SQLite file that does not exist
-    instead of creating an empty one.
+    ``create=False`` (commands that only use an existing storage) refuses a database
+    without Optuna's tables, or a SQLite file that does not exist, instead of creating
+    them; ``read_only`` implies it.
     """
     url = normalize_storage_url(url)
-    path = sqlite_file(url)
-    if not create and path is not None and not path.exists():
-        raise StorageError(f"no storage at {describe_url(url)} (no such file)")
-    heartbeat_interval = heartbeat_interval or _env_int(
-        "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
-    )
-    grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
     try:
         parsed = make_url(url)
         parsed.get_dialect()  # an unknown scheme fails here, not deep in Optuna
@@ -136,6 +135,17 @@ def open_storage(
             f"storage URL {url!r} is not a database URL; expected e.g. "
             "sqlite:///hpsearch.db or postgresql+psycopg://user@host/db"
         ) from None
+    if read_only or not create:
+        path = sqlite_file(url)
+        if path is not None and not path.exists():
+            raise StorageError(f"no storage at {describe_url(url)} (no such file)")
+        _require_optuna_tables(url)
+    if read_only:
+        return open_read_only(url, mask_url(url))
+    heartbeat_interval = heartbeat_interval or _env_int(
+        "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
+    )
+    grace_period = grace_period or _env_int("HPSEARCH_GRACE_PERIOD", GRACE_PERIOD)
     engine_kwargs: dict[str, object]
     if parsed.get_backend_name() == "sqlite":
         if create:  # a reader leaves the file as it is (its creator set WAL)
@@ -164,12 +174,9 @@ def open_storage(
     attempts = 3
     for attempt in range(1, attempts + 1):
         try:
-            if not create:
-                _require_optuna_tables(url)
             storage = ResilientRDBStorage(
                 url, engine_kwargs=engine_kwargs, skip_table_creation=not create, **heartbeat
             )
-
             if storage.engine.name == "mysql":
                 _widen_mysql_json_columns(storage.engine)
             return storage
@@ -269,10 +276,17 @@ def _prepare_sqlite(database: str | None) -> None:
 
 def _require_optuna_tables(url: str) -> None:
     """A reader's check that ``url`` holds Optuna's schema (it never creates it)."""
-    engine = create_engine(url)
+    try:
+        engine = create_engine(url)
+    except ImportError:  # the dialect's driver is not installed
+        raise StorageError(
+            f"cannot open {mask_url(url)}: {_missing_driver(make_url(url))}"
+        ) from None
     try:
         with engine.connect() as connection:
             present = inspect(connection).has_table("studies")
+    except Exception as error:  # an unreachable server, a wrong password, ...
+        raise StorageError(f"cannot open {mask_url(url)}: {_first_line(error)}") from None
     finally:
         engine.dispose()
     if not present:

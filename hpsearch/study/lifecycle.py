@@ -8,14 +8,14 @@ from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
 
 from hpsearch import __version__
 from hpsearch.errors import ConfigError, SpecError, StorageError
 from hpsearch.spec.study_spec import StudySpec, parse_spec
 from hpsearch.storage.cache import worker_storage
 from hpsearch.storage.urls import mask_url, open_storage
-from hpsearch.study.queue import RETRY_OF, enqueue_budget
+from hpsearch.study.queue import enqueue_budget
+from hpsearch.tuning.record import read_record, requeued
 from hpsearch.tuning.samplers import make_pruner, make_sampler
 from hpsearch.tuning.space import grid_points
 
@@ -147,14 +147,12 @@ def _wait_for_creator(storage: optuna.storages.BaseStorage, name: str) -> None:
 
 
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
-    """Trials that use up budget: all but the failed ones that were put back in the queue."""
+    """Trials that use up budget: all but the failed ones that were put back in the
+    queue (hpsearch's ``requeue`` or Optuna's heartbeat retry): those count once, as
+    their retry."""
     trials = study.get_trials(deepcopy=False)
-    retried: set[int] = set()
-    for t in trials:  # requeue() marks RETRY_OF; Optuna's heartbeat retry keeps a history
-        retried.update(t.system_attrs.get("retry_history", ()))
-        if RETRY_OF in t.user_attrs:
-            retried.add(t.user_attrs[RETRY_OF])
-    return [t for t in trials if not (t.state == TrialState.FAIL and t.number in retried)]
+    again = requeued((t.number, t.state, read_record(t)) for t in trials)
+    return [t for t in trials if t.number not in again]
 
 
 def _top_up(study: optuna.Study, spec: StudySpec) -> None:

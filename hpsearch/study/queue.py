@@ -19,9 +19,9 @@ from typing import Any
 import optuna
 
 from hpsearch.storage.running import claim_next_trial, claims_beat, stored_trial
+from hpsearch.tuning.record import RETRY_OF, TrialRecord, record_attrs
 
-#: User attr on a trial that was put back: the number of the trial it repeats.
-RETRY_OF = "retry_of"
+__all__ = ["RETRY_OF", "claim_records_heartbeat", "claim_trial", "enqueue_budget", "requeue"]
 
 
 def enqueue_budget(study: optuna.Study, points: list[dict[str, Any]], n_slots: int) -> int:
@@ -51,4 +51,4 @@ def requeue(study: optuna.Study, trial: optuna.Trial | optuna.trial.FrozenTrial)
     frozen = trial if isinstance(trial, optuna.trial.FrozenTrial) else stored_trial(study, trial)
     fixed = dict(frozen.system_attrs.get("fixed_params", {}))
     fixed.update(frozen.params)
-    study.enqueue_trial(fixed, user_attrs={RETRY_OF: frozen.number})
+    study.enqueue_trial(fixed, user_attrs=record_attrs(TrialRecord(retry_of=frozen.number)))

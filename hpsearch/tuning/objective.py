@@ -16,7 +16,8 @@ from hpsearch.data import Augmentation, Folds, Split
 from hpsearch.nn import History, Network, StopReason, train
 from hpsearch.nn.training import Callback
 from hpsearch.spec.study_spec import StudySpec
-from hpsearch.tuning.reporting import EpochReporter, write_progress
+from hpsearch.tuning.record import FoldResult, TrialRecord, Worker
+from hpsearch.tuning.reporting import EpochReporter, write_record
 from hpsearch.tuning.space import suggest_params
 
 
@@ -125,14 +126,13 @@ class Objective:
         seed = trial_seed(self.spec, trial.number)
         # Deferred (with the params) to the first epoch's report, a few ms from now:
         # one transaction instead of two.
-        write_progress(
+        write_record(
             trial,
-            {},
-            {
-                "worker": {"host": socket.gethostname(), "pid": os.getpid()},
-                "data_provenance": self.provenance,
-                "command": f"hpsearch retrain {self.study_name} --trial {trial.number}",
-            },
+            TrialRecord(
+                worker=Worker(socket.gethostname(), os.getpid()),
+                data_provenance=self.provenance,
+                command=f"hpsearch retrain {self.study_name} --trial {trial.number}",
+            ),
             defer=True,
         )
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
@@ -157,24 +157,23 @@ class Objective:
                     break
                 histories.append(self._train(params, seed + fold, self.folds[fold], None))
         seconds = time.perf_counter() - started
-        stop_reason = "pruned" if pruned else str(history.stop_reason)
-        results: dict[str, Any] = {
-            "history": history.to_dict(),
-            "stop_reason": stop_reason,
-            "epochs_run": sum(h.epochs_run for h in histories),
-            "seconds": round(seconds, 4),
-        }
         diverged = next((h for h in histories if h.stop_reason == StopReason.DIVERGED), None)
+        fail_reason: str | None = None
+        folds: tuple[FoldResult, ...] | None = None
         if diverged is not None and not pruned:
             where = f" in fold {histories.index(diverged)}" if cross_validated else ""
-            reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
-            results["fail_reason"] = reason
+            fail_reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
         elif cross_validated and not pruned:
-            results["folds"] = [
-                {"value": self._value(h), "best_epoch": h.best_epoch, "epochs_run": h.epochs_run}
-                for h in histories
-            ]
-        write_progress(trial, {}, results, defer=True)
+            folds = tuple(FoldResult(self._value(h), h.best_epoch, h.epochs_run) for h in histories)
+        record = TrialRecord(
+            history=history.to_dict(),
+            stop_reason="pruned" if pruned else str(history.stop_reason),
+            epochs_run=sum(h.epochs_run for h in histories),
+            seconds=round(seconds, 4),
+            fail_reason=fail_reason,
+            folds=folds,
+        )
+        write_record(trial, record, defer=True)
         if pruned:
             return TrialOutcome(optuna.trial.TrialState.PRUNED, None)
         if diverged is not None:

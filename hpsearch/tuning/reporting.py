@@ -23,6 +23,7 @@ from typing import Any
 import optuna
 
 from hpsearch.storage.running import record_progress
+from hpsearch.tuning.record import TrialRecord, record_attrs
 
 #: Target share of a trial's wall time spent reporting to the storage.
 STORAGE_SHARE = 0.005
@@ -64,7 +65,8 @@ class EpochReporter:
         with ``defer`` (the last flush, the pruner not asked) in the trial's final one."""
         attrs: dict[str, Any] = {}
         if time.monotonic() - self._last_live >= LIVE_HISTORY_INTERVAL:
-            attrs["live_history"] = {"records": self._records, "stop_reason": None}
+            live = {"records": self._records, "stop_reason": None}
+            attrs = record_attrs(TrialRecord(live_history=live))
             self._last_live = time.monotonic()
         values, self._pending = self._pending, {}
         self._pending_was_written = bool(values)
@@ -72,6 +74,11 @@ class EpochReporter:
             return
         self.flushes += 1
         write_progress(self.trial, values, attrs, defer=defer)
+
+
+def write_record(trial: optuna.Trial, record: TrialRecord, *, defer: bool = False) -> None:
+    """Store ``record``'s fields on a running trial (``defer``: with its next write)."""
+    write_progress(trial, {}, record_attrs(record), defer=defer)
 
 
 def write_progress(

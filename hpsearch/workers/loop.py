@@ -27,6 +27,7 @@ from hpsearch.storage.running import heartbeat_interval, record_heartbeat
 from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.tuning.objective import Objective
+from hpsearch.tuning.record import TrialRecord, record_attrs
 
 log = logging.getLogger("hpsearch.worker")
 
@@ -162,7 +163,8 @@ class _Every:
 
 def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
-        trial.set_user_attr("fail_reason", reason)
+        for key, value in record_attrs(TrialRecord(fail_reason=reason)).items():
+            trial.set_user_attr(key, value)
         study.tell(trial, state=TrialState.FAIL)
 
 

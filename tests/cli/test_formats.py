@@ -34,10 +34,13 @@ STATUS_KEYS = {
     "direction",
     "metric",
     "budget",
-    "trials",
+    "counts",
+    "n_trials",
+    "requeued",
     "failed",
     "best_value",
     "best_trial",
+    "first_start",
     "last_activity",
     "total_epochs",
 }
@@ -106,8 +109,8 @@ def test_status_json_counts_failures(cli_studies: Any, cli: Callable[..., Any]) 
     assert [r["name"] for r in records] == list(cli_studies.names)
     assert all(set(r) == STATUS_KEYS for r in records)
     wide = records[0]
-    assert wide["failed"] == 1 and wide["budget"] == 5
-    assert sum(wide["trials"].values()) == 5  # the retried failure uses no budget
+    assert wide["failed"] == 1 and wide["requeued"] == 1 and wide["budget"] == 5
+    assert sum(wide["counts"].values()) == wide["n_trials"] == 5  # the retry counts instead
     one = _json(cli, "status", "wide-random", "--storage", cli_studies.url, "-f", "json")
     assert [r["name"] for r in one] == ["wide-random"]
 

@@ -12,8 +12,9 @@ from flask.testing import FlaskClient
 from hpsearch.cli import main
 from hpsearch.dashboard import create_app
 from hpsearch.dashboard.auth import COOKIE, check_bind, is_loopback
-from hpsearch.dashboard.storage import mask_url, open_storage, resolve_storage_url
+from hpsearch.dashboard.storage import mask_url, resolve_storage_url
 from hpsearch.errors import ConfigError, StorageError
+from hpsearch.storage.urls import open_storage
 
 ROUTES = [
     "/",
@@ -128,7 +129,7 @@ def test_passwords_are_never_shown() -> None:
     url = "postgresql+psycopg://hp:hunter2@127.0.0.1:1/nodb"
     assert "hunter2" not in mask_url(url) and "***" in mask_url(url)
     with pytest.raises(StorageError) as caught:
-        open_storage(url)  # nothing listens on port 1
+        open_storage(url, read_only=True)  # nothing listens on port 1
     assert "hunter2" not in str(caught.value) and "hp:***@" in str(caught.value)
 
 

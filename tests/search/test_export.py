@@ -7,6 +7,7 @@ import io
 import json
 import math
 from collections.abc import Callable
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -47,7 +48,9 @@ def test_json_round_trip_matches_storage(results_studies: Any, cli: Callable[...
         assert exported["duration"] == pytest.approx(
             (stored.datetime_complete - stored.datetime_start).total_seconds()
         )
-        assert exported["datetime_start"] == stored.datetime_start.isoformat()
+        # ISO 8601 with its UTC offset; FrozenTrial times are naive local time.
+        start = stored.datetime_start.astimezone(UTC).isoformat(timespec="seconds")
+        assert exported["datetime_start"] == start and start.endswith("+00:00")
         assert ":" in exported["worker"]
     study = optuna.load_study(study_name=name, storage=url)
     assert data["spec"] == study.user_attrs[SPEC_ATTR]
