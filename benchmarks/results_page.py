@@ -50,6 +50,11 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         ),
         Benchmark("data", "Data loading (issue 3)", ("benchmarks/data_load.py",)),
         Benchmark(
+            "cohorts",
+            "Cohorts: K networks in lockstep vs one after another (issue 17)",
+            ("benchmarks/cohort_speed.py", "--epochs", "3"),
+        ),
+        Benchmark(
             "workers",
             "Workers on PostgreSQL: scaling, storage overhead, stress (issue 5)",
             ("benchmarks/workers.py",),

@@ -1,4 +1,5 @@
-"""Distributed workers on PostgreSQL: scaling, storage overhead per trial, 32-worker stress.
+"""Distributed workers on PostgreSQL: scaling, storage overhead per trial, 32-worker stress,
+64-worker stress through ``hpsearch proxy``.
 
 Run: ``python benchmarks/workers.py [--url postgresql+psycopg://...] [--seconds 60]``.
 Without ``--url`` a fresh database is created on 127.0.0.1:5432 (user postgres) and
@@ -19,6 +20,10 @@ dropped at the end. Three measurements, each printed on its own lines:
 3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
    each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
    tells the value, against ``open_storage``; trials per second and errors.
+4. The same with M processes (default 64) through ``hpsearch proxy`` (Optuna's gRPC
+   storage proxy, one process in front of the same database): every worker uses
+   ``grpc://127.0.0.1:PORT`` and holds no database connection. Only this part:
+   ``--skip scaling --skip overhead --skip stress``.
 """
 
 from __future__ import annotations
@@ -322,6 +327,114 @@ def stress(url: str, processes: int, seconds: float) -> tuple[float, int, int, s
     return done / seconds, errors, complete, first_error
 
 
+# --------------------------------------------------------------------------- 4. proxy stress
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _proxy_stress_process(
+    url: str, name: str, ready: Any, go: Any, seconds: float, results: Any
+) -> None:
+    """One stress worker through the proxy: connect, say so, wait for all, then run."""
+    import optuna
+
+    from hpsearch.storage.urls import open_storage
+    from hpsearch.study.queue import claim_trial, enqueue_budget
+
+    optuna.logging.set_verbosity(optuna.logging.ERROR)
+    done = errors = 0
+    first_error = ""
+    study = optuna.load_study(
+        study_name=name, storage=open_storage(url), sampler=optuna.samplers.RandomSampler()
+    )
+    ready.put(os.getpid())
+    go.wait()
+    end = time.time() + seconds
+    while time.time() < end:
+        try:
+            trial = claim_trial(study)
+            if trial is None:  # keep the queue topped up: the budget is time here
+                enqueue_budget(study, [], 16)
+                continue
+            x = trial.suggest_float("x", -1.0, 1.0)
+            study.tell(trial, x * x)
+            done += 1
+        except Exception:
+            errors += 1
+            first_error = first_error or traceback.format_exc(limit=3)
+    results.put((done, errors, first_error))
+
+
+def proxy_stress(url: str, processes: int, seconds: float) -> dict[str, Any]:
+    """``processes`` near-zero-cost workers through one ``hpsearch proxy`` on ``url``,
+    all started together once every one has connected (64 imports take a while)."""
+    import signal
+
+    import optuna
+
+    from hpsearch.storage.urls import open_storage
+    from hpsearch.study.queue import enqueue_budget
+
+    port = _free_port()
+    proxy_url = f"grpc://127.0.0.1:{port}"
+    log = tempfile.NamedTemporaryFile("w+", suffix=".log", prefix="proxy-")  # noqa: SIM115
+    proxy = subprocess.Popen(
+        [sys.executable, "-m", "hpsearch", "proxy", "--storage", url, "--port", str(port)],
+        env=worker_env(url),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        name = f"proxy-stress-{uuid.uuid4().hex[:6]}"
+        study = optuna.create_study(study_name=name, storage=open_storage(proxy_url))
+        enqueue_budget(study, [], 64)
+        context = multiprocessing.get_context("spawn")
+        ready, results, go = context.Queue(), context.Queue(), context.Event()
+        workers = [
+            context.Process(
+                target=_proxy_stress_process,
+                args=(proxy_url, name, ready, go, seconds, results),
+            )
+            for _ in range(processes)
+        ]
+        for w in workers:
+            w.start()
+        for _ in workers:
+            ready.get(timeout=900)
+        go.set()
+        outcomes = [results.get(timeout=seconds + 300) for _ in workers]
+        for w in workers:
+            w.join()
+        done = sum(o[0] for o in outcomes)
+        errors = sum(o[1] for o in outcomes) + sum(1 for w in workers if w.exitcode != 0)
+        trials = study.get_trials(deepcopy=False)
+        complete = sum(1 for t in trials if t.state == optuna.trial.TrialState.COMPLETE)
+        running = sum(1 for t in trials if t.state == optuna.trial.TrialState.RUNNING)
+        first_error = next((o[2] for o in outcomes if o[2]), "")
+    finally:
+        proxy.send_signal(signal.SIGINT)
+        proxy.wait(timeout=60)
+        log.seek(0)
+        proxy_output = log.read()
+        log.close()
+    return {
+        "rate": done / seconds,
+        "errors": errors,
+        "complete": complete,
+        "running": running,
+        "first_error": first_error,
+        "proxy_warnings": sum(
+            "Traceback" in line or "WARNING" in line for line in proxy_output.splitlines()
+        ),
+    }
+
+
 # --------------------------------------------------------------------------- main
 
 
@@ -335,8 +448,12 @@ def main() -> None:
     )
     parser.add_argument("--processes", type=int, default=32)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--proxy-processes", type=int, default=64)
     parser.add_argument(
-        "--skip", action="append", default=[], choices=["scaling", "overhead", "stress"]
+        "--skip",
+        action="append",
+        default=[],
+        choices=["scaling", "overhead", "stress", "proxy"],
     )
     args = parser.parse_args()
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -385,6 +502,17 @@ def main() -> None:
             )
             if first_error:
                 print(first_error)
+        if "proxy" not in args.skip:
+            p = proxy_stress(url, args.proxy_processes, args.seconds)
+            print(
+                f"proxy stress: {args.proxy_processes} processes through hpsearch proxy "
+                f"(grpc://, one proxy process), near-zero objective, {args.seconds:.0f} s: "
+                f"{p['rate']:.1f} trials/s, {p['errors']} errors (bar 0), {p['complete']} "
+                f"COMPLETE and {p['running']} RUNNING trials in the study, "
+                f"{p['proxy_warnings']} warnings in the proxy's log"
+            )
+            if p["first_error"]:
+                print(p["first_error"])
     finally:
         if drop is not None:
             drop()

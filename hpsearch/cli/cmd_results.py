@@ -56,7 +56,8 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
         return
     path = write_export(study, spec, fmt, output)
     note(
-        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of {study_name!r} to {path}",
+        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of "
+        f"{escape(repr(study_name))} to {escape(str(path))}",
         stderr=True,
     )
 
@@ -112,7 +113,8 @@ def retrain(
     networks = f"{ensemble} networks, " if ensemble > 1 else ""
     console.print(
         f"retraining trial {chosen.number} of [bold]{escape(study_name)}[/] on the full "
-        f"{spec.data.dataset} training set ({networks}max {total} epochs)"
+        f"{escape(spec.data.dataset)} training set ({networks}max {total} epochs)",
+        markup=True,
     )
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -173,7 +175,9 @@ def retrain(
         f"trial {result.trial}: {trained}\n"
         f"{tested} (loss {result.test_loss:.4g}) "
         f"on {n['test']} examples\n"
-        f"model saved to {result.model_path}; recorded on study {study_name!r} as 'retrain'"
+        f"model saved to {escape(str(result.model_path))}; recorded on study "
+        f"{escape(repr(study_name))} as 'retrain'",
+        markup=True,
     )
 
 
@@ -223,7 +227,8 @@ def predict(
     correct = int((prediction.labels == prediction.predicted).sum())
     console.print(
         f"accuracy [bold]{prediction.accuracy:.4f}[/] ({correct} of "
-        f"{len(prediction.labels)}) on the {split} set of {data_name}"
+        f"{len(prediction.labels)}) on the {split} set of {escape(data_name)}",
+        markup=True,
     )
     if output is not None:
         console.print(f"predictions written to {write_predictions(prediction, output)}")
@@ -249,4 +254,4 @@ def compare(study_names: tuple[str, ...], storage: str, plot: str | None, fmt: s
     rows = compare_studies(open_storage(storage, create=False), list(study_names))
     emit(fmt, compare_records(rows), lambda width: compare_table(rows, width))
     if plot is not None:
-        note(f"plot written to {plot_comparison(rows, plot)}")
+        note(f"plot written to {escape(str(plot_comparison(rows, plot)))}")

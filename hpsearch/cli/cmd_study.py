@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 
 import click
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hpsearch.cli import INTERRUPTED, cli
@@ -82,7 +83,7 @@ def run(spec_path: str, storage: str, jobs: int, **overrides: object) -> None:
     def start(created: bool, p: controller.Progress) -> None:
         state = "created" if created else f"resumed ({p.done} trials done)"
         note(
-            f"study [bold]{spec.study.name}[/] {state} in {describe_url(url)}: "
+            f"study [bold]{escape(spec.study.name)}[/] {state} in {escape(describe_url(url))}: "
             f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)"
         )
         if spec.budget is not None and p.done >= spec.budget and not p.running:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import click
+from rich.markup import escape
 from rich.table import Table
 
 from hpsearch.cli import cli
@@ -23,8 +24,13 @@ def validate(spec: Path) -> None:
     Every problem is listed with its key path; the exit code is 1 if there is any.
     """
     loaded = load_spec(spec)  # a SpecError lists every problem; main() prints it, exit 1
+    from hpsearch.workers.datacheck import check_against_data  # lazy: loads the data
+
+    note = check_against_data(loaded, source=str(spec))  # what run checks, when it can
     console = make_console()
-    console.print(f"[bold green]ok[/] {spec}")
+    console.print(f"[bold green]ok[/] {escape(str(spec))}", markup=True)
+    if note:
+        console.print(note)
     console.print(_summary(loaded))
     console.print(_space_table(loaded, console.width))
 

@@ -33,13 +33,22 @@ def output_width(stream: object) -> int | None:
 
 
 def make_console(*, stderr: bool = False) -> Console:
-    """A console on stdout (or stderr) as wide as ``output_width`` says."""
+    """A console as wide as ``output_width`` says, that prints strings literally: markup
+    is off, so a study name, a description or a path such as ``[/]`` or ``[bold red]x``
+    is shown as written (and cannot crash a table). Output that is styled on purpose
+    passes ``markup=True`` and escapes every value it interpolates (``rich.markup.escape``)."""
     stream = sys.stderr if stderr else sys.stdout
-    return Console(stderr=stderr, width=output_width(stream), highlight=False, soft_wrap=False)
+    return Console(
+        stderr=stderr,
+        width=output_width(stream),
+        highlight=False,
+        soft_wrap=False,
+        markup=False,
+    )
 
 
 def note(message: str, *, stderr: bool = False) -> None:
-    """Print a progress or status line (rich markup) unless -q was given; ``stderr`` when
-    stdout carries data."""
+    """Print a progress or status line unless -q was given; ``stderr`` when stdout carries
+    data. ``message`` is rich markup: escape the values put in it."""
     if not Verbosity.quiet():
-        make_console(stderr=stderr).print(message)
+        make_console(stderr=stderr).print(message, markup=True)

@@ -31,8 +31,8 @@ storage_option = click.option(
     default=None,
     metavar="URL",
     callback=_resolve_storage,
-    help="Database URL (default: env HPSEARCH_STORAGE, else sqlite:///hpsearch.db); "
-    "postgres:// means postgresql+psycopg://.",
+    help="Database URL, or grpc://HOST:PORT of an `hpsearch proxy` (default: env "
+    "HPSEARCH_STORAGE, else sqlite:///hpsearch.db); postgres:// means postgresql+psycopg://.",
 )
 
 

@@ -45,15 +45,24 @@ def check_name(name: str) -> str | None:
     if colon and kind in FILE_LOADERS:
         if not rest.strip():
             return f"dataset {name!r} needs a path after '{kind}:', e.g. {kind}:data/my.{kind}"
+        if "\0" in rest:
+            return f"dataset {name!r}: a path cannot contain a NUL character"
         path = Path(rest).expanduser()
-        if path.is_dir():
-            return f"dataset {name!r}: {path} is a folder, not a .{kind} file"
-        if not path.is_file():
-            return f"dataset {name!r}: no such file {path}"
+        try:
+            if path.is_dir():
+                return f"dataset {name!r}: {path} is a folder, not a .{kind} file"
+            if not path.is_file():
+                return f"dataset {name!r}: no such file {path}"
+        except OSError as error:  # e.g. "File name too long"
+            return f"dataset {_short(name)!r}: cannot use this path: {error.strerror or error}"
         return None
     close = difflib.get_close_matches(name.lower(), _builtin_names(), n=1, cutoff=0.6)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return f"unknown dataset {name!r}{hint}; valid: {_valid_forms()}"
+
+
+def _short(text: str, limit: int = 80) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _loader(name: str) -> tuple[Callable[..., Dataset], list[str]]:

@@ -154,16 +154,26 @@ def preprocess(
     else:
         raise DataError(f"scale={scale!r}: expected 'auto', None or a positive number")
     if divisor is None:
-        low = X_train.min(axis=0).astype(np.float32)
-        span = X_train.max(axis=0).astype(np.float32) - low
-        span[span == 0] = 1.0
-        X_train = (X_train.astype(np.float32) - low) / span
-        X_test = (X_test.astype(np.float32) - low) / span
+        X_train, X_test = _min_max(X_train, X_test)
     else:
         X_train = _scaled(X_train, divisor)
         X_test = _scaled(X_test, divisor)
     info["standardize"] = standardize_features(X_train, X_test) if standardize else False
     return X_train, X_test, info
+
+
+def _min_max(X_train: np.ndarray, X_test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-feature min-max scaling fitted on ``X_train``, computed in float64 on halved
+    values: data near the float64 limit (1e300, where float32 overflows and even
+    ``max - min`` can) scale to [0, 1] instead of to NaN."""
+    half = X_train.astype(np.float64) / 2
+    low, high = half.min(axis=0), half.max(axis=0)
+    span = high - low
+    span[span == 0] = 1.0
+    scaled = [
+        ((X.astype(np.float64) / 2 - low) / span).astype(np.float32) for X in (X_train, X_test)
+    ]
+    return scaled[0], scaled[1]
 
 
 def standardize_features(X_train: np.ndarray, X_test: np.ndarray) -> dict[str, Any]:

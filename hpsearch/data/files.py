@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import struct
 import zipfile
+import zlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -70,6 +73,13 @@ def _finish(
         if X.dtype.kind == "f" and not np.all(np.isfinite(X)):
             raise DataError(f"{name}: {key} holds NaN or infinite values")
     y_train, y_test, names = encode_labels(y_train, y_test, class_names)
+    present = np.unique(y_train)
+    if len(present) < 2:
+        only = names[int(present[0])] if len(present) else "none"
+        raise DataError(
+            f"{name}: the training data has only one class ({only!r}); a classifier "
+            "needs examples of at least 2 classes"
+        )
     X_train, X_test, info = preprocess(X_train, X_test, scale=scale, standardize=standardize)
     provenance["preprocessing"] = {**info, **split_info}
     return Dataset(name, X_train, y_train, X_test, y_test, names, image_shape, provenance)
@@ -94,7 +104,16 @@ def load_npz(
     try:
         with np.load(path, allow_pickle=False) as archive:
             arrays = {key: archive[key] for key in archive.files}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
+    except (
+        OSError,
+        ValueError,
+        KeyError,
+        EOFError,
+        NotImplementedError,  # "zip file version 17.3": a damaged header
+        zipfile.BadZipFile,
+        zlib.error,
+        struct.error,
+    ) as error:
         raise DataError(f"{name}: not a readable .npz file ({error})") from error
     names = arrays.pop("class_names", None)
     class_names = tuple(str(v) for v in names.tolist()) if names is not None else None
@@ -159,14 +178,17 @@ def _label_index(label: int | str | None, header: list[str] | None, width: int, 
         label = int(label)
     if label is None:
         if header is None:
-            raise DataError(f"{name}: the file has no header; pass label=INDEX (the label column)")
+            raise DataError(
+                f"{name}: the file has no header row; add one that names the label column "
+                f"{' or '.join(LABEL_COLUMN_NAMES)} (the others are features)"
+            )
         lowered = [column.strip().lower() for column in header]
         for candidate in LABEL_COLUMN_NAMES:
             if candidate in lowered:
                 return lowered.index(candidate)
         raise DataError(
-            f"{name}: no label column among {header}; pass label=NAME or label=INDEX "
-            f"(found none of {', '.join(LABEL_COLUMN_NAMES)})"
+            f"{name}: no label column among the header's {', '.join(header)}; name the "
+            f"label column {' or '.join(LABEL_COLUMN_NAMES)}"
         )
     if isinstance(label, int) and not isinstance(label, bool):
         if not -width <= label < width:
@@ -178,6 +200,33 @@ def _label_index(label: int | str | None, header: list[str] | None, width: int, 
             return stripped.index(label)
         raise DataError(f"{name}: label={label!r} is not a column; columns: {', '.join(stripped)}")
     raise DataError(f"{name}: label={label!r}: expected a column name or index")
+
+
+def _first_non_number(
+    body: list[tuple[int, list[str]]], columns: list[int]
+) -> tuple[int, int, str]:
+    for line, fields in body:
+        for column in columns:
+            if not _is_number(fields[column]):
+                return line, column, fields[column]
+    raise AssertionError("every field is a number")
+
+
+def _csv_rows(path: Path, name: str, delimiter: str) -> list[tuple[int, list[str]]]:
+    """The non-blank rows of a UTF-8 CSV file with their 1-based line numbers."""
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise DataError(
+            f"{name}: not UTF-8 text (byte {error.start}); save the file as UTF-8 CSV"
+        ) from None
+    except OSError as error:
+        raise DataError(f"{name}: cannot read: {error.strerror or error}") from None
+    try:
+        reader = csv.reader(text.splitlines(), delimiter=delimiter)
+        return [(reader.line_num, row) for row in reader if any(f.strip() for f in row)]
+    except csv.Error as error:
+        raise DataError(f"{name}: not a readable CSV file ({error})") from None
 
 
 def load_csv(
@@ -200,8 +249,8 @@ def load_csv(
     """
     path = _existing(path, "csv")
     name = f"csv:{path}"
-    with open(path, newline="") as handle:
-        first = next(csv.reader(handle, delimiter=delimiter), None)
+    rows = _csv_rows(path, name, delimiter)
+    first = rows[0][1] if rows else None
     if not first:
         raise DataError(f"{name}: the file is empty")
     header = None if all(_is_number(field) for field in first) else first
@@ -209,31 +258,33 @@ def load_csv(
     if width < 2:
         raise DataError(
             f"{name}: found 1 column with delimiter {delimiter!r}; expected a label column "
-            "and at least one feature column (pass delimiter=... if it differs)"
+            "and at least one feature column, separated by commas"
         )
     label_index = _label_index(label, header, width, name)
-    feature_columns = [i for i in range(width) if i != label_index]
-    skip = 1 if header is not None else 0
-    try:
-        y = np.loadtxt(
-            path, delimiter=delimiter, skiprows=skip, usecols=[label_index], dtype=str, ndmin=1
-        )
-        X = np.loadtxt(
-            path,
-            delimiter=delimiter,
-            skiprows=skip,
-            usecols=feature_columns,
-            dtype=np.float32,
-            ndmin=2,
-        )
-    except ValueError as error:
-        raise DataError(f"{name}: {error}; every feature column must hold numbers") from error
-    if len(y) == 0:
+    body = rows[1:] if header is not None else rows
+    for line, fields in body:
+        if len(fields) != width:
+            raise DataError(
+                f"{name}: row {line} has {len(fields)} fields but the first row has {width}; "
+                "every row needs the same columns"
+            )
+    if not body:
         raise DataError(f"{name}: the file has a header but no rows")
+    feature_columns = [i for i in range(width) if i != label_index]
+    cells = np.array([[fields[c] for c in feature_columns] for _, fields in body], dtype=str)
     try:
-        y = y.astype(np.int64)
+        X = np.char.strip(cells).astype(np.float64)
     except ValueError:
-        y = np.char.strip(y)
+        line, column, text = _first_non_number(body, feature_columns)
+        raise DataError(
+            f"{name}: row {line}, column {column + 1}: {text!r} is not a number; "
+            "every feature column must hold numbers"
+        ) from None
+    if not np.all(np.isfinite(X)):
+        raise DataError(f"{name}: the features hold NaN or infinite values")
+    y = np.array([fields[label_index].strip() for _, fields in body])
+    with contextlib.suppress(ValueError):  # else string labels: sorted, they are the classes
+        y = y.astype(np.int64)
     codes, _, labels = encode_labels(y, y[:0])
     X_train, y_train, X_test, y_test, split_info = carve_test(
         X, codes, test_size=test_size, seed=seed, class_names=labels, source=name

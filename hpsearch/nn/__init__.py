@@ -1,6 +1,7 @@
 """The NumPy neural network of Nielsen's *Neural Networks and Deep Learning*, ch. 3."""
 
 from hpsearch.nn.activations import ACTIVATIONS
+from hpsearch.nn.cohort import CohortMember, train_cohort
 from hpsearch.nn.ensemble import Ensemble, load_model
 from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.initializers import INITIALIZERS
@@ -18,6 +19,7 @@ __all__ = [
     "REGULARIZERS",
     "SCHEDULES",
     "USES_MOMENTUM",
+    "CohortMember",
     "Ensemble",
     "EpochRecord",
     "History",
@@ -26,6 +28,7 @@ __all__ = [
     "StopReason",
     "load_model",
     "train",
+    "train_cohort",
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from hpsearch.errors import ConfigError
 from hpsearch.nn.backend import xp
-from hpsearch.nn.network import Network
+from hpsearch.nn.network import UNREADABLE, Network
 
 __all__ = ["Ensemble", "load_model"]
 
@@ -107,7 +107,10 @@ def load_model(path: str | os.PathLike[str]) -> Network | Ensemble:
                 n = len(member.weights)
                 member.weights = [data[f"member{j}_weights_{i}"].copy() for i in range(n)]
                 member.biases = [data[f"member{j}_biases_{i}"].copy() for i in range(n)]
+                member.check_parameters(path)
                 members.append(member)
-    except (OSError, KeyError, ValueError, TypeError, EOFError):
+    except ConfigError:
+        raise
+    except UNREADABLE:
         raise ConfigError(_NOT_A_MODEL.format(path=path)) from None
     return Ensemble(members)

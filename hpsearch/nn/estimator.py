@@ -201,7 +201,7 @@ class NeuralNetClassifier(ClassifierMixin, BaseEstimator):
         self.best_validation_score_ = self.history_.best_validation_accuracy
         if self.history_.stop_reason == StopReason.DIVERGED:
             warnings.warn(
-                f"Training diverged (non-finite loss) in epoch {self.history_.epochs_run}; "
+                f"Training diverged (loss non-finite or over 1000x the untrained loss) in epoch {self.history_.epochs_run}; "
                 f"try a learning_rate below {self.learning_rate}.",
                 ConvergenceWarning,
                 stacklevel=2,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import struct
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,21 @@ from hpsearch.nn.propagation import Workspace
 
 #: Rows evaluated at once by ``forward``: bounds memory on big inputs.
 EVAL_CHUNK = 4096
+
+
+#: What reading a damaged or foreign ``.npz`` raises (a truncated file is a BadZipFile).
+UNREADABLE = (
+    OSError,
+    KeyError,
+    ValueError,
+    TypeError,
+    EOFError,
+    AttributeError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+    struct.error,
+)
 
 
 class Network:
@@ -179,12 +197,28 @@ class Network:
                 n = len(network.weights)
                 network.weights = [data[f"weights_{i}"].copy() for i in range(n)]
                 network.biases = [data[f"biases_{i}"].copy() for i in range(n)]
-        except (OSError, KeyError, ValueError, TypeError, EOFError):
+        except UNREADABLE:
             raise ConfigError(
                 f"{path}: not a network saved by hpsearch (expected an .npz file written by "
                 "Network.save or `hpsearch retrain`)."
             ) from None
+        network.check_parameters(path)
         return network
+
+    def check_parameters(self, source: str | os.PathLike[str]) -> None:
+        """A ``ConfigError`` naming ``source`` unless every weight is (n_in, n_out) and
+        every bias (n_out,) for the layer sizes of the config, in its dtype."""
+        for i, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            want = (self.sizes[i], self.sizes[i + 1])
+            if tuple(w.shape) != want or tuple(b.shape) != (want[1],):
+                raise ConfigError(
+                    f"{source}: layer {i} has weights {tuple(w.shape)} and biases "
+                    f"{tuple(b.shape)}, but its config's sizes {list(self.sizes)} need "
+                    f"{want} and ({want[1]},); the file is damaged or was not written by hpsearch"
+                )
+            if w.dtype.kind != "f" or b.dtype.kind != "f":
+                raise ConfigError(f"{source}: layer {i} holds {w.dtype} values, not floats")
+            self.weights[i], self.biases[i] = w.astype(self.dtype), b.astype(self.dtype)
 
     def copy_parameters(self) -> tuple[list[Any], list[Any]]:
         """Copies of the weights and biases (e.g. to restore the best epoch later)."""

@@ -8,6 +8,7 @@ loss, times ``scale``, are in ``grad_weights`` / ``grad_biases``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from hpsearch.nn.activations import Activation
@@ -47,21 +48,22 @@ class Workspace:
         self._inputs: list[Any] = []
         self._dropped = False
 
-    def forward(self, X: Any, *, rng: xp.random.Generator | None = None) -> Any:
-        """Output activations for ``X``; dropout is applied only when ``rng`` is given."""
+    def forward(self, X: Any, *, rngs: Sequence[xp.random.Generator] | None = None) -> Any:
+        """Output activations for ``X``; dropout is applied only when ``rngs`` is given:
+        hidden layer l draws its mask from ``rngs[l]`` (``streams.member_streams``)."""
         network = self.network
         m = len(X)
         last = len(network.weights) - 1
         inputs = [X]
-        self._dropped = rng is not None and self.dropout > 0
+        self._dropped = rngs is not None and self.dropout > 0
         for layer, (w, b) in enumerate(zip(network.weights, network.biases, strict=True)):
             z = xp.matmul(inputs[-1], w, out=self.z[layer][:m])
             z += b
             if layer == last:
                 break
             network.activation_fn.apply(z, out=z)  # hidden layers keep a in place of z
-            if self._dropped and rng is not None:
-                inputs.append(self._drop(layer, z, rng))
+            if self._dropped and rngs is not None:
+                inputs.append(self._drop(layer, z, rngs[layer]))
             else:
                 inputs.append(z)
         self._inputs = inputs

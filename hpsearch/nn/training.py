@@ -15,11 +15,14 @@ from hpsearch.nn.network import Network
 from hpsearch.nn.optimizers import make_optimizer
 from hpsearch.nn.propagation import Workspace
 from hpsearch.nn.regularizers import add_l1, add_l2
+from hpsearch.nn.streams import data_stream, member_streams
 
 #: Training-set metrics are measured on about this many examples (a fixed, evenly strided sample).
 METRICS_SAMPLE = 5_000
 #: Per-layer gradient norms are measured on at most this many training examples.
 PROBE_SIZE = 500
+#: A training loss above this many times the untrained network's has diverged.
+DIVERGENCE_FACTOR = 1e3
 SCHEDULES = ("halve_on_plateau",)
 
 Callback = Callable[[int, dict[str, Any]], Any]
@@ -42,17 +45,21 @@ def train(
     schedule: str | None = None,
     callback: Callback | None = None,
     seed: int | None = None,
+    data_seed: int | None = None,
     augment: Augment | None = None,
     input_noise: float = 0.0,
 ) -> History:
     """Train ``network`` in place by mini-batch gradient descent and return its ``History``.
 
-    1. Each epoch shuffles the training set once (one seeded generator for the
-       whole run); a helper thread gathers it, chunk by chunk, into preallocated
-       buffers, and mini-batches are views of those (``ShuffledBatches``).
+    1. Each epoch shuffles the training set once; a helper thread gathers it, chunk
+       by chunk, into preallocated buffers, and mini-batches are views of those
+       (``ShuffledBatches``).
     2. ``augment(batch, rng)``, when given, transforms training batches only; then
        ``input_noise`` > 0 adds Gaussian noise of that standard deviation to each
        input of each training batch (a fresh draw every time the batch is seen).
+       Randomness (``streams``): batch order and augmentation come from ``data_seed``
+       (default: ``seed``); input noise and dropout from ``seed``, so the same network
+       trained in a cohort (``hpsearch.nn.cohort``) with the same seeds learns the same.
     3. After each epoch: loss/accuracy on (a fixed sample of) the training set and
        on ``validation``, per-layer gradient norms, then ``callback(epoch, metrics)``;
        a truthy return stops training (reason ``callback``).
@@ -60,7 +67,10 @@ def train(
        accuracy. ``schedule="halve_on_plateau"``: instead halve eta on each such
        plateau and stop once eta < eta0 / 1024. Either way, and whenever training
        stops with a validation set, the best epoch's weights are restored.
-    5. A NaN or infinite loss stops training with reason ``diverged``.
+    5. Divergence stops training with reason ``diverged``: a training loss that is NaN
+       or infinite, or over ``DIVERGENCE_FACTOR`` (1,000) times the untrained network's
+       loss on the same sample (``eta = 1e6`` saturates every unit: the loss is huge
+       but finite, the gradients zero, and accuracy stays at chance).
     """
     X, y = _check_data(network, train, "train")
     X_val, y_val = _check_data(network, validation, "validation") if validation else (None, None)
@@ -68,7 +78,8 @@ def train(
     if schedule and patience is None:
         patience = 10
     n = len(X)
-    rng = xp.random.default_rng(seed)
+    data_rng = data_stream(seed if data_seed is None else data_seed)
+    streams = member_streams(seed, len(network.weights) - 1)
     opt = make_optimizer(optimizer, momentum=momentum)
     batch_size = min(batch_size, n)
     workspace = Workspace(network, batch_size)
@@ -90,17 +101,18 @@ def train(
     grads = workspace.grad_weights + workspace.grad_biases
     # Divergence is detected and reported, not warned about; the batch thread ends with it.
     with xp.errstate(all="ignore"), batches:
+        limit = DIVERGENCE_FACTOR * network.evaluate(X_sample, y_sample)[0]  # untrained loss
         for epoch in range(1, epochs + 1):
             started = time.perf_counter()
-            order = rng.permutation(n)
+            order = data_rng.permutation(n)
             scale = current_eta if opt.prescaled else 1.0
             with batches.single_threaded_blas():
                 for xb, yb in batches.epoch(order):
                     if augment is not None:
-                        xb = augment(xb, rng)
+                        xb = augment(xb, data_rng)
                     if noisy is not None:
-                        xb = _add_noise(xb, noisy[: len(xb)], input_noise, rng)
-                    workspace.forward(xb, rng=rng)
+                        xb = _add_noise(xb, noisy[: len(xb)], input_noise, streams.noise)
+                    workspace.forward(xb, rngs=streams.dropout)
                     workspace.backward(yb, scale=scale)
                     if penalty is not None:
                         add, strength = penalty
@@ -117,7 +129,7 @@ def train(
                 (X_val, y_val),
             )
             history.records.append(record)
-            if not math.isfinite(record.train_loss):
+            if not math.isfinite(record.train_loss) or record.train_loss > limit:
                 history.stop_reason = StopReason.DIVERGED
                 break
             if record.validation_accuracy is not None and (

@@ -74,7 +74,7 @@ def predict(
     if split not in SPLITS:
         raise ConfigError(f"split must be one of {', '.join(SPLITS)}, but got {split!r}")
     model = load_model(model_path)
-    info = read_model_info(model_path)
+    info = read_model_info(model_path) if standardize is None or deskew is None else {}
     if standardize is None:
         standardize = bool(info.get("standardize", False))
     if deskew is None:

@@ -303,9 +303,22 @@ def sidecar_path(model_path: str | Path) -> Path:
 
 
 def read_model_info(model_path: str | Path) -> dict[str, Any]:
-    """The sidecar of a model saved by ``retrain`` ({} when there is none or it is unreadable)."""
-    try:
-        info = json.loads(sidecar_path(model_path).read_text())
-    except (OSError, ValueError):
+    """The sidecar of a model saved by ``retrain`` ({} when there is none).
+
+    A sidecar that is there but damaged is a ``ConfigError``: ignoring it would
+    silently predict on data preprocessed differently from the training data.
+    """
+    path = sidecar_path(model_path)
+    if not path.exists():
         return {}
-    return info if isinstance(info, dict) else {}
+    fix = "fix it, delete it, or give --standardize/--no-standardize and --deskew/--no-deskew"
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise ConfigError(f"{path}: cannot read the model's sidecar ({error}); {fix}") from None
+    if not isinstance(info, dict):
+        raise ConfigError(f"{path}: the model's sidecar is not a JSON object; {fix}")
+    for key in ("standardize", "deskew"):
+        if key in info and not isinstance(info[key], bool):
+            raise ConfigError(f"{path}: {key} is {info[key]!r}, expected true or false; {fix}")
+    return info

@@ -20,7 +20,7 @@ from hpsearch.nn import (
     REGULARIZERS,
     USES_MOMENTUM,
 )
-from hpsearch.spec.checks import show, unknown_keys
+from hpsearch.spec.checks import finite, show, unknown_keys
 
 if TYPE_CHECKING:
     from optuna.distributions import BaseDistribution
@@ -105,14 +105,24 @@ def _num(x: float) -> str:
     return str(int(x)) if float(x).is_integer() else repr(x)
 
 
+#: Upper bounds of the network's size: past them one trial runs for hours or exhausts
+#: memory (100,000 layers, or 16M neurons, hung a worker for minutes).
+MAX_HIDDEN_LAYERS = 20
+MAX_HIDDEN_WIDTH = 8192
+MAX_BATCH_SIZE = 1_000_000
+
 HYPERPARAMETERS: dict[str, Hyperparameter] = {
     h.name: h
     for h in (
         Hyperparameter("eta", "float", 0.5, "learning rate", low=0.0, low_inclusive=False),
         Hyperparameter("lambda", "float", 0.0, "regularization strength", low=0.0),
         Hyperparameter("regularizer", "categorical", "l2", "weight penalty", table=REGULARIZERS),
-        Hyperparameter("hidden_layers", "int", 1, "number of hidden layers", low=0),
-        Hyperparameter("hidden_width", "int", 30, "neurons per hidden layer", low=1),
+        Hyperparameter(
+            "hidden_layers", "int", 1, "number of hidden layers", low=0, high=MAX_HIDDEN_LAYERS
+        ),
+        Hyperparameter(
+            "hidden_width", "int", 30, "neurons per hidden layer", low=1, high=MAX_HIDDEN_WIDTH
+        ),
         Hyperparameter(
             "loss",
             "categorical",
@@ -137,7 +147,7 @@ HYPERPARAMETERS: dict[str, Hyperparameter] = {
             "std of Gaussian noise on training inputs",
             low=0.0,
         ),
-        Hyperparameter("batch_size", "int", 10, "mini-batch size", low=1),
+        Hyperparameter("batch_size", "int", 10, "mini-batch size", low=1, high=MAX_BATCH_SIZE),
         Hyperparameter(
             "optimizer",
             "categorical",
@@ -370,7 +380,7 @@ def _parse_range(
             if kind == "int"
             else isinstance(step, int | float) and not isinstance(step, bool)
         )
-        if not ok or not math.isfinite(step) or step <= 0:
+        if not ok or not finite(step) or step <= 0:
             problems.append(f"{path}.step: expected a positive {kind}, got {show(step)}")
             step = None
     if len(problems) > before:

@@ -55,6 +55,12 @@ __all__ = [
 
 #: Most folds ``[data] folds`` takes (each trial trains that many networks).
 MAX_FOLDS = 20
+#: Upper bounds of the budget: a study's trials are enqueued when it is created, and
+#: a timeout past a year is a typo, not a plan.
+MAX_TRIALS = 100_000
+MAX_TIMEOUT = 365 * 24 * 3600.0
+#: Most epochs (and patience) per trial.
+MAX_EPOCHS = 10_000
 #: metric name -> the direction that improves it.
 Direction = Literal["maximize", "minimize"]
 METRICS: dict[str, Direction] = {"validation_accuracy": "maximize", "validation_loss": "minimize"}
@@ -224,6 +230,10 @@ def load_spec(path: str | Path) -> StudySpec:
     except tomllib.TOMLDecodeError as error:
         # The message ends in "(at line L, column C)".
         raise SpecError([f"invalid TOML: {error}"], source) from None
+    except RecursionError:
+        raise SpecError(["invalid TOML: arrays or tables nested too deeply"], source) from None
+    except ValueError as error:  # e.g. an integer of more than 4,300 digits
+        raise SpecError([f"invalid TOML: {error}"], source) from None
     return parse_spec(raw, source=source)
 
 
@@ -266,7 +276,7 @@ def _parse_study(
     if raw is None:
         return None
     check.unknown_keys(raw, StudySection.__dataclass_fields__, "study", problems)
-    name = check.string(raw, "name", "study.name", None, problems)
+    name = check.string(raw, "name", "study.name", None, problems, kind="a study name")
     if name is None and "name" not in raw:
         problems.append("study.name: missing; required (a non-empty string naming the study)")
     metric = check.choice(raw, "metric", "study.metric", METRICS, "validation_accuracy", problems)
@@ -287,9 +297,19 @@ def _parse_study(
     seed = check.integer(raw, "seed", "study.seed", None, problems, minimum=0)
     if seed is not None and seed >= 2**32:
         problems.append(f"study.seed: expected an int in [0, 2**32), got {seed}")
-    n_trials = check.integer(raw, "n_trials", "study.n_trials", None, problems)
-    timeout = check.positive_number(raw, "timeout", "study.timeout", None, problems)
-    description = check.string(raw, "description", "study.description", None, problems)
+    n_trials = check.integer(raw, "n_trials", "study.n_trials", None, problems, maximum=MAX_TRIALS)
+    timeout = check.positive_number(
+        raw, "timeout", "study.timeout", None, problems, maximum=MAX_TIMEOUT
+    )
+    description = check.string(
+        raw,
+        "description",
+        "study.description",
+        None,
+        problems,
+        kind="a description",
+        limit=check.MAX_DESCRIPTION_LENGTH,
+    )
     sampler_known = raw.get("sampler", "tpe") in SAMPLER_NAMES
     if sampler_known and sampler != "grid" and "n_trials" not in raw and "timeout" not in raw:
         problems.append(
@@ -371,8 +391,10 @@ def _parse_training(raw: Mapping[str, Any] | None, problems: list[str]) -> Train
         return TrainingSection()
     check.unknown_keys(raw, TrainingSection.__dataclass_fields__, "training", problems)
     return TrainingSection(
-        epochs=check.integer(raw, "epochs", "training.epochs", 30, problems),
-        patience=check.integer(raw, "patience", "training.patience", 5, problems),
+        epochs=check.integer(raw, "epochs", "training.epochs", 30, problems, maximum=MAX_EPOCHS),
+        patience=check.integer(
+            raw, "patience", "training.patience", 5, problems, maximum=MAX_EPOCHS
+        ),
         schedule=check.choice(raw, "schedule", "training.schedule", SCHEDULES, "none", problems),
         dtype=check.choice(raw, "dtype", "training.dtype", DTYPES, "float32", problems),
     )

@@ -130,6 +130,24 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
             claimed = trialwrite.claim(connection, trial_id, now, beat=self.claims_beat)
         return now if claimed else None
 
+    def fail_stale_trials_once(self, study_id: int, reason: str) -> list[int]:
+        """Fail the study's trials whose heartbeat is stale, each with one conditional
+        UPDATE (``trialwrite.fail_if_still_stale``); the ids this caller failed. Another
+        worker racing for the same trial gets an empty answer for it, so the trial is
+        failed, and re-queued, once."""
+        stale = self._get_stale_trial_ids(study_id)
+        if not stale:
+            return []
+        with self._reading() as connection:
+            seen = trialwrite.heartbeats(connection, stale)
+        now = trialwrite.utc_now(self.engine.name)
+        failed = []
+        for trial_id, beat in seen.items():
+            with self.engine.begin() as connection:
+                if trialwrite.fail_if_still_stale(connection, trial_id, beat, now, reason):
+                    failed.append(trial_id)
+        return failed
+
     @property
     def claims_beat(self) -> bool:
         """Whether ``claim_waiting_trial`` records the claimed trial's first heartbeat."""
@@ -219,6 +237,7 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
 #: retried inside, as the ``write_trial`` it calls.
 OWN_OPERATIONS = (
     "claim_waiting_trial",
+    "fail_stale_trials_once",
     "write_trial",
     "trial_states",
     "param_distributions",

@@ -23,7 +23,18 @@ from optuna import distributions
 from optuna.distributions import BaseDistribution
 from optuna.storages._rdb import models
 from optuna.trial import TrialState
-from sqlalchemy import Connection, Table, and_, bindparam, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import mysql, postgresql, sqlite
 
 from hpsearch.storage import pgwrite
@@ -308,3 +319,52 @@ def _upsert_statement(
         index_elements=[table.c[k] for k in keys],
         set_={n: statement.excluded[n] for n in changed},
     )
+
+
+_FAIL_IF_STILL_STALE = text(
+    "UPDATE trials SET state = 'FAIL', datetime_complete = :now "
+    "WHERE trial_id = :id AND state = 'RUNNING' AND EXISTS "
+    "(SELECT 1 FROM trial_heartbeats WHERE trial_id = :id AND heartbeat = :seen)"
+).bindparams(bindparam("now", type_=_TRIALS.c.datetime_complete.type))
+_DROP_USER_ATTR = delete(_USER_ATTRS).where(
+    _USER_ATTRS.c.trial_id == bindparam("id"), _USER_ATTRS.c.key == bindparam("key")
+)
+
+
+def heartbeats(connection: Connection, trial_ids: list[int]) -> dict[int, Any]:
+    """trial_id -> its last heartbeat exactly as stored (raw text on SQLite), so that
+    ``fail_if_still_stale`` can compare it for equality."""
+    if not trial_ids:
+        return {}
+    rows = connection.execute(
+        text("SELECT trial_id, heartbeat FROM trial_heartbeats WHERE trial_id IN :ids").bindparams(
+            bindparam("ids", expanding=True)
+        ),
+        {"ids": trial_ids},
+    )
+    return {trial_id: beat for trial_id, beat in rows}
+
+
+def fail_if_still_stale(
+    connection: Connection, trial_id: int, seen: Any, now: datetime, reason: str
+) -> bool:
+    """RUNNING -> FAIL, with user attr ``fail_reason``, in one transaction, only if the
+    trial is still RUNNING and its heartbeat is still ``seen``; True for the one caller
+    that changed it.
+
+    Optuna's ``fail_stale_trials`` reads the state, then writes it: on SQLite (no row
+    locks) two workers both "fail" the same trial and both re-queue it, one trial too
+    many. Here the conditional UPDATE decides: its row count is 1 for one caller only,
+    and a worker whose heartbeat came back meanwhile keeps its trial.
+    """
+    failed = connection.execute(
+        _FAIL_IF_STILL_STALE, {"id": trial_id, "seen": seen, "now": now}
+    ).rowcount
+    if failed != 1:
+        return False
+    connection.execute(_DROP_USER_ATTR, {"id": trial_id, "key": "fail_reason"})
+    connection.execute(
+        insert(_USER_ATTRS),
+        {"trial_id": trial_id, "key": "fail_reason", "value_json": json.dumps(reason)},
+    )
+    return True

@@ -8,6 +8,7 @@ import sqlite3
 import time
 import warnings
 from pathlib import Path
+from typing import Literal, overload
 
 import optuna
 from sqlalchemy import Engine, bindparam, create_engine, inspect, text
@@ -15,6 +16,7 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, IntegrityError, NoSuchModuleError
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.proxy import is_proxy_url, open_proxy
 from hpsearch.storage.readonly import open_read_only
 from hpsearch.storage.resilient import ResilientRDBStorage
 from hpsearch.storage.trialengine import TRIAL_POOL
@@ -96,6 +98,24 @@ def mask_url(url: str) -> str:
         return "<unparseable storage URL>"
 
 
+@overload
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = ...,
+    grace_period: int | None = ...,
+    create: bool = ...,
+    read_only: Literal[True],
+) -> optuna.storages.RDBStorage: ...
+@overload
+def open_storage(
+    url: str,
+    *,
+    heartbeat_interval: int | None = ...,
+    grace_period: int | None = ...,
+    create: bool = ...,
+    read_only: bool = ...,
+) -> optuna.storages.BaseStorage: ...
 def open_storage(
     url: str,
     *,
@@ -103,7 +123,7 @@ def open_storage(
     grace_period: int | None = None,
     create: bool = True,
     read_only: bool = False,
-) -> optuna.storages.RDBStorage:
+) -> optuna.storages.BaseStorage:
     """An Optuna RDB storage for ``url``, tuned for many processes.
 
     ``read_only``: on an existing schema only, refusing every write (what the
@@ -118,8 +138,20 @@ def open_storage(
     ``create=False`` (commands that only use an existing storage) refuses a database
     without Optuna's tables, or a SQLite file that does not exist, instead of creating
     them; ``read_only`` implies it.
+    ``grpc://HOST:PORT``: a client of ``hpsearch proxy`` (``hpsearch.storage.proxy``),
+    whose heartbeats go through the proxy; the proxy's grace period applies.
     """
     url = normalize_storage_url(url)
+    if is_proxy_url(url):
+        if read_only:
+            raise StorageError(
+                f"a read-only storage reads the database itself, not through a proxy ({url}): "
+                "give the database URL that `hpsearch proxy --storage` serves"
+            )
+        heartbeat_interval = heartbeat_interval or _env_int(
+            "HPSEARCH_HEARTBEAT_INTERVAL", HEARTBEAT_INTERVAL
+        )
+        return open_proxy(url, heartbeat_interval=heartbeat_interval)
     try:
         parsed = make_url(url)
         parsed.get_dialect()  # an unknown scheme fails here, not deep in Optuna
@@ -128,12 +160,13 @@ def open_storage(
     except NoSuchModuleError:
         raise StorageError(
             f"storage URL {mask_url(url)}: unknown database {parsed.drivername!r}; expected "
-            "sqlite:///FILE, postgresql+psycopg://... (or postgres://) or mysql+pymysql://..."
+            "sqlite:///FILE, postgresql+psycopg://... (or postgres://), mysql+pymysql://... "
+            "or grpc://HOST:PORT"
         ) from None
     except ArgumentError:
         raise StorageError(
             f"storage URL {url!r} is not a database URL; expected e.g. "
-            "sqlite:///hpsearch.db or postgresql+psycopg://user@host/db"
+            "sqlite:///hpsearch.db, postgresql+psycopg://user@host/db or grpc://HOST:PORT"
         ) from None
     if read_only or not create:
         path = sqlite_file(url)
@@ -255,20 +288,29 @@ def _prepare_sqlite(database: str | None) -> None:
         raise StorageError(
             f"cannot create SQLite database {path}: folder {path.parent} does not exist"
         )
+    if path.is_dir():
+        raise StorageError(f"cannot open SQLite database {path}: it is a folder, not a file")
     # WAL is persistent: set once per file. Switching to it needs the file to itself and
     # SQLite answers "database is locked" at once, without waiting out the busy timeout,
     # while another process that opens the same new file holds it: wait and try again.
     deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT
-    connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    try:
+        connection = sqlite3.connect(path, timeout=SQLITE_BUSY_TIMEOUT)
+    except sqlite3.Error as error:
+        raise StorageError(f"cannot open SQLite database {path}: {error}") from None
     try:
         while True:
             try:
                 if connection.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
                     connection.execute("PRAGMA journal_mode=WAL")
                 return
-            except sqlite3.OperationalError as error:
-                if "locked" not in str(error) or time.monotonic() > deadline:
-                    raise StorageError(f"cannot open SQLite database {path}: {error}") from None
+            except sqlite3.DatabaseError as error:
+                locked = isinstance(error, sqlite3.OperationalError) and "locked" in str(error)
+                if not locked or time.monotonic() > deadline:
+                    raise StorageError(
+                        f"cannot open SQLite database {path}: {error} "
+                        "(expected a SQLite database file, or a new file name)"
+                    ) from None
                 time.sleep(0.05)
     finally:
         connection.close()

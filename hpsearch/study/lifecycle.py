@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
 
 import numpy as np
 import optuna
+from optuna.trial import TrialState
 
 from hpsearch import __version__
 from hpsearch.errors import ConfigError, SpecError, StorageError
+from hpsearch.spec.checks import MAX_NAME_LENGTH, text_problem
 from hpsearch.spec.study_spec import StudySpec, parse_spec
+from hpsearch.storage.budget import CANCELLED, cancel_waiting_trials
 from hpsearch.storage.cache import worker_storage
 from hpsearch.storage.urls import mask_url, open_storage
 from hpsearch.study.queue import enqueue_budget
@@ -31,6 +35,9 @@ RESUMABLE = ("n_trials", "timeout", "description")
 QUEUE_ATTR = "queue"
 #: Longest wait for another process to finish creating a study (seconds).
 CREATOR_WAIT_SECONDS = 60.0
+#: A creator whose queue has not grown for this long was stopped mid-fill (seconds).
+CREATOR_STALLED_SECONDS = 5.0
+log = logging.getLogger("hpsearch.study")
 
 
 def _storage(storage: optuna.storages.BaseStorage | str) -> optuna.storages.BaseStorage:
@@ -39,6 +46,30 @@ def _storage(storage: optuna.storages.BaseStorage | str) -> optuna.storages.Base
 
 def study_names(storage: optuna.storages.BaseStorage | str) -> list[str]:
     return [s.study_name for s in _storage(storage).get_all_studies()]
+
+
+def _shown(name: str, limit: int = 60) -> str:
+    return repr(name if len(name) <= limit else name[: limit - 3] + "...")
+
+
+def _worker_seed(
+    storage: optuna.storages.BaseStorage, study_name: str, seed: int | None, index: int | None
+) -> int:
+    """The sampler seed of a worker: from the spec seed and ``index`` alone while the
+    study has not started a trial (a fresh study with a seed is reproducible); once it
+    has, also from how many it started and fresh entropy, so a resumed or a second
+    concurrent ``run`` suggests new points instead of repeating the first run's."""
+    if index is None:
+        index = int.from_bytes(os.urandom(4), "little")
+    study_id = storage.get_study_id_from_name(study_name)
+    started = len(storage.get_all_trials(study_id, deepcopy=False, states=_STARTED))
+    words = [seed or 0, index]
+    if started:
+        words += [started, int.from_bytes(os.urandom(8), "little")]
+    return int(np.random.SeedSequence(words).generate_state(1)[0])
+
+
+_STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
 def load_study_and_spec(
@@ -52,6 +83,9 @@ def load_study_and_spec(
     The study reads and writes through ``StudyCache`` (``hpsearch.storage.cache``),
     which keeps a worker's storage time per trial small.
     """
+    problem = text_problem(study_name, "a study name", MAX_NAME_LENGTH)
+    if problem:  # PostgreSQL and MariaDB answer such a lookup with an internal error
+        raise StorageError(f"study name {_shown(study_name)}: {problem}")
     storage = _storage(storage)
     try:
         stored = storage.get_study_user_attrs(storage.get_study_id_from_name(study_name))
@@ -67,9 +101,7 @@ def load_study_and_spec(
     spec = parse_spec(stored[SPEC_ATTR], source=f"study {study_name!r}", check_environment=False)
     seed = spec.study.seed
     if spec.study.sampler != "qmc":
-        if worker_index is None:
-            worker_index = int.from_bytes(os.urandom(4), "little")
-        seed = int(np.random.SeedSequence([seed or 0, worker_index]).generate_state(1)[0])
+        seed = _worker_seed(storage, study_name, seed, worker_index)
     try:
         sampler = make_sampler(spec.study.sampler, seed=seed, spec=spec)
     except ConfigError:
@@ -101,7 +133,8 @@ def create_or_resume(
         if created is not None:
             return created, True
         # Another process created it a moment ago: resume it, once it is filled.
-    _wait_for_creator(storage, name)
+    if not _wait_for_creator(storage, name):
+        _repair_interrupted_create(storage, name, spec)
     study, stored = load_study_and_spec(storage, name)
     _check_resumable(stored, spec)
     _top_up(study, spec)
@@ -135,15 +168,43 @@ def _create(spec: StudySpec, storage: optuna.storages.BaseStorage) -> optuna.Stu
     return study
 
 
-def _wait_for_creator(storage: optuna.storages.BaseStorage, name: str) -> None:
-    """Until the study has its spec and its whole queue (or CREATOR_WAIT_SECONDS passed)."""
+def _wait_for_creator(storage: optuna.storages.BaseStorage, name: str) -> bool:
+    """Until the study has its spec and its whole queue: True. False when its creator
+    stopped (the queue has not grown for ``CREATOR_STALLED_SECONDS``: a ``create``
+    killed mid-fill) or CREATOR_WAIT_SECONDS passed."""
     deadline = time.monotonic() + CREATOR_WAIT_SECONDS
     study_id = storage.get_study_id_from_name(name)
+    last_count, last_change = -1, time.monotonic()
     while time.monotonic() < deadline:
         attrs = storage.get_study_user_attrs(study_id)
         if SPEC_ATTR in attrs and attrs.get(QUEUE_ATTR) != "filling":
-            return
+            return True
+        count = len(storage.get_all_trials(study_id, deepcopy=False))
+        if count != last_count:
+            last_count, last_change = count, time.monotonic()
+        elif time.monotonic() - last_change > CREATOR_STALLED_SECONDS:
+            return False
         time.sleep(0.2)
+    return False
+
+
+def _repair_interrupted_create(
+    storage: optuna.storages.BaseStorage, name: str, spec: StudySpec
+) -> None:
+    """A study its ``create`` left half-filled (killed mid-fill): store the spec if it
+    is missing and mark the queue full; the resume that follows tops the budget up
+    (or takes the surplus out of it) like any other, and says so."""
+    study_id = storage.get_study_id_from_name(name)
+    attrs = storage.get_study_user_attrs(study_id)
+    if SPEC_ATTR not in attrs:
+        storage.set_study_user_attr(study_id, SPEC_ATTR, spec.to_dict())
+    storage.set_study_user_attr(study_id, QUEUE_ATTR, "full")
+    log.warning(
+        "study %r was left half-created (its create stopped while filling the queue, "
+        "%d trials enqueued): repaired, the budget is topped up to the spec's",
+        name,
+        len(storage.get_all_trials(study_id, deepcopy=False)),
+    )
 
 
 def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
@@ -152,10 +213,16 @@ def counted_trials(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     their retry."""
     trials = study.get_trials(deepcopy=False)
     again = requeued((t.number, t.state, read_record(t)) for t in trials)
-    return [t for t in trials if t.number not in again]
+    return [
+        t
+        for t in trials
+        if t.number not in again and not (t.state == TrialState.FAIL and CANCELLED in t.user_attrs)
+    ]
 
 
 def _top_up(study: optuna.Study, spec: StudySpec) -> None:
+    """Make the queue hold exactly the budget: enqueue what is missing, or, for a
+    lowered ``n_trials``, take the surplus of queued trials out of it."""
     budget = spec.budget
     if budget is None:
         return
@@ -163,6 +230,8 @@ def _top_up(study: optuna.Study, spec: StudySpec) -> None:
     if missing > 0:
         points = grid_points(spec)
         enqueue_budget(study, points[budget - missing : budget], missing)
+    elif missing < 0:
+        cancel_waiting_trials(study, -missing, f"n_trials lowered to {budget}")
 
 
 def _check_resumable(stored: StudySpec, new: StudySpec) -> None:

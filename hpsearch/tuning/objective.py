@@ -162,7 +162,11 @@ class Objective:
         folds: tuple[FoldResult, ...] | None = None
         if diverged is not None and not pruned:
             where = f" in fold {histories.index(diverged)}" if cross_validated else ""
-            fail_reason = f"diverged{where} at epoch {diverged.epochs_run}: loss is NaN or infinite"
+            loss = diverged.records[-1].train_loss if diverged.records else float("nan")
+            fail_reason = (
+                f"diverged{where} at epoch {diverged.epochs_run}: training loss {loss:.3g} "
+                "(NaN, infinite, or over 1000x the untrained network's); try a smaller eta"
+            )
         elif cross_validated and not pruned:
             folds = tuple(FoldResult(self._value(h), h.best_epoch, h.epochs_run) for h in histories)
         record = TrialRecord(

@@ -104,9 +104,9 @@ def run_study(
     stops on an error anyway makes this raise ``HpsearchError`` once the others end.
     """
     # Imported here: every CLI command imports this module, and these imports cost 0.2 s.
-    from hpsearch.workers.loop import load_split
+    from hpsearch.workers.datacheck import check_against_data
 
-    load_split(spec)
+    check_against_data(spec)  # the data and the space, as validate checks them
     study, created = create_or_resume(spec, storage_url)
     if on_start is not None:
         on_start(created, snapshot(study, spec.budget))

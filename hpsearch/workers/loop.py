@@ -23,7 +23,9 @@ from hpsearch.data import Folds, Split, k_folds, split
 from hpsearch.errors import ConfigError, HpsearchError
 from hpsearch.spec.strategies import sampler_problem
 from hpsearch.spec.study_spec import StudySpec
+from hpsearch.storage.resilient import RETRY_SECONDS, is_connection_error
 from hpsearch.storage.running import heartbeat_interval, record_heartbeat
+from hpsearch.storage.stale import fail_stale_trials
 from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.tuning.objective import Objective
@@ -83,7 +85,7 @@ def run_worker(
             if deadline is not None and time.time() >= deadline:
                 break
             if stale_check.due():
-                optuna.storages.fail_stale_trials(study)
+                fail_stale_trials(study)
             trial = claim_trial(study)
             beaten = trial is not None and claim_records_heartbeat(study)
             if trial is None and spec.budget is None:
@@ -125,8 +127,14 @@ def run_worker(
             except HpsearchError as error:
                 _fail(study, trial, str(error))
             except Exception as error:  # a bug in one trial must not kill the worker
+                if is_connection_error(error):
+                    # The database stayed away past the storage's retry window: not the
+                    # trial's fault, so it is failed with a short reason and run again.
+                    log.warning("trial %d: %s", trial.number, _outage_reason(error))
+                    _give_up(study, trial, _outage_reason(error))
+                    continue
                 log.exception("trial %d raised", trial.number)
-                _fail(study, trial, f"{type(error).__name__}: {error}")
+                _fail(study, trial, _one_line(f"{type(error).__name__}: {error}"))
             report.trials += 1
     return report
 
@@ -161,17 +169,35 @@ class _Every:
         return True
 
 
-def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
-    with contextlib.suppress(optuna.exceptions.UpdateFinishedTrialError):
+def _fail(study: optuna.Study, trial: optuna.Trial, reason: str) -> bool:
+    """Fail the trial with ``reason``; False when it was already finished (another
+    worker failed it as stale, and re-queued it)."""
+    try:
         for key, value in record_attrs(TrialRecord(fail_reason=reason)).items():
             trial.set_user_attr(key, value)
         study.tell(trial, state=TrialState.FAIL)
+    except optuna.exceptions.UpdateFinishedTrialError:
+        return False
+    return True
+
+
+def _one_line(text: str, limit: int = 300) -> str:
+    """The first line of an error message, cut at ``limit`` characters (a fail_reason
+    is shown in tables; SQL errors run to several lines of statement and parameters)."""
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first if len(first) <= limit else first[: limit - 3] + "..."
+
+
+def _outage_reason(error: BaseException) -> str:
+    cause = error.__cause__ or error
+    what = _one_line(f"{type(cause).__name__}: {cause}", limit=160)
+    return f"database unreachable for over {RETRY_SECONDS:g} s ({what}); re-queued"
 
 
 def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
     with contextlib.suppress(Exception):
-        _fail(study, trial, reason)
-        requeue(study, trial)
+        if _fail(study, trial, reason):  # else its retry is queued already
+            requeue(study, trial)
 
 
 @contextlib.contextmanager

@@ -296,3 +296,17 @@ def spec_file(tmp_path: Path) -> Any:
         return str(path)
 
     return write
+
+
+@pytest.fixture
+def cluster_at(tmp_path: Path) -> Iterator[Any]:
+    """``cluster_at(url)``: a ``Cluster`` on any storage URL (e.g. a proxy's grpc://)."""
+    made: list[Cluster] = []
+
+    def make(url: str) -> Cluster:
+        made.append(Cluster(url, tmp_path))
+        return made[-1]
+
+    yield make
+    for c in made:
+        c.stop_all()

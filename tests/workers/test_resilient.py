@@ -65,3 +65,51 @@ def test_retrying_rides_out_the_drop_and_raises_bad_data(monkeypatch: pytest.Mon
     with pytest.raises(sa_exc.IntegrityError):
         bad(None)
     assert len(calls) == 1
+
+
+def test_an_outage_past_the_retry_window_fails_the_trial_in_one_line_and_requeues_it(
+    tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the storage gives up (the database stayed away longer than RETRY_SECONDS) in
+    the middle of a trial, the worker fails that trial with a one-line reason, puts it
+    back in the queue and goes on: the study still ends with its whole budget."""
+    from hpsearch.spec.study_spec import parse_spec
+    from hpsearch.study.lifecycle import counted_trials, create_or_resume, load_study_and_spec
+    from hpsearch.workers import loop
+
+    spec = parse_spec(
+        {
+            "study": {"name": "outage", "sampler": "random", "n_trials": 3, "pruner": "none"},
+            "data": {"dataset": "digits", "subset": 200, "validation": 100},
+            "training": {"epochs": 1},
+            "space": {"hidden_width": {"type": "int", "low": 10, "high": 30}},
+        }
+    )
+    url = f"sqlite:///{tmp_path / 'o.db'}"
+    create_or_resume(spec, url)
+    real = loop.Objective
+    calls = []
+
+    class FlakyDatabase(real):
+        def __call__(self, trial):
+            calls.append(trial.number)
+            if len(calls) == 1:
+                raise sa_exc.OperationalError(
+                    "UPDATE trials SET state=%(state)s\nWHERE trials.trial_id = %(id)s",
+                    {"state": "COMPLETE", "id": 1},
+                    Exception("server closed the connection unexpectedly\n\tThis probably..."),
+                )
+            return super().__call__(trial)
+
+    monkeypatch.setattr(loop, "Objective", FlakyDatabase)
+    study, spec = load_study_and_spec(url, "outage")
+    loop.run_worker(study, spec)
+    trials = study.get_trials()
+    failed = [t for t in trials if t.state == optuna.trial.TrialState.FAIL]
+    assert len(failed) == 1
+    reason = failed[0].user_attrs["fail_reason"]
+    assert "\n" not in reason and reason.startswith("database unreachable for over 120 s")
+    assert reason.endswith("re-queued") and len(reason) <= 300
+    assert [t.state.name for t in counted_trials(study)] == ["COMPLETE"] * 3
+    retry = [t for t in trials if t.params and t.number > failed[0].number]
+    assert retry and calls.count(failed[0].number) == 1

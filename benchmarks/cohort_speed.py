@@ -1,0 +1,265 @@
+"""Cohorts: net-epochs per second of K networks trained as one cohort vs one after another.
+
+Network level (one run, so the ratios are comparable on a shared machine): for each
+space (digits-quick; fashion-mnist on its 20k subset) and each K in {1, 4, 8, 16, 32},
+K configurations drawn at random from the spec's [space] are trained for a fixed
+number of epochs (no early stopping) by
+
+* ``train()``, one network after another (today's worker),
+* ``train_cohort`` (``hpsearch.nn.cohort``), all K at once,
+* PyTorch, one after another, and ``torch.func`` vmap over the members whose
+  architecture matches the first (when torch is importable; skipped cleanly if not),
+
+and the net-epochs per second of each are printed with the cohort's speed-up. A
+second table measures the price of mixed widths: a cohort of K members of widths
+drawn from the space against cohorts of equal widths (each member's own width),
+as the ratio of the mixed cohort's time to the mean of the equal-width cohorts'.
+
+    python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--spaces digits-quick,fashion-mnist]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import platform
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import optuna
+from threadpoolctl import threadpool_limits
+
+from hpsearch.nn import train
+from hpsearch.nn.cohort import CohortMember, train_cohort
+from hpsearch.spec.study_spec import StudySpec, load_spec
+from hpsearch.tuning.objective import build_network, training_options
+from hpsearch.tuning.space import suggest_params
+from hpsearch.workers.loop import load_split
+
+ROOT = Path(__file__).resolve().parent.parent
+SPACES = {
+    "digits-quick": "studies/digits-quick.toml",
+    "fashion-mnist": "studies/fashion-mnist.toml",
+}
+#: The issue's bars at K = 16: cohort net-epochs/s over sequential train().
+BARS = {"digits-quick": 6.0, "fashion-mnist": 1.5}
+DATA_SEED = 12345
+
+
+@dataclass
+class Config:
+    params: dict[str, Any]
+    seed: int
+
+
+def draw_configs(spec: StudySpec, k: int, seed: int) -> list[Config]:
+    """``k`` params dicts drawn at random from the spec's space."""
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=seed))
+    return [Config(suggest_params(study.ask(), spec), seed * 1000 + i) for i in range(k)]
+
+
+def member_for(config: Config, spec: StudySpec, data: Any, epochs: int) -> CohortMember:
+    network = build_network(config.params, spec, data.X_train.shape[1], data.n_classes, config.seed)
+    options = training_options(config.params, spec)
+    return CohortMember(
+        network=network,
+        batch_size=options["batch_size"],
+        eta=options["eta"],
+        optimizer=options["optimizer"],
+        momentum=options["momentum"],
+        l2=options["l2"],
+        l1=options["l1"],
+        input_noise=options["input_noise"],
+        seed=config.seed,
+    )
+
+
+def time_sequential(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -> float:
+    started = time.process_time()
+    for config in configs:
+        m = member_for(config, spec, data, epochs)
+        train(
+            m.network,
+            (data.X_train, data.y_train),
+            (data.X_validation, data.y_validation),
+            epochs=epochs,
+            batch_size=m.batch_size,
+            eta=m.eta,
+            optimizer=m.optimizer,
+            momentum=m.momentum,
+            l2=m.l2,
+            l1=m.l1,
+            input_noise=m.input_noise,
+            seed=m.seed,
+            data_seed=DATA_SEED,
+        )
+    return time.process_time() - started
+
+
+def time_cohort(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -> float:
+    started = time.process_time()
+    members = [member_for(c, spec, data, epochs) for c in configs]
+    train_cohort(
+        members,
+        (data.X_train, data.y_train),
+        (data.X_validation, data.y_validation),
+        epochs=epochs,
+        data_seed=DATA_SEED,
+    )
+    return time.process_time() - started
+
+
+def with_width(configs: list[Config], width: int) -> list[Config]:
+    return [Config({**c.params, "hidden_width": width}, c.seed) for c in configs]
+
+
+def torch_times(
+    configs: list[Config], spec: StudySpec, data: Any, epochs: int
+) -> tuple[float | None, float | None, int]:
+    """(sequential seconds, vmap seconds for the members matching the first's
+    architecture, how many matched); (None, None, 0) without torch."""
+    try:
+        import torch
+        from torch.func import functional_call, grad, stack_module_state, vmap
+    except ImportError:
+        return None, None, 0
+    torch.set_num_threads(1)
+    X = torch.from_numpy(np.ascontiguousarray(data.X_train, dtype=np.float32))
+    y = torch.from_numpy(data.y_train.astype(np.int64))
+    n = len(X)
+
+    def model(params: dict[str, Any]) -> torch.nn.Module:
+        sizes = [X.shape[1]] + [int(params["hidden_width"])] * int(params["hidden_layers"])
+        act = {"relu": torch.nn.ReLU, "tanh": torch.nn.Tanh, "sigmoid": torch.nn.Sigmoid}.get(
+            params["activation"], torch.nn.ReLU
+        )
+        layers: list[torch.nn.Module] = []
+        for a, b in itertools.pairwise(sizes):
+            layers += [torch.nn.Linear(a, b), act(), torch.nn.Dropout(float(params["dropout"]))]
+        layers.append(torch.nn.Linear(sizes[-1], data.n_classes))
+        return torch.nn.Sequential(*layers)
+
+    loss_fn = torch.nn.CrossEntropyLoss()
+    started = time.process_time()
+    for config in configs:
+        net = model(config.params)
+        opt = torch.optim.SGD(
+            net.parameters(),
+            lr=float(config.params["eta"]),
+            weight_decay=float(config.params["lambda"]) / n,
+        )
+        bs = int(config.params["batch_size"])
+        for _ in range(epochs):
+            order = torch.randperm(n)
+            for s in range(0, n, bs):
+                idx = order[s : s + bs]
+                opt.zero_grad()
+                loss_fn(net(X[idx]), y[idx]).backward()
+                opt.step()
+    sequential = time.process_time() - started
+    first = configs[0].params
+    same = [
+        c
+        for c in configs
+        if all(
+            c.params[k] == first[k]
+            for k in ("hidden_width", "hidden_layers", "activation", "batch_size")
+        )
+    ]
+    models = [model(c.params).eval() for c in same]  # vmap: dropout off
+    params, buffers = stack_module_state(models)
+    base = model(first).to("meta")
+
+    def loss_of(p: dict[str, Any], b: dict[str, Any], xb: Any, yb: Any) -> Any:
+        return loss_fn(functional_call(base, (p, b), (xb,)), yb)
+
+    step = vmap(grad(loss_of), in_dims=(0, 0, None, None))
+    etas = torch.tensor([float(c.params["eta"]) for c in same])
+    bs = int(first["batch_size"])
+    started = time.process_time()
+    for _ in range(epochs):
+        order = torch.randperm(n)
+        for s in range(0, n, bs):
+            idx = order[s : s + bs]
+            grads = step(params, buffers, X[idx], y[idx])
+            with torch.no_grad():
+                for name in params:
+                    shape = (-1,) + (1,) * (params[name].dim() - 1)
+                    params[name] -= etas.view(shape) * grads[name]
+    return sequential, time.process_time() - started, len(same)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--ks", default="1,4,8,16,32")
+    parser.add_argument("--spaces", default="digits-quick,fashion-mnist")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--no-widths", action="store_true")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads for both sides (default 1: a worker of --jobs 2)",
+    )
+    args = parser.parse_args()
+    threadpool_limits(args.threads)
+    ks = [int(k) for k in args.ks.split(",")]
+    print(
+        f"# cohort_speed: {platform.node()} {platform.processor() or platform.machine()}, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}; epochs {args.epochs}; BLAS threads {args.threads}; "
+        "CPU seconds (process_time) of this process, ratios within one run"
+    )
+    for name in args.spaces.split(","):
+        spec = load_spec(ROOT / SPACES[name])
+        try:
+            data, _ = load_split(spec)
+        except Exception as exc:
+            print(f"\n## {name}: skipped ({exc})")
+            continue
+        print(f"\n## {name} space: {len(data.X_train)} training rows, {args.epochs} epochs")
+        print(
+            f"{'K':>3} {'train() net-ep/s':>17} {'cohort net-ep/s':>16} {'speed-up':>9} "
+            f"{'torch seq':>10} {'torch vmap (n)':>15}"
+        )
+        for k in ks:
+            configs = draw_configs(spec, k, args.seed + k)
+            seq = time_sequential(configs, spec, data, args.epochs)
+            coh = time_cohort(configs, spec, data, args.epochs)
+            torch_seq = torch_vmap = None
+            matched = 0
+            if not args.no_torch:
+                torch_seq, torch_vmap, matched = torch_times(configs, spec, data, args.epochs)
+            rate = k * args.epochs
+            line = f"{k:>3} {rate / seq:>17.1f} {rate / coh:>16.1f} {seq / coh:>8.2f}x"
+            if torch_seq is not None and torch_vmap is not None:
+                line += f" {rate / torch_seq:>10.1f} {matched * args.epochs / torch_vmap:>10.1f} ({matched})"
+            else:
+                line += f" {'n/a':>10} {'n/a':>15}"
+            if k == 16:
+                bar = BARS[name]
+                line += f"   bar >= {bar}x: {'met' if seq / coh >= bar else 'NOT met'}"
+            print(line, flush=True)
+        if args.no_widths:
+            continue
+        k = 8
+        configs = draw_configs(spec, k, args.seed + 100)
+        mixed = time_cohort(configs, spec, data, args.epochs)
+        equal = [
+            time_cohort(with_width(configs, int(c.params["hidden_width"])), spec, data, args.epochs)
+            for c in configs
+        ]
+        widths = sorted(int(c.params["hidden_width"]) for c in configs)
+        print(
+            f"mixed widths {widths}: cohort {mixed:.3f} s; mean of equal-width cohorts "
+            f"{np.mean(equal):.3f} s; ratio {mixed / np.mean(equal):.2f} (bar <= 1.5)"
+        )
+
+
+if __name__ == "__main__":
+    main()
