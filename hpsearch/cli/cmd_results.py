@@ -12,11 +12,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hpsearch.cli import cli
 from hpsearch.cli.console import Verbosity, make_console, note
 from hpsearch.cli.formats import emit, format_option
-from hpsearch.cli.options import check_output_path, output_path_option, storage_option
+from hpsearch.cli.options import check_output_path, open_reader, output_path_option, storage_option
 from hpsearch.cli.tables import compare_records, compare_table, per_class_table
 from hpsearch.errors import ConfigError
 from hpsearch.results.export import FORMATS, render_export, write_export
-from hpsearch.storage.urls import open_storage
 from hpsearch.study.lifecycle import load_study_and_spec
 
 
@@ -50,7 +49,7 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
         raise ConfigError(
             "export writes to a file: give -o FILE (or -o - for the terminal, or pipe it)"
         )
-    study, spec = load_study_and_spec(open_storage(storage, create=False), study_name)
+    study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
     if output is None or output == "-":
         click.echo(render_export(study, spec, fmt), nl=False)
         return
@@ -107,7 +106,7 @@ def retrain(
 
     if output == "-":
         raise ConfigError("retrain -o: give a file name for the model ('-' is not one)")
-    study, spec = load_study_and_spec(open_storage(storage, create=False), study_name)
+    study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
     chosen = choose_trial(study, trial_number)  # fail fast, before loading data
     total = epochs or spec.training.epochs
     networks = f"{ensemble} networks, " if ensemble > 1 else ""
@@ -251,7 +250,7 @@ def compare(study_names: tuple[str, ...], storage: str, plot: str | None, fmt: s
 
     if plot is not None:
         check_output_path(plot, what="plot")
-    rows = compare_studies(open_storage(storage, create=False), list(study_names))
+    rows = compare_studies(open_reader(storage, *study_names), list(study_names))
     emit(fmt, compare_records(rows), lambda width: compare_table(rows, width))
     if plot is not None:
         note(f"plot written to {escape(str(plot_comparison(rows, plot)))}")

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hpsearch.cli import INTERRUPTED, cli
 from hpsearch.cli.console import Verbosity, make_console, note
 from hpsearch.cli.formats import emit, format_option
-from hpsearch.cli.options import spec_overrides, storage_option
+from hpsearch.cli.options import open_reader, spec_overrides, storage_option
 from hpsearch.cli.tables import (
     STATUS_SORTS,
     TRIAL_SORTS,
@@ -224,7 +224,7 @@ def trials(
     fmt: str,
 ) -> None:
     """Table of a study's trials: params, value, state, epochs, seconds, stop reason."""
-    study, spec = load_study_and_spec(open_storage(storage, create=False), study_name)
+    study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
     records = trial_records(study, states={s.upper() for s in state}, sort=sort, limit=limit)
     total = len(study.get_trials(deepcopy=False))
     shown = f" ({len(records)} of {total})" if len(records) < total else ""
@@ -246,7 +246,7 @@ def trials(
 @format_option
 def best(study_name: str, storage: str, limit: int, fmt: str) -> None:
     """The best trials of a study and the best parameters."""
-    study, _ = load_study_and_spec(open_storage(storage, create=False), study_name)
+    study, _ = load_study_and_spec(open_reader(storage, study_name), study_name)
     records = best_records(study, limit)
     title = _best_title(study.study_name)
     emit(fmt, records, lambda width: best_table(records, width, title=title))
@@ -262,7 +262,7 @@ def _best_title(name: str) -> str:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 def delete(study_name: str, storage: str, yes: bool) -> None:
     """Delete a study and all its trials (asks first)."""
-    opened = open_storage(storage, create=False)
+    opened = open_reader(storage, study_name)
     question = f"Delete study {study_name!r} and all its trials from {describe_url(storage)}?"
     if not yes and not click.confirm(question):
         click.echo(f"aborted: study {study_name!r} was not deleted", err=True)

@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import click
+import optuna
 
 from hpsearch.errors import ConfigError
 from hpsearch.spec.strategies import SAMPLER_NAMES
-from hpsearch.storage.urls import resolve_storage_url, storage_origin
+from hpsearch.storage.urls import open_storage, resolve_storage_url, storage_origin
+from hpsearch.study.lifecycle import check_study_name
 
 
 class StorageOrigin:
@@ -34,6 +36,14 @@ storage_option = click.option(
     help="Database URL, or grpc://HOST:PORT of an `hpsearch proxy` (default: env "
     "HPSEARCH_STORAGE, else sqlite:///hpsearch.db); postgres:// means postgresql+psycopg://.",
 )
+
+
+def open_reader(url: str, *names: str) -> optuna.storages.BaseStorage:
+    """The storage of a command that only uses existing studies: the study names are
+    checked first, and a missing storage is an error, never a new file."""
+    for name in names:
+        check_study_name(name)
+    return open_storage(url, create=False)
 
 
 def check_output_path(path: str, *, what: str = "output") -> Path:

@@ -170,8 +170,8 @@ def open_storage(
         ) from None
     if read_only or not create:
         path = sqlite_file(url)
-        if path is not None and not path.exists():
-            raise StorageError(f"no storage at {describe_url(url)} (no such file)")
+        if path is not None:
+            _check_sqlite_readable(path, url)
         _require_optuna_tables(url)
     if read_only:
         return open_read_only(url, mask_url(url))
@@ -314,6 +314,26 @@ def _prepare_sqlite(database: str | None) -> None:
                 time.sleep(0.05)
     finally:
         connection.close()
+
+
+def _check_sqlite_readable(path: Path, url: str) -> None:
+    """A reader's checks of a SQLite file, read-only: it exists, is a file, is SQLite."""
+    if not path.exists():
+        raise StorageError(
+            f"no storage at {describe_url(url)}: cannot open SQLite database {path}: no such file"
+        )
+    if path.is_dir():
+        raise StorageError(f"cannot open SQLite database {path}: it is a folder, not a file")
+    try:
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=5)
+        try:
+            connection.execute("PRAGMA schema_version").fetchone()
+        finally:
+            connection.close()
+    except sqlite3.Error as error:
+        raise StorageError(
+            f"cannot open SQLite database {path}: {error} (expected a SQLite database file)"
+        ) from None
 
 
 def _require_optuna_tables(url: str) -> None:
