@@ -242,7 +242,7 @@ def test_nan_in_curves_is_sent_as_null(tmp_path: Path) -> None:
 
 def test_missing_sqlite_file_is_a_clear_error_and_not_created(tmp_path: Path) -> None:
     path = tmp_path / "missing.db"
-    with pytest.raises(StorageError, match="no SQLite database"):
+    with pytest.raises(StorageError, match=f"no storage at sqlite:///{path}"):
         create_app(f"sqlite:///{path}")
     assert not path.exists()
 

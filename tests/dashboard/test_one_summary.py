@@ -82,9 +82,15 @@ def test_status_and_dashboard_agree_on_requeued_trials(
     assert listed["total_epochs"] == cli["total_epochs"] == page["total_epochs"]
 
     monkeypatch.setenv("COLUMNS", "250")
+    assert main(["status", "--storage", url, "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    for key in ("counts", "n_trials", "requeued", "best_value", "last_activity"):
+        assert shown[key] == cli[key], key
+    assert shown["failed"] == 3  # the failure that counts and the 2 re-queued ones
     assert main(["status", "--storage", url]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "requeued" in x)
-    assert re.search(r"complete 2, fail 1, waiting 2 / 5", line), line
+    # done (finished / budget), complete, pruned, failed, running, waiting
+    assert re.search(r"│ +3/5 │ +2 │ +0 │ +3 │ +0 │ +2 │", line), line
 
 
 def test_one_date_format_in_export_cli_and_dashboard(

@@ -117,7 +117,7 @@ def test_cli_refuses_public_bind_without_token(
 
 def test_cli_reports_a_missing_storage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["dashboard", "--storage", f"sqlite:///{tmp_path}/none.db", "--port", "0"]) == 1
-    assert "no SQLite database" in capsys.readouterr().err
+    assert f"no storage at sqlite:///{tmp_path}/none.db" in capsys.readouterr().err
 
 
 def test_storage_url_precedence(monkeypatch: pytest.MonkeyPatch) -> None:
