@@ -1,21 +1,30 @@
-"""Seconds the dashboard's study-page API takes on a 5,000-trial study.
+"""Seconds the dashboard's study-page API takes on a 100,000-trial study, and its memory.
 
-Builds the study in a temporary SQLite file (5,000 trials, ~20-epoch histories with
-per-layer gradient norms, as the objective stores them; bulk-inserted in a few
-seconds), then times, in-process through Flask's test client:
+Builds the study in an SQLite file (100,000 finished trials with ~20-epoch curves and
+per-layer gradient norms, as the objective stores them, plus 4 running; bulk-inserted
+with NumPy and executemany by ``tests/dashboard/big_fakes.py``, ~1 min), then times, in
+process through Flask's test client with ``Accept-Encoding: gzip`` as a browser sends:
 
 - ``GET /api/studies`` (the studies list),
-- ``GET /api/studies/<name>`` cold (first request of a fresh app) and warm (finished
-  trials cached in memory), the one the study page needs before it draws,
+- ``GET /api/studies/<name>`` cold (first request of a fresh app: every trial read and
+  encoded) and warm (finished trials cached and already encoded), the study page's
+  first data, which it needs before it draws,
 - ``GET /api/studies/<name>/curves`` for 5 trials, ``GET .../trials/<n>``,
-- ``GET /api/studies/<name>/importances`` cold and cached (fetched after the page drew).
+- ``GET /api/studies/<name>/importances`` cold and cached (fetched after the page drew),
 
-    python benchmarks/dashboard_api.py [--trials 5000] [--repeats 3]
+and the dashboard process's memory (peak and current resident set) after them.
+
+    python benchmarks/dashboard_api.py [--trials 100000] [--repeats 3] [--db PATH]
+
+``--db PATH`` keeps the built database there and reuses it on the next run.
 """
 
 from __future__ import annotations
 
 import argparse
+import gzip
+import os
+import resource
 import statistics
 import sys
 import tempfile
@@ -25,42 +34,61 @@ from pathlib import Path
 import optuna
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "tests" / "dashboard"))
-from dashboard_fakes import add_study
+from big_fakes import big_study
 
 from hpsearch.dashboard import create_app
 
 NAME = "big"
+GZIP = {"Accept-Encoding": "gzip, deflate"}
 
 
-def timed(client, path: str) -> tuple[float, int]:  # type: ignore[no-untyped-def]
+def timed(client, path: str) -> tuple[float, int, int]:  # type: ignore[no-untyped-def]
+    """Seconds, bytes sent and bytes after decompression for one GET."""
     start = time.perf_counter()
-    response = client.get(path)
+    response = client.get(path, headers=GZIP)
     elapsed = time.perf_counter() - start
     assert response.status_code == 200, (path, response.status_code)
-    return elapsed, len(response.data)
+    body = response.data
+    plain = gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
+    return elapsed, len(body), len(plain)
+
+
+def rss_mb() -> tuple[float, float]:
+    """(peak, current) resident set of this process in MB."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    current = peak
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                current = int(line.split()[1]) / 1024
+    return peak, current
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--trials", type=int, default=5000)
+    parser.add_argument("--trials", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--db", type=Path, default=None, help="keep/reuse the database here")
     args = parser.parse_args()
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     with tempfile.TemporaryDirectory() as tmp:
-        url = f"sqlite:///{tmp}/bench.db"
-        start = time.perf_counter()
-        add_study(url, NAME, n_trials=args.trials, running=4, bulk=True)
-        size = Path(tmp, "bench.db").stat().st_size / 1e6
-        print(
-            f"created {args.trials} trials + 4 running in {time.perf_counter() - start:.1f} s "
-            f"({size:.0f} MB SQLite)"
-        )
-        colds, warms, sizes = [], [], 0
+        path = args.db or Path(tmp, "bench.db")
+        url = f"sqlite:///{path}"
+        if not path.exists():
+            start = time.perf_counter()
+            big_study(url, NAME, n_trials=args.trials, running=4)
+            print(
+                f"created {args.trials} trials + 4 running in {time.perf_counter() - start:.1f} s"
+            )
+        print(f"database {path.stat().st_size / 1e6:.0f} MB SQLite; load average {os.getloadavg()}")
+        before = rss_mb()[1]
+        colds, warms = [], []
         for _ in range(args.repeats):
             client = create_app(url).test_client()  # a fresh app: nothing cached
-            cold, sizes = timed(client, f"/api/studies/{NAME}")
+            cold, sent, plain = timed(client, f"/api/studies/{NAME}")
             colds.append(cold)
-            warms.append(timed(client, f"/api/studies/{NAME}")[0])
+            warms.append(min(timed(client, f"/api/studies/{NAME}")[0] for _ in range(3)))
         rows = [
             ("GET /api/studies", timed(client, "/api/studies")[0]),
             (f"GET /api/studies/{NAME}  cold (median of {args.repeats})", statistics.median(colds)),
@@ -70,7 +98,7 @@ def main() -> None:
                 timed(client, f"/api/studies/{NAME}/curves?trials=0,1,2,3,4")[0],
             ),
             (
-                "GET .../trials/4999",
+                f"GET .../trials/{args.trials - 1}",
                 timed(client, f"/api/studies/{NAME}/trials/{args.trials - 1}")[0],
             ),
             ("GET .../importances  cold", timed(client, f"/api/studies/{NAME}/importances")[0]),
@@ -78,9 +106,15 @@ def main() -> None:
         ]
         for label, seconds in rows:
             print(f"{label:<52} {seconds * 1000:8.0f} ms")
+        peak, current = rss_mb()
         print(
             f"study page API: {args.trials} trials, cold {statistics.median(colds):.3f} s, "
-            f"warm {statistics.median(warms):.3f} s, {sizes / 1e6:.1f} MB JSON"
+            f"warm {statistics.median(warms):.3f} s, {sent / 1e6:.1f} MB gzip "
+            f"({plain / 1e6:.1f} MB JSON)"
+        )
+        print(
+            f"dashboard process memory: {current:.0f} MB resident now, {peak:.0f} MB peak "
+            f"({before:.0f} MB before the first app; {args.repeats} apps were created)"
         )
 
 

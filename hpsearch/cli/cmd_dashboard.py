@@ -5,16 +5,12 @@ from __future__ import annotations
 import click
 
 from hpsearch.cli import cli
+from hpsearch.cli.options import storage_option
 from hpsearch.errors import ConfigError
 
 
 @cli.command()
-@click.option(
-    "--storage",
-    default=None,
-    metavar="URL",
-    help="Study storage URL [default: $HPSEARCH_STORAGE, else sqlite:///hpsearch.db].",
-)
+@storage_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
@@ -24,7 +20,7 @@ from hpsearch.errors import ConfigError
     help="Required by every page and API call [env HPSEARCH_DASHBOARD_TOKEN]; "
     "needed to bind a non-loopback --host.",
 )
-def dashboard(storage: str | None, host: str, port: int, token: str | None) -> None:
+def dashboard(storage: str, host: str, port: int, token: str | None) -> None:
     """Serve the web dashboard: studies, trials, curves, comparisons (read-only).
 
     It binds 127.0.0.1 by default; binding any other address requires a token.
@@ -32,7 +28,6 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
     try:  # Flask and plotly are an optional extra: import them only here
         from hpsearch.dashboard import serve
         from hpsearch.dashboard.auth import check_bind
-        from hpsearch.dashboard.storage import resolve_storage_url
     except ImportError as error:
         raise ConfigError(
             f"the dashboard needs the 'dashboard' extra ({error.name} is missing): "
@@ -40,4 +35,4 @@ def dashboard(storage: str | None, host: str, port: int, token: str | None) -> N
         ) from None
 
     check_bind(host, token)  # before opening the storage: the clearer error first
-    serve(resolve_storage_url(storage), host, port, token)
+    serve(storage, host, port, token)

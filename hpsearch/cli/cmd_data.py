@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
+from hpsearch.cli.layout import Col, fit_table
 
 
 def _console() -> Console:
@@ -27,19 +28,19 @@ def list_datasets() -> None:
     """List the built-in datasets, whether each is available and where it comes from."""
     from hpsearch.data import describe_sources
 
-    table = Table(title="datasets")
-    for column in ("name", "available", "from", "location", "description"):
-        table.add_column(column, overflow="fold")
-    for info in describe_sources():
-        table.add_row(
-            info.name,
-            "yes" if info.available else "no",
-            info.origin,
-            info.location,
-            info.description,
-        )
+    columns = [
+        Col("name", priority=100),
+        Col("available", "ok", priority=90),
+        Col("from", priority=50, wrap=True),
+        Col("location", "where", priority=30, wrap=True),
+        Col("description", priority=40, wrap=True),
+    ]
+    rows = [
+        [info.name, "yes" if info.available else "no", info.origin, info.location, info.description]
+        for info in describe_sources()
+    ]
     console = _console()
-    console.print(table)
+    console.print(fit_table(columns, rows, console.width, title="datasets"))
     console.print(
         "Also: npz:PATH (arrays X_train, y_train, X_test, y_test, or X, y) and "
         "csv:PATH (option label=COLUMN). `hpsearch data fetch NAME` downloads a missing one."

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from hpsearch.cli import cli
-from hpsearch.cli.console import make_console
-from hpsearch.cli.options import storage_option
-from hpsearch.cli.tables import compare_table, per_class_table
+from hpsearch.cli.console import Verbosity, make_console, note
+from hpsearch.cli.formats import emit, format_option
+from hpsearch.cli.options import check_output_path, open_reader, output_path_option, storage_option
+from hpsearch.cli.tables import compare_records, compare_table, per_class_table
+from hpsearch.errors import ConfigError
 from hpsearch.results.export import FORMATS, render_export, write_export
-from hpsearch.storage.urls import resolve_storage_url
 from hpsearch.study.lifecycle import load_study_and_spec
 
 
 def _console() -> Console:
-    # A wide virtual terminal when piped, so tables are not folded.
+    # COLUMNS (else a wide virtual terminal) when piped, so tables are not folded.
     return make_console()
 
 
@@ -26,29 +29,35 @@ def _console() -> Console:
 @storage_option
 @click.option(
     "--format",
+    "-f",
     "fmt",
     type=click.Choice(FORMATS),
     default="csv",
     show_default=True,
     help="csv: one flat row per trial; json: also learning curves and the spec.",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write to this file instead of standard output.",
+@output_path_option(
+    "Write to FILE; '-' writes to standard output (the default only when it is not a "
+    "terminal: a pipe or a file).",
 )
-def export(study_name: str, storage: str | None, fmt: str, output: str | None) -> None:
-    """Export a study's trials: params, value, state, times, epochs, stop reason, worker."""
-    study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
-    if output is None:
+def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
+    """Export a study's trials: params, value, state, times, epochs, stop reason, worker.
+
+    Writes to -o FILE, or to standard output with -o - or when it is piped.
+    """
+    if output is None and sys.stdout.isatty():
+        raise ConfigError(
+            "export writes to a file: give -o FILE (or -o - for the terminal, or pipe it)"
+        )
+    study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
+    if output is None or output == "-":
         click.echo(render_export(study, spec, fmt), nl=False)
         return
     path = write_export(study, spec, fmt, output)
-    click.echo(
-        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of {study_name!r} to {path}",
-        err=True,
+    note(
+        f"exported {len(study.get_trials(deepcopy=False))} trial(s) of "
+        f"{escape(repr(study_name))} to {escape(str(path))}",
+        stderr=True,
     )
 
 
@@ -62,13 +71,7 @@ def export(study_name: str, storage: str | None, fmt: str, output: str | None) -
     default=None,
     help="Retrain this trial's params (default: the best complete trial).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Where to save the model (default: models/STUDY-trialN.npz).",
-)
+@output_path_option("Where to save the model (default: models/STUDY-trialN.npz).", what="model")
 @click.option(
     "--epochs",
     type=click.IntRange(min=1),
@@ -85,7 +88,7 @@ def export(study_name: str, storage: str | None, fmt: str, output: str | None) -
 )
 def retrain(
     study_name: str,
-    storage: str | None,
+    storage: str,
     trial_number: int | None,
     output: str | None,
     epochs: int | None,
@@ -101,7 +104,9 @@ def retrain(
     from hpsearch.results.retrain import choose_trial
     from hpsearch.results.retrain import retrain as run_retrain
 
-    study, spec = load_study_and_spec(resolve_storage_url(storage), study_name)
+    if output == "-":
+        raise ConfigError("retrain -o: give a file name for the model ('-' is not one)")
+    study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
     chosen = choose_trial(study, trial_number)  # fail fast, before loading data
     total = epochs or spec.training.epochs
     networks = f"{ensemble} networks, " if ensemble > 1 else ""
@@ -117,6 +122,7 @@ def retrain(
         TextColumn("validation accuracy {task.fields[accuracy]}"),
         TimeElapsedColumn(),
         console=console,
+        disable=Verbosity.quiet(),
     ) as bar:
         # Shown once the first network starts: an error before that shows no empty bar.
         task = bar.add_task("epochs", total=total, accuracy="-", visible=False)
@@ -193,13 +199,7 @@ def retrain(
     default=None,
     help="Deskew the images (default: as the model was trained, from MODEL.json).",
 )
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    default=None,
-    help="Write one CSV row per example (true, predicted, confidence).",
-)
+@output_path_option("Write one CSV row per example (true, predicted, confidence).")
 def predict(
     model_path: str,
     data_name: str,
@@ -213,11 +213,15 @@ def predict(
     from hpsearch.results.predict import predict as run_predict
     from hpsearch.results.predict import write_predictions
 
+    if output == "-":
+        raise ConfigError("predict -o: give a file name ('-' is not one)")
     prediction = run_predict(
         model_path, data_name, split=split, standardize=standardize, deskew=deskew
     )
     console.print(
-        per_class_table(prediction.per_class(), f"{data_name} {split} set: per-class accuracy")
+        per_class_table(
+            prediction.per_class(), f"{data_name} {split} set: per-class accuracy", console.width
+        )
     )
     correct = int((prediction.labels == prediction.predicted).sum())
     console.print(
@@ -238,13 +242,15 @@ def predict(
     default=None,
     help="Also write a PNG: best so far vs cumulative epochs and vs wall time.",
 )
-def compare(study_names: tuple[str, ...], storage: str | None, plot: str | None) -> None:
+@format_option
+def compare(study_names: tuple[str, ...], storage: str, plot: str | None, fmt: str) -> None:
     """Compare studies: best value, trials, epochs, wall time, and the epochs each
     needed to reach every other study's best."""
-    console = _console()
     from hpsearch.results.compare import compare_studies, plot_comparison
 
-    rows = compare_studies(resolve_storage_url(storage), list(study_names))
-    console.print(compare_table(rows))
     if plot is not None:
-        console.print(f"plot written to {plot_comparison(rows, plot)}")
+        check_output_path(plot, what="plot")
+    rows = compare_studies(open_reader(storage, *study_names), list(study_names))
+    emit(fmt, compare_records(rows), lambda width: compare_table(rows, width))
+    if plot is not None:
+        note(f"plot written to {escape(str(plot_comparison(rows, plot)))}")

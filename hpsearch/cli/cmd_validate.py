@@ -10,6 +10,7 @@ from rich.table import Table
 
 from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
+from hpsearch.cli.layout import Col, fit_table
 from hpsearch.spec.hyperparams import HYPERPARAMETERS
 from hpsearch.spec.study_spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
 from hpsearch.tuning.space import distribution_for
@@ -31,7 +32,7 @@ def validate(spec: Path) -> None:
     if note:
         console.print(note)
     console.print(_summary(loaded))
-    console.print(_space_table(loaded))
+    console.print(_space_table(loaded, console.width))
 
 
 def _budget(spec: StudySpec) -> str:
@@ -75,11 +76,13 @@ def _preprocessing(d: DataSection) -> str:
     return ", then ".join(steps) if steps else "none"
 
 
-def _space_table(spec: StudySpec) -> Table:
-    table = Table(title="search space")
-    table.add_column("hyperparameter")
-    table.add_column("how")
-    table.add_column("values")
+def _space_table(spec: StudySpec, width: int) -> Table:
+    columns = [
+        Col("hyperparameter", "name", priority=100),
+        Col("how", priority=90, wrap=True),
+        Col("values", priority=95, wrap=True),
+    ]
+    rows = []
     for name in HYPERPARAMETER_NAMES:
         dist = distribution_for(spec, name)
         if spec.grid is not None and name in spec.grid:
@@ -92,5 +95,5 @@ def _space_table(spec: StudySpec) -> Table:
             how, values = "default", repr(HYPERPARAMETERS[name].default)
         if name == "momentum" and how in ("searched", "grid"):
             how += " (momentum/nesterov only)"
-        table.add_row(name, how, values)
-    return table
+        rows.append([name, how, values])
+    return fit_table(columns, rows, width, title="search space")

@@ -2,7 +2,7 @@
 
 GET /api/info                                  storage (password masked), versions
 GET /api/studies                               every study: spec fields, counts, best, activity
-GET /api/studies/<name>                        one study: spec, totals, best, progress, trials
+GET /api/studies/<name>                        one study: spec, budget, workers, progress, trials
 GET /api/studies/<name>/importances            parameter importances (cached) or a message
 GET /api/studies/<name>/curves?trials=1,2      learning curves of chosen trials (max 20)
 GET /api/studies/<name>/trials/<number>        one trial: params, curves, diagnostics
@@ -16,22 +16,19 @@ from typing import Any
 
 import optuna
 from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
 
+from hpsearch.dashboard.compress import accepts_gzip
 from hpsearch.dashboard.queries import DashboardReader, NotFound
-from hpsearch.dashboard.series import (
-    best_row,
-    curve,
-    progress,
-    study_summary,
-    totals,
-    trial_detail,
-    trial_rows,
-)
+from hpsearch.dashboard.series import best_row, curve, progress, study_summary, totals, trial_detail
+from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.results.dates import iso_utc
-from hpsearch.study.lifecycle import SPEC_ATTR
+from hpsearch.storage.explain import explain, is_storage_failure
 
 MAX_CURVES = 20
 MAX_COMPARE = 10
+# Optuna stores trial numbers as SQL integers; larger ones cannot be in any study.
+MAX_TRIAL_NUMBER = 2**63 - 1
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
@@ -65,6 +62,29 @@ def _not_found(error: NotFound) -> Response:
 @api.errorhandler(ValueError)
 def _bad_request(error: ValueError) -> Response:
     return _json({"error": str(error)}, 400)
+
+
+@api.errorhandler(HTTPException)
+def _http_error(error: HTTPException) -> Response:
+    return _json({"error": error.description or error.name}, error.code or 500)
+
+
+@api.errorhandler(Exception)
+def _server_error(error: Exception) -> Response:
+    """Any other failure as JSON, never an HTML page: 503 when the database cannot be read."""
+    current_app.logger.exception("dashboard API error on %s", request.path)
+    reason = explain(error)
+    if is_storage_failure(error):
+        storage = current_app.config["HPSEARCH_STORAGE_DISPLAY"]
+        return _json({"error": f"the storage {storage} cannot be read: {reason}"}, 503)
+    return _json({"error": f"internal error: {type(error).__name__}: {reason}"}, 500)
+
+
+def check_number(number: int) -> int:
+    """``number`` when it can be a trial number, else ``NotFound`` (not an overflow)."""
+    if not 0 <= number <= MAX_TRIAL_NUMBER:
+        raise NotFound(f"no trial number {number} in this study")
+    return number
 
 
 @api.get("/info")
@@ -103,43 +123,42 @@ def curves(name: str) -> Response:
 def trial(name: str, number: int) -> Response:
     reader = _reader()
     study = reader.study(name)
-    detail = trial_detail(reader.trial(study.study_id, number), study.user_attrs)
+    detail = trial_detail(
+        reader.trial(study.study_id, check_number(number)),
+        study.user_attrs,
+        study=name,
+        storage=current_app.config["HPSEARCH_STORAGE_DISPLAY"],
+    )
     return _json({"study": name, "direction": study.direction.name.lower(), **detail})
 
 
 @api.get("/studies/<path:name>")
 def study(name: str) -> Response:
+    """The study page's data in one response (see ``study_page``): gzipped when accepted."""
     reader = _reader()
     info = reader.study(name)
     rows = reader.trials(info.study_id)
-    facts = reader.facts(info.study_id, rows)
-    now = _now()
-    summary = study_summary(info, facts)
-    param_names = sorted({p for r in rows for p in r.params})
-    return _json(
-        {
-            **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
-            "metric": summary["metric"],
-            "spec": info.user_attrs.get(SPEC_ATTR),
-            "retrain": summary["retrain"],
-            **totals(facts, now),
-            "best": best_row(rows, info.maximize),
-            "progress": progress(facts, info.maximize),
-            "param_names": param_names,
-            "running": [r.number for r in rows if r.state.name == "RUNNING"],
-            "trials": trial_rows(rows, facts, now),
-            "now": iso_utc(now),
-        }
-    )
+    pages: StudyPages = current_app.extensions["hpsearch_study_pages"]
+    zipped = accepts_gzip()
+    body = pages.response(info, rows, reader.facts(info.study_id, rows), _now(), gzip=zipped)
+    response = Response(body, mimetype="application/json")
+    if zipped:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    return response
 
 
 @api.get("/compare")
 def compare() -> Response:
     names = list(dict.fromkeys(request.args.getlist("study")))[:MAX_COMPARE]
     reader = _reader()
-    now, out = _now(), []
+    now, out, missing = _now(), [], []
     for name in names:
-        info = reader.study(name)
+        try:
+            info = reader.study(name)
+        except NotFound:
+            missing.append(name)  # the others are still compared
+            continue
         rows = reader.trials(info.study_id)
         facts = reader.facts(info.study_id, rows)
         best = best_row(rows, info.maximize)
@@ -152,13 +171,16 @@ def compare() -> Response:
                 "progress": progress(facts, info.maximize),
             }
         )
-    return _json({"studies": out, "now": iso_utc(now)})
+    return _json({"studies": out, "missing": missing, "now": iso_utc(now)})
 
 
 def _numbers(text: str) -> list[int]:
     """``"3,1,3"`` -> ``[3, 1]``: trial numbers, unique, at most ``MAX_CURVES``."""
+    problem = f"trials must be comma-separated trial numbers (0 to {MAX_TRIAL_NUMBER}), got"
     try:
         numbers = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
-        raise ValueError(f"trials must be comma-separated trial numbers, got {text!r}") from None
+        raise ValueError(f"{problem} {text[:100]!r}") from None
+    if any(not 0 <= n <= MAX_TRIAL_NUMBER for n in numbers):
+        raise ValueError(f"{problem} {text[:100]!r}")
     return list(dict.fromkeys(numbers))[:MAX_CURVES]

@@ -6,15 +6,17 @@ import json
 import logging
 from typing import Any
 
-from flask import Flask
+from flask import Flask, Response, jsonify, request
 from flask.json.provider import DefaultJSONProvider
-from werkzeug.serving import make_server
+from werkzeug.exceptions import HTTPException
+from werkzeug.serving import WSGIRequestHandler, make_server
 
-from hpsearch.dashboard import auth
+from hpsearch.dashboard import auth, compress
 from hpsearch.dashboard.api import api
 from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import DashboardReader
 from hpsearch.dashboard.storage import mask_url
+from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.results.export import json_safe
 from hpsearch.storage.urls import open_storage
 
@@ -47,10 +49,29 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     app.config["HPSEARCH_STORAGE_DISPLAY"] = mask_url(storage)
     app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
     app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage, read_only=True))
+    app.extensions["hpsearch_study_pages"] = StudyPages(app.json.dumps)
     auth.install(app, token)
+    compress.install(app)
     app.register_blueprint(api)
     app.register_blueprint(pages)
+    app.register_error_handler(HTTPException, _http_error)
     return app
+
+
+def _http_error(error: HTTPException) -> Response | HTTPException:
+    """Unknown routes under ``/api/`` answer JSON like the rest of the API."""
+    if request.path.startswith("/api/"):
+        response = jsonify({"error": error.description or error.name})
+        response.status_code = error.code or 500
+        return response
+    return error
+
+
+class RedactingRequestHandler(WSGIRequestHandler):
+    """Werkzeug's request handler, with ``?token=...`` masked in the access log."""
+
+    def log(self, type: str, message: str, *args: Any) -> None:
+        super().log(type, auth.redact(message % args) if args else auth.redact(message))
 
 
 def serve(
@@ -59,7 +80,8 @@ def serve(
     """Serve the dashboard until interrupted; a non-loopback ``host`` needs a ``token``."""
     auth.check_bind(host, token)
     app = create_app(storage, token=token)
-    server = make_server(host, port, app, threaded=True)
+    app.config["HPSEARCH_BOUND_HOST"] = host
+    server = make_server(host, port, app, threaded=True, request_handler=RedactingRequestHandler)
     shown = f"[{host}]" if ":" in host else host
     print(
         f"hpsearch dashboard on http://{shown}:{server.server_port}/  (storage {mask_url(storage)})"

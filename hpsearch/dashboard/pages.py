@@ -9,11 +9,15 @@ GET /vendor/plotly.min.js               Plotly.js from the installed plotly pack
 
 from __future__ import annotations
 
+import functools
+import gzip
 from importlib import resources
 
-from flask import Blueprint, current_app, render_template, send_file
+from flask import Blueprint, current_app, render_template
 from werkzeug.wrappers import Response
 
+from hpsearch.dashboard.api import check_number
+from hpsearch.dashboard.compress import accepts_gzip
 from hpsearch.dashboard.queries import DashboardReader, NotFound
 
 pages = Blueprint("pages", __name__)
@@ -45,7 +49,7 @@ def index() -> str:
 @pages.get("/studies/<path:name>/trials/<int:number>")
 def trial(name: str, number: int) -> str:
     study = _reader().study(name)
-    _reader().trial(study.study_id, number)  # 404 for a trial that is not there
+    _reader().trial(study.study_id, check_number(number))  # 404 for a trial that is not there
     return _render("trial.html", page="trial", study=name, number=number)
 
 
@@ -60,7 +64,20 @@ def compare() -> str:
     return _render("compare.html", page="compare")
 
 
+@functools.cache
+def _plotly(compressed: bool) -> bytes:
+    """The installed plotly package's plotly.min.js, gzipped once per process if asked."""
+    raw = (resources.files("plotly") / "package_data" / "plotly.min.js").read_bytes()
+    return gzip.compress(raw, compresslevel=6, mtime=0) if compressed else raw
+
+
 @pages.get("/vendor/plotly.min.js")
 def plotly_js() -> Response:
-    path = resources.files("plotly") / "package_data" / "plotly.min.js"
-    return send_file(str(path), mimetype="text/javascript", max_age=86400)
+    compressed = accepts_gzip()
+    response = Response(_plotly(compressed), mimetype="text/javascript")
+    if compressed:
+        response.headers["Content-Encoding"] = "gzip"
+    response.vary.add("Accept-Encoding")
+    response.cache_control.public = True
+    response.cache_control.max_age = 86400
+    return response

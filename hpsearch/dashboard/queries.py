@@ -8,6 +8,7 @@ an in-memory copy of the complete trials).
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
@@ -18,7 +19,7 @@ from hpsearch.results.summary import TrialFacts
 from hpsearch.storage.reads import NotFound, StudyInfo, StudyReader, TrialRow
 from hpsearch.tuning.record import LIGHT_KEYS, SYSTEM_KEYS, record_from_attrs
 
-__all__ = ["DashboardReader", "NotFound", "StudyInfo", "TrialRow", "row_facts"]
+__all__ = ["DashboardReader", "NotFound", "StudyInfo", "TrialRow", "count_states", "row_facts"]
 
 
 class DashboardReader(StudyReader):
@@ -59,28 +60,82 @@ class DashboardReader(StudyReader):
             cached = self._importances.get(info.study_id)
         if cached is not None and cached[0] == key:
             return cached[1]
+        varied = _varied_params(complete)
         if len(complete) < 2:
             result: dict[str, Any] = {
                 "importances": None,
                 "message": f"importances need at least 2 complete trials; "
                 f"this study has {len(complete)}",
             }
+        elif not varied:
+            result = {"importances": None, "message": "no parameter varies across the trials"}
         else:
+            used = _sample(complete, MAX_IMPORTANCE_TRIALS)
             study = optuna.create_study(direction=info.direction)
             study.add_trials(
                 optuna.trial.create_trial(
-                    params=r.params, distributions=r.distributions, value=r.value
+                    params={k: r.params[k] for k in varied if k in r.params},
+                    distributions={k: r.distributions[k] for k in varied if k in r.params},
+                    value=r.value,
                 )
-                for r in complete
+                for r in used
             )
             try:
                 result = {"importances": compute(study), "message": None}
             except Exception as error:  # e.g. a single-valued space; say so, do not fail the page
                 result = {"importances": None, "message": f"importances unavailable: {error}"}
+            if len(used) < len(complete):
+                result["message"] = (
+                    f"computed on an even sample of {len(used):,} of the "
+                    f"{len(complete):,} complete trials"
+                )
+        result["caveat"] = caveat(info, len(complete))
+        result["fixed"] = sorted({p for r in complete for p in r.params} - set(varied))
         result["n_complete"] = len(complete)
         with self._importances_lock:
             self._importances[info.study_id] = (key, result)
         return result
+
+
+MAX_IMPORTANCE_TRIALS = 2000  # PED-ANOVA takes ~2 s per 1,000 trials; a sample says as much
+FEW_TRIALS = 30
+
+
+def _varied_params(complete: list[TrialRow]) -> list[str]:
+    """Parameters that take more than one value: a fixed one has no importance (PED-ANOVA
+    would still give it a share, e.g. 0.16 on an 8-trial grid)."""
+    seen: dict[str, set[str]] = {}
+    for row in complete:
+        for key, value in row.params.items():
+            seen.setdefault(key, set()).add(repr(value))
+    return sorted(k for k, values in seen.items() if len(values) > 1)
+
+
+def _sample(rows: list[TrialRow], limit: int) -> list[TrialRow]:
+    if len(rows) <= limit:
+        return rows
+    stride = len(rows) / limit
+    return [rows[int(i * stride)] for i in range(limit)]
+
+
+def caveat(info: StudyInfo, n_complete: int) -> str | None:
+    """Why the importances may mislead: a grid, or too few trials to tell."""
+    spec = info.user_attrs.get("spec")
+    sampler = ((spec.get("study") or {}).get("sampler") if isinstance(spec, dict) else None) or ""
+    if sampler == "grid":
+        return (
+            "caution: a grid tries each value a fixed number of times; with "
+            f"{n_complete} trials the importances say little about the space between its points"
+        )
+    if 2 <= n_complete < FEW_TRIALS:
+        return f"caution: only {n_complete} complete trials; importances this early are noisy"
+    return None
+
+
+def count_states(rows: list[TrialRow]) -> dict[str, int]:
+    """Trials by state name, every state present (zeros included)."""
+    counts = Counter(r.state.name for r in rows)
+    return {state.name: counts.get(state.name, 0) for state in TrialState}
 
 
 def row_facts(row: TrialRow) -> TrialFacts:

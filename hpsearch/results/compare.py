@@ -48,6 +48,7 @@ def best_so_far_curves(study: optuna.Study) -> dict[str, list[Any]]:
         ):
             best = float(t.value)
         curves["epochs"].append(epochs)
+        assert t.datetime_complete is not None  # filtered above
         curves["seconds"].append((t.datetime_complete - min(starts)).total_seconds())
         curves["best"].append(best)
         curves["number"].append(t.number)
@@ -88,7 +89,7 @@ def compare_studies(
     if len(metrics) > 1:
         listed = ", ".join(f"{s.study_name}: {spec.study.metric}" for s, spec in loaded)
         raise HpsearchError(f"cannot compare studies that optimize different metrics ({listed})")
-    rows = []
+    rows: list[dict[str, Any]] = []
     for study, spec in loaded:
         curves = best_so_far_curves(study)
         trials = counted_trials(study)

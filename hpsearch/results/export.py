@@ -142,11 +142,11 @@ def render_export(study: optuna.Study, spec: StudySpec, fmt: str) -> str:
 
 
 def write_export(study: optuna.Study, spec: StudySpec, fmt: str, path: str | Path) -> Path:
-    """Write the export of ``study`` in ``fmt`` to ``path`` (parent folders created)."""
+    """Write the export of ``study`` in ``fmt`` to ``path`` (its folder must exist: a typo in
+    it is an error, not a new folder)."""
     text = render_export(study, spec, fmt)
     path = Path(path)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, newline="")
     except OSError as error:
         raise HpsearchError(f"cannot write {path}: {error.strerror or error}") from None

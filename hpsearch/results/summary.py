@@ -80,13 +80,13 @@ def trial_duration(trial: FrozenTrial) -> float | None:
 
 def best_trials(study: optuna.Study, n: int = 5) -> list[FrozenTrial]:
     """The ``n`` best complete trials, best first."""
-    complete = [
-        t
+    valued = [
+        (t.value, t)
         for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
         if t.value is not None
     ]
     reverse = study.direction == optuna.study.StudyDirection.MAXIMIZE
-    return sorted(complete, key=lambda t: t.value, reverse=reverse)[:n]
+    return [t for _, t in sorted(valued, key=lambda pair: pair[0], reverse=reverse)][:n]
 
 
 def counted(trials: Iterable[TrialFacts]) -> tuple[list[TrialFacts], int]:

@@ -15,6 +15,7 @@ import optuna
 from sqlalchemy.engine import URL, make_url
 
 from hpsearch.errors import StorageError
+from hpsearch.storage.explain import explain
 from hpsearch.storage.resilient import ResilientRDBStorage
 
 #: Connections the dashboard keeps to a database server, and opens beyond them when busy.
@@ -64,7 +65,7 @@ def open_read_only(url: str, masked: str) -> optuna.storages.RDBStorage:
             skip_table_creation=True,
         )
     except Exception as error:
-        reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+        reason = explain(error)  # the driver's words, not Optuna's "exceeding max length"
         raise StorageError(
             f"cannot open the Optuna storage {masked}: {reason.replace(url, masked)}"
         ) from None

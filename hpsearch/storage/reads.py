@@ -44,6 +44,7 @@ class StudyInfo:
     name: str
     direction: StudyDirection
     user_attrs: dict[str, Any]
+    directions: tuple[StudyDirection, ...] = ()  # all objectives; ``direction`` is the first
 
     @property
     def maximize(self) -> bool:
@@ -76,12 +77,43 @@ class _TrialCache:
     finished: dict[int, TrialRow] = field(default_factory=dict)
     unfinished: set[int] = field(default_factory=set)
     last_finished: int = -1
+    # (trials with trial_id <= last_finished, their earliest start): what the database
+    # must still say for the cache to be this study's, not a deleted one's whose id
+    # SQLite gave to a new study.
+    fingerprint: tuple[int, Any] = (0, None)
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reset(self) -> None:
+        self.finished.clear()
+        self.unfinished.clear()
+        self.last_finished = -1
+        self.fingerprint = (0, None)
 
 
 def _utc(moment: dt.datetime | None) -> dt.datetime | None:
     # RDBStorage stores naive UTC.
     return None if moment is None else moment.replace(tzinfo=dt.UTC)
+
+
+def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
+    """Rows of ``query`` as the driver returns them (plain tuples, no SQLAlchemy result
+    processing): ~3x faster for the million parameter rows of a 100,000-trial study.
+    Only for columns that need no conversion (ints, floats, strings); the query's
+    parameters here are ints and fixed names, so they are rendered inline."""
+    sql = str(query.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(sql)
+        return [tuple(row) for row in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+@functools.lru_cache(maxsize=65536)
+def _loads(value_json: str) -> Any:
+    # The light attrs repeat (stop reasons, epochs, workers): decode each text once.
+    # Callers only read the result, so sharing one object between trials is safe.
+    return json.loads(value_json)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -118,6 +150,7 @@ class StudyReader:
                 study_id=fs._study_id,
                 name=fs.study_name,
                 direction=fs.directions[0],
+                directions=tuple(fs.directions),
                 user_attrs=fs.user_attrs,
             )
             for fs in self.storage.get_all_studies()
@@ -130,10 +163,12 @@ class StudyReader:
             study_id = self.storage.get_study_id_from_name(name)
         except KeyError:
             raise NotFound(f"no study named {name!r}") from None
+        directions = tuple(self.storage.get_study_directions(study_id))
         return StudyInfo(
             study_id=study_id,
             name=name,
-            direction=self.storage.get_study_directions(study_id)[0],
+            direction=directions[0],
+            directions=directions,
             user_attrs=self.storage.get_study_user_attrs(study_id),
         )
 
@@ -148,6 +183,8 @@ class StudyReader:
         with self._lock:
             cache = self._trials.setdefault(study_id, _TrialCache())
         with cache.lock:
+            if cache.last_finished >= 0 and self._fingerprint(study_id, cache) != cache.fingerprint:
+                cache.reset()  # the study was deleted and its id reused: start over
             fresh = self._read_trials(study_id, cache.unfinished, cache.last_finished)
             for row in fresh:
                 if row.state.is_finished():
@@ -160,9 +197,19 @@ class StudyReader:
                 cache.last_finished = max(
                     [cache.last_finished] + [r.trial_id for r in fresh if r.state.is_finished()]
                 )
+                cache.fingerprint = self._fingerprint(study_id, cache)
             rows = list(cache.finished.values())
         rows += [r for r in fresh if not r.state.is_finished()]
         return sorted(rows, key=lambda r: r.number)
+
+    def _fingerprint(self, study_id: int, cache: _TrialCache) -> tuple[int, Any]:
+        t = m.TrialModel.__table__
+        query = sa.select(sa.func.count(), sa.func.min(t.c.datetime_start)).where(
+            t.c.study_id == study_id, t.c.trial_id <= cache.last_finished
+        )
+        with self._engine.connect() as conn:
+            count, first = conn.execute(query).one()
+        return int(count), first
 
     def _read_trials(
         self, study_id: int, unfinished: set[int], last_finished: int
@@ -187,49 +234,80 @@ class StudyReader:
             ).all()
             if not base:
                 return []
-            values: dict[int, float] = dict(
-                conn.execute(
+            values = dict(
+                _raw(
+                    conn,
                     sa.select(v.c.trial_id, v.c.value)
                     .join(t, t.c.trial_id == v.c.trial_id)
-                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE)
-                ).all()
+                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE),
+                )
             )
-            params = conn.execute(
-                sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
-                .join(t, t.c.trial_id == p.c.trial_id)
-                .where(mine)
-                .order_by(p.c.param_id)
-            ).all()
-            attrs = conn.execute(
+            # The distribution JSON is long and nearly always one per parameter: read the
+            # distinct ones once, and per row only for a parameter that has several.
+            joined = sa.select(p.c.param_name, p.c.distribution_json).join(
+                t, t.c.trial_id == p.c.trial_id
+            )
+            pairs = _raw(conn, joined.where(mine).distinct())
+            dists: dict[str, list[str]] = {}
+            for name, dist_json in pairs:
+                dists.setdefault(name, []).append(dist_json)
+            several = sorted(n for n, found in dists.items() if len(found) > 1)
+            one_query = sa.select(p.c.trial_id, p.c.param_name, p.c.param_value).join(
+                t, t.c.trial_id == p.c.trial_id
+            )
+            params = [
+                (tid, name, internal, dists[name][0])
+                for tid, name, internal in _raw(
+                    conn,
+                    one_query.where(mine, p.c.param_name.not_in(several)).order_by(p.c.param_id),
+                )
+            ]
+            if several:
+                params += _raw(
+                    conn,
+                    sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
+                    .join(t, t.c.trial_id == p.c.trial_id)
+                    .where(mine, p.c.param_name.in_(several))
+                    .order_by(p.c.param_id),
+                )
+            attrs = _raw(
+                conn,
                 sa.select(u.c.trial_id, u.c.key, u.c.value_json)
                 .join(t, t.c.trial_id == u.c.trial_id)
-                .where(mine, u.c.key.in_(self.attr_keys))
-            ).all()
-            system = conn.execute(
+                .where(mine, u.c.key.in_(self.attr_keys)),
+            )
+            system = _raw(
+                conn,
                 sa.select(sy.c.trial_id, sy.c.key, sy.c.value_json)
                 .join(t, t.c.trial_id == sy.c.trial_id)
-                .where(mine, sy.c.key.in_(self.system_keys))
-            ).all()
+                .where(mine, sy.c.key.in_(self.system_keys)),
+            )
             steps: dict[int, int] = dict(
-                conn.execute(
+                _raw(
+                    conn,
                     sa.select(iv.c.trial_id, sa.func.count())
                     .join(t, t.c.trial_id == iv.c.trial_id)
                     .where(mine)
-                    .group_by(iv.c.trial_id)
-                ).all()
+                    .group_by(iv.c.trial_id),
+                )
             )
+        trial_attrs: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in attrs:
+            trial_attrs.setdefault(tid, {})[key] = _loads(value_json)
+        trial_system: dict[int, dict[str, Any]] = {}
+        for tid, key, value_json in system:
+            trial_system.setdefault(tid, {})[key] = _loads(value_json)
         trial_params: dict[int, dict[str, Any]] = {}
         trial_dists: dict[int, dict[str, BaseDistribution]] = {}
+        shared: dict[tuple[tuple[str, int], ...], dict[str, BaseDistribution]] = {}
         for tid, name, internal, dist_json in params:
             dist = _distribution(dist_json)
             trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
             trial_dists.setdefault(tid, {})[name] = dist
-        trial_attrs: dict[int, dict[str, Any]] = {}
-        for tid, key, value_json in attrs:
-            trial_attrs.setdefault(tid, {})[key] = json.loads(value_json)
-        trial_system: dict[int, dict[str, Any]] = {}
-        for tid, key, value_json in system:
-            trial_system.setdefault(tid, {})[key] = json.loads(value_json)
+        for tid, found in trial_dists.items():  # most trials share one space: one dict
+            # _distribution returns one object per JSON text, so ids identify the space.
+            key = tuple((name, id(dist)) for name, dist in found.items())
+            trial_dists[tid] = shared.setdefault(key, found)
         return [
             TrialRow(
                 trial_id=tid,

@@ -72,6 +72,13 @@ def _worker_seed(
 _STARTED = (TrialState.RUNNING, TrialState.COMPLETE, TrialState.PRUNED, TrialState.FAIL)
 
 
+def check_study_name(study_name: str) -> None:
+    """Refuse a name no study can have (before any storage is opened or looked up)."""
+    problem = text_problem(study_name, "a study name", MAX_NAME_LENGTH)
+    if problem:  # PostgreSQL and MariaDB answer such a lookup with an internal error
+        raise StorageError(f"study name {_shown(study_name)}: {problem}")
+
+
 def load_study_and_spec(
     storage: optuna.storages.BaseStorage | str, study_name: str, *, worker_index: int | None = None
 ) -> tuple[optuna.Study, StudySpec]:
@@ -83,9 +90,7 @@ def load_study_and_spec(
     The study reads and writes through ``StudyCache`` (``hpsearch.storage.cache``),
     which keeps a worker's storage time per trial small.
     """
-    problem = text_problem(study_name, "a study name", MAX_NAME_LENGTH)
-    if problem:  # PostgreSQL and MariaDB answer such a lookup with an internal error
-        raise StorageError(f"study name {_shown(study_name)}: {problem}")
+    check_study_name(study_name)
     storage = _storage(storage)
     try:
         stored = storage.get_study_user_attrs(storage.get_study_id_from_name(study_name))
@@ -269,6 +274,7 @@ def _where(storage: Any) -> str:
 __all__ = [
     "BUDGET_SINCE",
     "SPEC_ATTR",
+    "check_study_name",
     "counted_trials",
     "create_or_resume",
     "delete_study",

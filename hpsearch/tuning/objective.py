@@ -13,6 +13,7 @@ import numpy as np
 import optuna
 
 from hpsearch.data import Augmentation, Folds, Split
+from hpsearch.errors import HpsearchError
 from hpsearch.nn import History, Network, StopReason, train
 from hpsearch.nn.training import Callback
 from hpsearch.spec.study_spec import StudySpec
@@ -195,6 +196,9 @@ class Objective:
 
     def _value(self, history: History) -> float:
         if self.metric == "validation_accuracy":
-            return float(history.best_validation_accuracy)
-        best = history.best_epoch or history.epochs_run
-        return float(history.records[best - 1].validation_loss)
+            value = history.best_validation_accuracy
+        else:
+            value = history.records[(history.best_epoch or history.epochs_run) - 1].validation_loss
+        if value is None:  # the objective always trains with a validation set
+            raise HpsearchError("a trial trained without a validation set has no value")
+        return float(value)

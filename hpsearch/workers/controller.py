@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -53,14 +54,24 @@ def blas_threads(jobs: int) -> int:
 
 
 def _worker_process(
-    storage_url: str, study_name: str, index: int, threads: int, deadline: float | None
+    storage_url: str,
+    study_name: str,
+    index: int,
+    threads: int,
+    deadline: float | None,
+    verbosity: int = optuna.logging.WARNING,
+    log_level: int = logging.WARNING,
 ) -> None:
     from threadpoolctl import threadpool_limits
 
     from hpsearch.study.lifecycle import load_study_and_spec
     from hpsearch.workers.loop import run_worker
 
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # The parent's log levels: `hpsearch -v run` logs a line per trial from every worker.
+    optuna.logging.set_verbosity(verbosity)
+    if log_level < logging.WARNING:
+        logging.basicConfig(format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("hpsearch").setLevel(log_level)
     # Ctrl-C reaches the whole process group: the parent alone reacts, by sending SIGTERM.
     # (SIGINT is ignored here from the start: inherited from ``run_study``.)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -105,7 +116,15 @@ def run_study(
     processes = [
         context.Process(
             target=_worker_process,
-            args=(storage_url, spec.study.name, index, threads, deadline),
+            args=(
+                storage_url,
+                spec.study.name,
+                index,
+                threads,
+                deadline,
+                optuna.logging.get_verbosity(),
+                logging.getLogger("hpsearch").getEffectiveLevel(),
+            ),
             name=f"hpsearch-worker-{index}",
             daemon=False,
         )

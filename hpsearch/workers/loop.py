@@ -42,6 +42,8 @@ class WorkerStopped(BaseException):
 class WorkerReport:
     trials: int = 0
     stopped_by_signal: bool = False
+    #: "SIGTERM" or "SIGINT" when a signal stopped the worker (the CLI's exit code follows it).
+    signal_name: str | None = None
 
 
 def load_split(spec: StudySpec) -> tuple[Split | Folds, dict[str, Any]]:
@@ -78,6 +80,7 @@ def run_worker(
         while max_trials is None or report.trials < max_trials:
             if stop.requested:
                 report.stopped_by_signal = True
+                report.signal_name = stop.signal_name
                 break
             if deadline is not None and time.time() >= deadline:
                 break
@@ -101,9 +104,17 @@ def run_worker(
                     study.tell(trial, outcome.value)
                 else:
                     study.tell(trial, state=outcome.state)
-            except (KeyboardInterrupt, WorkerStopped):
+                log.info(
+                    "trial %d %s%s",
+                    trial.number,
+                    outcome.state.name.lower(),
+                    "" if outcome.value is None else f" with value {outcome.value:.4g}",
+                )
+            except (KeyboardInterrupt, WorkerStopped) as stopped:
                 _give_up(study, trial, "interrupted: the worker was stopped")
                 report.stopped_by_signal = True
+                interrupt = isinstance(stopped, KeyboardInterrupt)
+                report.signal_name = "SIGINT" if interrupt else stop.signal_name
                 break
             except optuna.exceptions.UpdateFinishedTrialError:
                 # Our heartbeat went stale (e.g. the database was unreachable for longer
@@ -256,11 +267,13 @@ class _StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
+        self.signal_name: str | None = None
         self._in_trial = False
 
     def handler(self, signum: int, frame: Any) -> None:
         if signum != getattr(signal, "SIGALRM", None):
             self.requested = True
+            self.signal_name = self.signal_name or signal.Signals(signum).name
         if not (self.requested and self._in_trial):
             return
         if _CAN_RETRY and _in_database_call(frame):

@@ -133,7 +133,7 @@ def make_trial(
     user_attrs: dict[str, Any] = {
         "worker": {"host": f"node{number % 3}", "pid": 4000 + number % 7},
         "data_provenance": {"dataset": "digits", "sha256": "0" * 16},
-        "command": f"hpsearch trial --storage sqlite:///x.db --study {study_name} --number {number}",
+        "command": f"hpsearch retrain {study_name} --trial {number}",  # as the objective stores it
     }
     if state.is_finished():
         user_attrs |= {"history": history, "epochs_run": epochs, "seconds": seconds}
@@ -203,17 +203,32 @@ def add_study(
     else:
         study.add_trials(trials)
     if retrain and study.best_trial is not None:
-        study.set_user_attr(
-            "retrain",
-            {
-                "test_accuracy": 0.9612,
-                "ensemble": 10,
-                "model_path": f"models/{name}.json",
-                "params": study.best_trial.params,
-                "finished_at": "2025-01-06T10:00:00",
-            },
-        )
+        study.set_user_attr("retrain", make_retrain(study.best_trial, name))
     return study
+
+
+def make_retrain(trial: FrozenTrial, study_name: str) -> dict[str, Any]:
+    """What ``hpsearch retrain`` stores: a ``RetrainResult`` whose params are every resolved
+    hyperparameter (the trial's plus the fixed ones), so they never equal ``trial.params``."""
+    from hpsearch.results.retrain import RetrainResult
+
+    resolved = {**trial.params, "epochs": 20, "patience": 3, "input_noise": 0.0}
+    rng = np.random.default_rng(trial.number)
+    return RetrainResult(
+        trial=trial.number,
+        params=resolved,
+        test_accuracy=0.9612,
+        test_loss=0.13,
+        validation_accuracy=trial.value,
+        epochs_run=200,
+        model_path=f"models/{study_name}.json",
+        finished_at="2025-01-06T10:00:00+00:00",
+        history=make_history(rng, epochs=3, skill=0.96, stop_reason="epochs"),
+        dataset="digits",
+        examples={"train": 1400, "validation": 300, "test": 97},
+        ensemble=10,
+        members=[],
+    ).to_dict()
 
 
 def bulk_add_trials(study: optuna.Study, trials: list[FrozenTrial]) -> None:
@@ -308,3 +323,19 @@ def _sample(rng: np.random.Generator, dist: BaseDistribution) -> Any:
     if dist.log:
         return float(math.exp(rng.uniform(math.log(dist.low), math.log(dist.high))))
     return float(rng.uniform(dist.low, dist.high))
+
+
+def table_rows(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """The study API's trials columns back as one dict per trial (params nested), finished
+    and live trials together, by number."""
+    from hpsearch.dashboard.study_page import merged_rows
+
+    columns = merged_rows(data)
+    fields = [k for k in columns if k != "params"]
+    return [
+        {
+            **{k: columns[k][i] for k in fields},
+            "params": {p: v[i] for p, v in columns["params"].items() if v[i] is not None},
+        }
+        for i in range(len(columns["number"]))
+    ]

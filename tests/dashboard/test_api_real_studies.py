@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import optuna
 import pytest
+from dashboard_fakes import table_rows
 
 from hpsearch.dashboard import create_app
 
@@ -20,7 +21,7 @@ def test_study_api_matches_the_storage(real_client, results_studies) -> None:
     study = optuna.load_study(study_name=name, storage=results_studies.url)
     data = real_client.get(f"/api/studies/{name}").get_json()
     assert data["dataset"] == "digits" and data["sampler"] == "tpe"
-    rows = {row["number"]: row for row in data["trials"]}
+    rows = {row["number"]: row for row in table_rows(data)}
     assert set(rows) == {t.number for t in study.trials}
     for trial in study.trials:
         row = rows[trial.number]
@@ -44,7 +45,10 @@ def test_curves_and_trial_detail_of_a_real_trial(real_client, results_studies) -
     assert columns["epoch"] == [r["epoch"] for r in history["records"]]
     assert columns["validation_accuracy"] == [r["validation_accuracy"] for r in history["records"]]
     detail = real_client.get(f"/api/studies/{name}/trials/{trial.number}").get_json()
-    assert detail["command"] == f"hpsearch retrain {name} --trial {trial.number}"
+    storage = results_studies.url
+    assert (
+        detail["command"] == f"hpsearch retrain {name} --trial {trial.number} --storage {storage}"
+    )
     assert detail["data_provenance"]["source"]
     assert detail["params"] == trial.params
 
@@ -57,3 +61,27 @@ def test_compare_real_studies(real_client, results_studies) -> None:
     for name in results_studies.names:
         study = optuna.load_study(study_name=name, storage=results_studies.url)
         assert by_name[name]["best_value"] == pytest.approx(study.best_value)
+
+
+def test_trial_page_shows_a_real_retrain(results_studies, tmp_path) -> None:
+    """Rule: after ``retrain`` (which stores every resolved param, not trial.params) the
+    retrained trial's page shows the test accuracy, and only that trial's page."""
+    import sqlite3
+
+    from hpsearch.results.retrain import retrain
+    from hpsearch.study.lifecycle import load_study_and_spec
+
+    copy = tmp_path / "retrained.db"
+    source = sqlite3.connect(results_studies.url.removeprefix("sqlite:///"))
+    with source, sqlite3.connect(copy) as target:
+        source.backup(target)  # WAL included, unlike a file copy
+    source.close()
+    url, name = f"sqlite:///{copy}", results_studies.names[0]
+    study, spec = load_study_and_spec(url, name)
+    result = retrain(study, spec, output=tmp_path / "model.npz", epochs=2)
+    assert result.params != study.best_trial.params  # what made the old comparison fail
+    client = create_app(url).test_client()
+    detail = client.get(f"/api/studies/{name}/trials/{result.trial}").get_json()
+    assert detail["retrain"]["test_accuracy"] == pytest.approx(result.test_accuracy)
+    other = next(t.number for t in study.trials if t.number != result.trial)
+    assert client.get(f"/api/studies/{name}/trials/{other}").get_json()["retrain"] is None

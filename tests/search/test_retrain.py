@@ -73,6 +73,7 @@ def test_retrain_chosen_trial_with_epochs_and_output(
 ) -> None:
     """--trial N retrains that trial's params; --epochs caps the epochs; --output names the file."""
     url, name = results_studies.url, results_studies.names[1]
+    Path("out").mkdir()  # -o names a file in a folder that exists (checked before training)
     code, _, err = cli(
         "retrain",
         name,

@@ -164,20 +164,21 @@ def test_sigint_to_a_standalone_worker_gives_its_trial_back(
     cli: Callable[..., Any],
 ) -> None:
     """Ctrl-C on `hpsearch worker` ends it like SIGTERM: its running trial is FAIL with
-    'interrupted' and re-queued, nothing stays RUNNING, no traceback, and it says it was
-    stopped by a signal."""
+    'interrupted' and re-queued, nothing stays RUNNING, no traceback, it says it was
+    stopped by SIGINT and exits 130 (SIGTERM exits 0)."""
     db = tmp_path / "studies.db"
     url = f"sqlite:///{db}"
     assert cli("create", str(spec_file(SLOW)), "--storage", url).code == 0
-    _, out, err, _ = _interrupt(
-        ["worker", "--study", "slow", "--storage", url],
+    process, out, err, _ = _interrupt(
+        ["worker", "slow", "--storage", url],
         tmp_path,
         lambda: _running_with_epochs(db) >= 1,
         "the worker never started a trial",
         wait=60,
     )
     assert "Traceback" not in err, err
-    assert "stopped by signal" in out
+    assert "stopped by signal SIGINT" in out
+    assert process.returncode == 130  # Ctrl-C exits 130 from every command, as from `run`
     study, _ = load_study_and_spec(open_storage(url), "slow")
     trials = study.get_trials(deepcopy=False)
     assert not [t for t in trials if t.state == TrialState.RUNNING]

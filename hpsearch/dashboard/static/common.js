@@ -24,11 +24,10 @@ const HP = (() => {
     return node;
   }
 
-  // Plotly reads a few HTML-like tags in labels: escape them so a name stays text.
+  // Plotly reads a few HTML-like tags in SVG labels and decodes &amp; &lt; &gt; (but not
+  // &quot;, which it would show as typed): escape exactly those so a name stays text.
   function plotText(value) {
-    return String(value ?? "")
-      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-      .replace(/"/g, "&quot;");
+    return String(value ?? "").replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
   }
 
   async function getJSON(url) {

@@ -10,30 +10,96 @@
   const view = {
     data: null, sortKey: "number", sortDir: 1, limit: PAGE,
     selected: new Set(), userSelected: false, complete: -1, signature: "",
+    rows: [], parcoordsKey: "", parcoordsDraws: 0,
   };
 
-  // ---- summary and progress ----------------------------------------------------------
+  // ---- summary, spec, budget and workers ---------------------------------------------
+  function objective(d) {
+    const metric = d.metric ?? "value";
+    if ((d.directions || []).length > 1) {
+      return `multi-objective: ${d.directions.length} objectives (${d.directions.join(", ")}); best, charts and table use objective 1, ${metric} (${d.directions[0]})`;
+    }
+    return `${metric} (${d.direction})`;
+  }
+
   function renderSummary(d) {
     const best = d.best
       ? el("a", { href: urls.trial(name, d.best.number), id: "best-link" }, `${fmt(d.best.value)} (trial ${d.best.number})`)
       : "—";
-    const pairs = [
+    const pairs = [];
+    if (d.description) pairs.push(["description", d.description]);
+    pairs.push(
       ["dataset", d.dataset], ["sampler", d.sampler], ["pruner", d.pruner],
-      ["objective", `${d.metric ?? "value"} (${d.direction})`],
+      ["objective", objective(d)],
       ["trials", STATES.map((s) => `${d.counts[s]} ${s.toLowerCase()}`).join(", ")],
       ["best", best], ["epochs spent", d.total_epochs], ["wall time", fmtSeconds(d.wall_seconds)],
-    ];
+    );
     if (d.retrain) {
       const networks = (d.retrain.ensemble ?? 1) > 1 ? ` (ensemble of ${d.retrain.ensemble})` : "";
-      pairs.push(["retrained test accuracy", fmt(d.retrain.test_accuracy) + networks]);
+      const from = Number.isInteger(d.retrain.trial) ? el("a", { href: urls.trial(name, d.retrain.trial) }, ` from trial ${d.retrain.trial}`) : "";
+      pairs.push(["retrained test accuracy", el("span", {}, fmt(d.retrain.test_accuracy) + networks, from)]);
     }
     definition(document.getElementById("summary"), pairs);
+    renderBudget(d);
+    renderWorkers(d);
+  }
+
+  function renderBudget(d) {
+    const b = d.budget || {};
+    const node = document.getElementById("budget");
+    const parts = [];
+    if (b.n_trials) {
+      const done = Math.min(b.done, b.n_trials);
+      parts.push(el("progress", { id: "budget-bar", max: b.n_trials, value: done }),
+        el("span", { id: "budget-trials" }, ` ${b.done} of ${b.n_trials} trials done (${Math.round((100 * done) / b.n_trials)}%)`));
+    } else {
+      parts.push(el("span", { id: "budget-trials" }, `${b.done} trials done (no n_trials budget)`));
+    }
+    if (b.timeout) parts.push(el("span", { id: "budget-time" }, ` · time left ${fmtSeconds(b.time_left_seconds)} of ${fmtSeconds(b.timeout)}`));
+    node.replaceChildren(...parts);
+  }
+
+  function renderWorkers(d) {
+    const node = document.getElementById("workers");
+    if (!d.workers.length) { node.replaceChildren(el("p", { class: "empty" }, "No active workers (no trial is running).")); return; }
+    node.replaceChildren(el("table", { class: "data", id: "workers-table" },
+      el("thead", {}, el("tr", {}, el("th", {}, "worker"), el("th", {}, "running trials"), el("th", {}, "running for"))),
+      el("tbody", {}, ...d.workers.map((w) => el("tr", {},
+        el("td", {}, w.worker),
+        el("td", {}, ...w.trials.map((n, i) => [i ? ", " : "", el("a", { href: urls.trial(name, n) }, `#${n}`)])),
+        el("td", { class: "num" }, fmtSeconds(w.running_seconds)))))));
+  }
+
+  function describe(spec) {
+    if (!spec || typeof spec !== "object") return "—";
+    if (spec.type === "categorical" || Array.isArray(spec.choices)) return `one of ${(spec.choices || []).map((c) => fmt(c)).join(", ")}`;
+    const scale = spec.log ? "log scale" : "linear";
+    const step = spec.step && spec.type === "int" && spec.step !== 1 ? `, step ${spec.step}` : (spec.step && spec.type === "float" ? `, step ${spec.step}` : "");
+    return `${fmt(spec.low)} to ${fmt(spec.high)} (${scale}${step})`;
+  }
+
+  function renderSpace(d) {
+    const space = (d.spec && d.spec.space) || d.distributions || {};
+    const body = document.querySelector("#space tbody");
+    const names = Object.keys(space).sort();
+    document.getElementById("space-empty").hidden = names.length > 0;
+    body.replaceChildren(...names.map((p) => el("tr", { dataset: { param: p } },
+      el("th", { scope: "row" }, p), el("td", {}, (space[p] && space[p].type) || "categorical"), el("td", {}, describe(space[p])))));
+  }
+
+  function emptyChart(id, message) {
+    const node = document.getElementById(id);
+    Plotly.purge(node);
+    node.replaceChildren(el("p", { class: "empty chart-empty" }, message));
   }
 
   function renderProgress(d) {
     const p = d.progress;
     const text = p.number.map((n) => `trial ${n}`);
     for (const [id, x, title] of [["progress-time", "seconds", "wall time (s)"], ["progress-epochs", "epochs", "epochs spent (all trials)"]]) {
+      if (!p.number.length) { emptyChart(id, "No complete trials yet."); continue; }
+      const node = document.getElementById(id);
+      node.querySelector(".chart-empty")?.remove();
       draw(id, [
         { type: "scattergl", mode: "markers", name: "trial value", x: p[x], y: p.value, text, marker: { size: 4, opacity: 0.5 }, hovertemplate: "%{text}: %{y:.4f}<extra></extra>" },
         { type: "scatter", mode: "lines", name: "best so far", x: p[x], y: p.best, line: { shape: "hv", width: 2 }, hovertemplate: "best %{y:.4f}<extra></extra>" },
@@ -41,38 +107,131 @@
     }
   }
 
+  // ---- timeline: start-to-end bars by worker, coloured by state --------------------------
+  const STATE_COLORS = { COMPLETE: "#2a9d8f", PRUNED: "#e9c46a", FAIL: "#d62828", RUNNING: "#457b9d", WAITING: "#adb5bd" };
+  const MAX_TIMELINE = 2000;
+
+  function renderTimeline(d) {
+    const started = view.rows.filter((t) => t.start !== null);
+    const note = document.getElementById("timeline-note");
+    if (!started.length) { emptyChart("timeline", "No trial has started yet."); note.textContent = ""; return; }
+    const shown = started.length > MAX_TIMELINE ? started.slice().sort((a, b) => a.start - b.start).slice(-MAX_TIMELINE) : started;
+    note.textContent = shown.length < started.length ? `the latest ${shown.length.toLocaleString()} of ${started.length.toLocaleString()} started trials` : "";
+    const origin = Date.parse(d.origin), now = Date.parse(d.now);
+    const traces = STATES.filter((s) => s !== "WAITING").map((state) => {
+      const rows = shown.filter((t) => t.state === state);
+      return {
+        type: "bar", orientation: "h", name: state.toLowerCase(), marker: { color: STATE_COLORS[state] },
+        y: rows.map((t) => plotText(t.worker || "?")),
+        base: rows.map((t) => new Date(origin + t.start * 1000).toISOString()),
+        x: rows.map((t) => Math.max(1, ((t.complete ?? (now - origin) / 1000) - t.start) * 1000)),
+        text: rows.map((t) => `trial ${t.number}`), textposition: "none", hovertemplate: "%{text}<br>%{base|%H:%M:%S} + %{x:,.0f} ms<extra>%{fullData.name}</extra>",
+      };
+    }).filter((trace) => trace.y.length);
+    document.getElementById("timeline").querySelector(".chart-empty")?.remove();
+    draw("timeline", traces, { barmode: "overlay", xaxis: { type: "date", title: { text: "time" } }, yaxis: { type: "category", title: { text: "worker" }, automargin: true }, bargap: 0.3 });
+    document.getElementById("timeline").dataset.bars = String(shown.length);
+  }
+
   // ---- parallel coordinates and importances ------------------------------------------
-  function dimension(label, values) {
-    if (values.some((v) => typeof v === "string" || typeof v === "boolean")) {
-      const levels = [...new Set(values.map(String))].sort();
-      return { label: plotText(label), values: values.map((v) => levels.indexOf(String(v))), tickvals: levels.map((_, i) => i), ticktext: levels.map(plotText) };
+  const MAX_LINES = 3000; // above this, the best 500 and an even sample of the rest
+  const KEEP_BEST = 500;
+
+  function niceInts(low, high) {
+    const span = high - low;
+    if (span <= 10) return Array.from({ length: span + 1 }, (_, i) => low + i);
+    const step = Math.ceil(span / 8);
+    const ticks = [];
+    for (let v = low; v <= high; v += step) ticks.push(v);
+    return ticks;
+  }
+
+  function decades(low, high) {
+    const ticks = [];
+    for (let e = Math.floor(Math.log10(low)); e <= Math.ceil(Math.log10(high)); e++) {
+      for (const m of [1, 2, 5]) {
+        const v = m * 10 ** e;
+        if (v >= low * 0.999 && v <= high * 1.001) ticks.push(v);
+      }
     }
-    const numbers = values.filter((v) => typeof v === "number");
-    const min = Math.min(...numbers), max = Math.max(...numbers);
-    if (min > 0 && max / min >= 100) { // log-scale searches: spread the decades evenly
-      return { label: plotText(`log10 ${label}`), values: values.map((v) => (typeof v === "number" ? Math.log10(v) : null)) };
+    if (ticks.length > 9) return ticks.filter((v) => String(v).startsWith("1")); // powers of ten
+    return ticks.length >= 2 ? ticks : [low, high];
+  }
+
+  // One axis from the study's own distribution: log axes in log10 with ticks in real
+  // units, integer axes with integer ticks, choices as categories in their own order.
+  function dimension(label, dist, values) {
+    if (!dist || dist.type === "categorical") {
+      const choices = dist ? dist.choices.map(String) : [...new Set(values.map(String))].sort();
+      return { label, values: values.map((v) => choices.indexOf(String(v))), range: [0, Math.max(1, choices.length - 1)], tickvals: choices.map((_, i) => i), ticktext: choices };
     }
-    return { label: plotText(label), values };
+    if (dist.log) {
+      const ticks = dist.type === "int" ? niceInts(dist.low, dist.high).filter((v) => v > 0) : decades(dist.low, dist.high);
+      const shownTicks = dist.type === "int" ? decades(dist.low, dist.high).filter((v) => Number.isInteger(v)) : ticks;
+      return { label: `${label} (log)`, values: values.map((v) => Math.log10(v)), range: [Math.log10(dist.low), Math.log10(dist.high)], tickvals: shownTicks.map(Math.log10), ticktext: shownTicks.map((v) => fmt(v, 3)) };
+    }
+    if (dist.type === "int") {
+      const ticks = niceInts(dist.low, dist.high);
+      return { label, values, range: [dist.low, dist.high], tickvals: ticks, ticktext: ticks.map(String) };
+    }
+    return { label, values, range: [dist.low, dist.high] };
+  }
+
+  // Colour by rank: 1 = the best trial, 0 = the worst, whatever the values' spread.
+  function ranks(values, maximize) {
+    const order = values.map((v, i) => i).sort((a, b) => (maximize ? values[a] - values[b] : values[b] - values[a]));
+    const out = new Array(values.length);
+    order.forEach((index, position) => { out[index] = values.length > 1 ? position / (values.length - 1) : 1; });
+    return out;
+  }
+
+  function sample(rows, maximize) {
+    if (rows.length <= MAX_LINES) return rows;
+    const sorted = rows.slice().sort((a, b) => (maximize ? b.value - a.value : a.value - b.value));
+    const best = sorted.slice(0, KEEP_BEST), rest = sorted.slice(KEEP_BEST);
+    const stride = rest.length / (MAX_LINES - KEEP_BEST);
+    const picked = Array.from({ length: MAX_LINES - KEEP_BEST }, (_, i) => rest[Math.floor(i * stride)]);
+    return best.concat(picked).sort((a, b) => a.number - b.number);
+  }
+
+  function parcoordsKey(d) {
+    const complete = view.rows.filter((t) => t.state === "COMPLETE");
+    return JSON.stringify([complete.length, complete.length ? complete[complete.length - 1].number : -1, d.distributions, d.direction]);
   }
 
   function renderParcoords(d) {
-    const rows = d.trials.filter((t) => t.state === "COMPLETE");
     const node = document.getElementById("parcoords");
-    if (rows.length === 0) { node.replaceChildren(el("p", { class: "hint" }, "No complete trials yet.")); return; }
-    const names = d.param_names.filter((p) => rows.some((t) => p in t.params));
+    const note = document.getElementById("parcoords-note");
+    const key = parcoordsKey(d);
+    if (key === view.parcoordsKey) return; // nothing new to draw
+    view.parcoordsKey = key;
+    const all = view.rows.filter((t) => t.state === "COMPLETE" && t.value !== null);
+    if (all.length === 0) { emptyChart("parcoords", "No complete trials yet."); note.textContent = ""; return; }
+    node.querySelector(".chart-empty")?.remove();
+    const maximize = d.direction === "maximize";
+    const rows = sample(all, maximize);
+    note.textContent = rows.length < all.length
+      ? `${rows.length.toLocaleString()} of ${all.length.toLocaleString()} complete trials: the best ${KEEP_BEST} and an even sample of the rest`
+      : "";
+    const names = d.param_names.filter((p) => rows.some((t) => t.params[p] !== undefined && t.params[p] !== null));
     const value = rows.map((t) => t.value);
+    const rank = ranks(value, maximize);
     Plotly.react(node, [{
       type: "parcoords",
-      line: { color: value, colorscale: "Viridis", showscale: true },
-      dimensions: [...names.map((p) => dimension(p, rows.map((t) => t.params[p] ?? null))), { label: "value", values: value }],
-    }], HP.layout({ margin: { l: 60, r: 60, t: 40, b: 20 } }), { displaylogo: false, responsive: true });
+      line: { color: rank, colorscale: "Viridis", cmin: 0, cmax: 1, showscale: true, colorbar: { title: { text: "rank" }, tickvals: [0, 1], ticktext: ["worst", "best"] } },
+      dimensions: [...names.map((p) => dimension(p, d.distributions[p], rows.map((t) => t.params[p] ?? null))), { label: d.metric ?? "value", values: value }],
+    }], HP.layout({ margin: { l: 60, r: 80, t: 50, b: 20 } }), { displaylogo: false, responsive: true });
+    view.parcoordsDraws += 1;
+    node.dataset.draws = String(view.parcoordsDraws);
+    node.dataset.lines = String(rows.length);
   }
 
   async function renderImportances() {
     const result = await getJSON(`${urls.apiStudy(name)}/importances`);
     const message = document.getElementById("importances-message");
-    message.textContent = result.message || "";
-    if (!result.importances) { Plotly.purge("importances"); return; }
+    message.textContent = [result.message, result.caveat].filter(Boolean).join(" ");
+    if (!result.importances) { emptyChart("importances", "No importances to show."); return; }
+    document.getElementById("importances").querySelector(".chart-empty")?.remove();
     const entries = Object.entries(result.importances).reverse();
     draw("importances", [{
       type: "bar", orientation: "h", x: entries.map((e) => e[1]), y: entries.map((e) => plotText(e[0])),
@@ -119,8 +278,14 @@
   async function renderCurves() {
     const numbers = [...view.selected].slice(0, MAX_CURVES);
     const node = document.getElementById("curves");
-    if (!numbers.length) { Plotly.purge(node); node.dataset.epochs = "0"; return false; }
+    if (!numbers.length) {
+      emptyChart("curves", view.rows.length ? "Tick trials in the table below to see their learning curves." : "No trials yet.");
+      node.dataset.epochs = "0";
+      node.dataset.shown = "";
+      return false;
+    }
     const { curves } = await getJSON(`${urls.apiStudy(name)}/curves?trials=${numbers.join(",")}`);
+    node.querySelector(".chart-empty")?.remove();
     draw("curves", curveTraces(curves), {
       grid: { rows: 1, columns: 2, pattern: "independent" },
       xaxis: { title: { text: "epoch" } }, yaxis: { title: { text: "accuracy" } },
@@ -128,6 +293,7 @@
       legend: { orientation: "h", y: -0.3 },
     });
     node.dataset.epochs = String(curves.reduce((sum, c) => sum + c.columns.epoch.length, 0));
+    node.dataset.shown = curves.map((c) => c.number).join(",");
     return curves.some((c) => c.live);
   }
 
@@ -140,7 +306,16 @@
   const cell = (t, key) => (key.startsWith("param:") ? t.params[key.slice(6)] : t[key]);
 
   function columns(d) {
-    return [...FIXED, ...d.param_names.map((p) => [`param:${p}`, p])];
+    const arrow = d.direction === "minimize" ? "↓" : "↑";
+    const fixed = FIXED.map(([key, label]) => (key === "value" ? [key, `${d.metric ?? "value"} ${arrow}`] : [key, label]));
+    return [...fixed, ...d.param_names.map((p) => [`param:${p}`, p])];
+  }
+
+  function text(t) {
+    if (t._text === undefined) {
+      t._text = [t.number, t.state, t.worker, t.stop_reason, ...Object.entries(t.params).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
+    }
+    return t._text;
   }
 
   function matches(t, tokens) {
@@ -154,7 +329,7 @@
         const b = typeof value === "number" ? Number(want) : want.toLowerCase();
         return { "=": a === b || String(a) === String(b), ">": a > b, "<": a < b, ">=": a >= b, "<=": a <= b }[op];
       }
-      return t._text.includes(token);
+      return text(t).includes(token);
     });
   }
 
@@ -168,7 +343,7 @@
   function visibleRows(d) {
     const tokens = document.getElementById("filter").value.toLowerCase().split(/\s+/).filter(Boolean);
     const state = document.getElementById("state-filter").value;
-    const rows = d.trials.filter((t) => (!state || t.state === state) && matches(t, tokens));
+    const rows = view.rows.filter((t) => (!state || t.state === state) && matches(t, tokens));
     const key = view.sortKey, dir = view.sortDir;
     return rows.sort((a, b) => {
       const va = cell(a, key), vb = cell(b, key);
@@ -214,7 +389,8 @@
         return el("td", { class: typeof value === "number" ? "num" : "" }, fmt(value));
       }),
     )));
-    document.getElementById("trial-count").textContent = `(${rows.length} of ${d.trials.length} shown by the filter)`;
+    document.getElementById("trial-count").textContent = `(${rows.length} of ${view.rows.length} shown by the filter)`;
+    document.getElementById("trials-empty").hidden = view.rows.length > 0;
     const more = document.getElementById("trials-more");
     more.hidden = rows.length <= view.limit;
     more.replaceChildren(`showing ${shown.length} of ${rows.length} `,
@@ -223,28 +399,47 @@
 
   // ---- refresh loop ----------------------------------------------------------------
   function defaultSelection(d) {
-    if (view.userSelected) return;
+    if (view.userSelected) return false;
+    const before = [...view.selected].join(",");
     view.selected = new Set([...(d.best ? [d.best.number] : []), ...d.running.slice(0, 4)]);
-    if (view.selected.size === 0) d.trials.slice(-3).forEach((t) => view.selected.add(t.number));
+    if (view.selected.size === 0) view.rows.slice(-3).forEach((t) => view.selected.add(t.number));
+    return [...view.selected].join(",") !== before;
+  }
+
+  // The API sends the trials as columns (smaller, faster); the page works on rows.
+  function toRows(columns) {
+    const params = Object.entries(columns.params || {});
+    return columns.number.map((number, i) => {
+      const p = {};
+      for (const [key, values] of params) if (values[i] !== null) p[key] = values[i];
+      return {
+        number, state: columns.state[i], value: columns.value[i], epochs: columns.epochs[i],
+        seconds: columns.seconds[i], worker: columns.worker[i], stop_reason: columns.stop_reason[i],
+        start: columns.start[i], complete: columns.complete[i], params: p,
+      };
+    });
   }
 
   async function refresh() {
     const d = await getJSON(urls.apiStudy(name));
-    for (const t of d.trials) {
-      t._text = [t.number, t.state, t.worker, t.stop_reason, ...Object.entries(t.params).map(([k, v]) => `${k}=${v}`)].join(" ").toLowerCase();
-    }
-    const signature = JSON.stringify([d.counts, d.n_trials, d.total_epochs]);
-    view.data = d;
+    const signature = JSON.stringify([d.counts, d.n_trials, d.total_epochs, d.budget, d.workers.length]);
     if (signature !== view.signature) {
       view.signature = signature;
+      view.data = d;
+      // Finished and unfinished trials come as two column sets (see study_page.py).
+      view.rows = toRows(d.trials).concat(toRows(d.live_trials)).sort((a, b) => a.number - b.number);
       renderSummary(d);
+      renderSpace(d);
       renderProgress(d);
+      renderTimeline(d);
+      // Selection first, then the table and (if it changed) the curves: boxes and curves agree.
+      const changed = defaultSelection(d);
       renderTable();
-      defaultSelection(d);
+      if (changed && view.started) renderCurves().catch((error) => HP.status(error.message, true));
+      renderParcoords(d);
       const complete = d.counts.COMPLETE;
       if (complete !== view.complete) {
         view.complete = complete;
-        renderParcoords(d);
         renderImportances().catch((error) => HP.status(error.message, true));
       }
     }
@@ -260,6 +455,7 @@
   (async () => {
     try {
       await refresh();
+      view.started = true;
       poll(async () => (await renderCurves()) ? pollMs : pollMs * 5);
       setTimeout(() => poll(refresh), pollMs);
     } catch (error) {

@@ -37,6 +37,15 @@
 
   function renderCurves(t) {
     const c = t.curve.columns;
+    if (!c.epoch.length) {
+      for (const id of ["curve-accuracy", "curve-loss", "gradient-norms"]) {
+        Plotly.purge(id);
+        document.getElementById(id).replaceChildren(el("p", { class: "empty chart-empty" }, t.state === "WAITING" ? "This trial has not started yet." : "No epochs recorded for this trial."));
+      }
+      document.getElementById("curve-accuracy").dataset.epochs = "0";
+      return;
+    }
+    for (const id of ["curve-accuracy", "curve-loss"]) document.getElementById(id).querySelector(".chart-empty")?.remove();
     draw("curve-accuracy", [
       { x: c.epoch, y: c.validation_accuracy, name: "validation", mode: "lines+markers" },
       { x: c.epoch, y: c.train_accuracy, name: "train", mode: "lines+markers", line: { dash: "dot" } },
