@@ -66,6 +66,7 @@ class StudyCache(_CachedStorage):
     """Optuna's ``_CachedStorage`` with light refreshes and deferred trial writes (module doc)."""
 
     _backend: ResilientRDBStorage
+    _lock: threading.RLock  # type: ignore[assignment]  # Optuna's is a Lock; ours re-enters
 
     def __init__(self, backend: ResilientRDBStorage) -> None:
         super().__init__(backend)

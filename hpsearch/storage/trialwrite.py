@@ -15,7 +15,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import optuna
 from optuna import distributions
@@ -222,9 +222,14 @@ def trial_rows(
         )
     objective_values = []
     for objective, value in enumerate(values or ()):
-        stored, kind = models.TrialValueModel.value_to_stored_repr(value)
+        stored, value_kind = models.TrialValueModel.value_to_stored_repr(value)
         objective_values.append(
-            {"trial_id": trial_id, "objective": objective, "value": stored, "value_type": kind}
+            {
+                "trial_id": trial_id,
+                "objective": objective,
+                "value": stored,
+                "value_type": value_kind,
+            }
         )
     return {
         "params": [
@@ -257,7 +262,7 @@ def _check_updatable(trial_id: int, state: TrialState) -> None:
         )
 
 
-def _raise_not_updatable(connection: Connection, trial_id: int) -> None:
+def _raise_not_updatable(connection: Connection, trial_id: int) -> NoReturn:
     current = connection.execute(_STATE, {"id": trial_id}).scalar_one_or_none()
     if current is None:
         raise KeyError(f"No trial with trial id {trial_id} exists.")

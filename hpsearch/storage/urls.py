@@ -8,7 +8,7 @@ import sqlite3
 import time
 import warnings
 from pathlib import Path
-from typing import Literal, overload
+from typing import Any, Literal, overload
 
 import optuna
 from sqlalchemy import create_engine, inspect
@@ -192,7 +192,7 @@ def open_storage(
             "max_overflow": extra,
             "pool_recycle": 3600,
         }
-    heartbeat: dict[str, object] = {}
+    heartbeat: dict[str, Any] = {}
     # Heartbeats and their retry callback are marked experimental in Optuna 5.0; they
     # are what makes crashed workers' trials come back, so hpsearch relies on them.
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
