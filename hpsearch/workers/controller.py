@@ -61,6 +61,7 @@ def _worker_process(
     deadline: float | None,
     verbosity: int = optuna.logging.WARNING,
     log_level: int = logging.WARNING,
+    created: bool = True,
 ) -> None:
     from threadpoolctl import threadpool_limits
 
@@ -77,7 +78,10 @@ def _worker_process(
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         with threadpool_limits(threads):
-            study, spec = load_study_and_spec(storage_url, study_name, worker_index=index)
+            # A run that did not create the study (a second, concurrent `run` of a fresh
+            # one) seeds its samplers at random: it must not repeat the first run's points.
+            seeded = index if created else None
+            study, spec = load_study_and_spec(storage_url, study_name, worker_index=seeded)
             run_worker(study, spec, deadline=deadline)
     except HpsearchError as error:  # one line, as the CLI prints it; the parent reports it
         print(f"error: worker {index}: {error}", file=sys.stderr, flush=True)
@@ -124,6 +128,7 @@ def run_study(
                 deadline,
                 optuna.logging.get_verbosity(),
                 logging.getLogger("hpsearch").getEffectiveLevel(),
+                created,
             ),
             name=f"hpsearch-worker-{index}",
             daemon=False,

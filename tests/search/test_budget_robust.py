@@ -103,3 +103,20 @@ def test_a_fresh_study_with_a_seed_stays_reproducible(
     for url in (first, second):
         assert cli("run", spec, "--storage", url, "--n-trials", "3").code == 0
     assert _params(first) == _params(second)
+
+
+def test_a_run_that_did_not_create_the_study_suggests_new_points(
+    tmp_path: Path, cli: Callable[..., Any], spec_file: Callable[..., Path]
+) -> None:
+    """Two runs started together on a fresh study: one creates it, the other finds it with
+    no trial started yet. The second must not be seeded as the first (it would replay its
+    points); here the study is created first, then run, against a run that creates it."""
+    spec = str(
+        spec_file({"study": {"sampler": "random", "pruner": "none"}, "training": {"epochs": 1}})
+    )
+    creating, joining = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    assert cli("run", spec, "--storage", creating, "--n-trials", "3").code == 0
+    assert cli("create", spec, "--storage", joining, "--n-trials", "3").code == 0
+    assert cli("run", spec, "--storage", joining, "--n-trials", "3").code == 0
+    assert len(_params(joining)) == 3
+    assert not set(_params(creating)) & set(_params(joining))
