@@ -92,7 +92,7 @@ def is_connection_error(error: BaseException) -> bool:
 def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + RETRY_SECONDS
+        deadline = time.monotonic() + self.retry_seconds
         wait = _FIRST_WAIT
         while True:
             try:
@@ -116,6 +116,10 @@ class ResilientRDBStorage(optuna.storages.RDBStorage):
     """``RDBStorage`` whose operations retry through connection loss (see module doc),
     with the few operations a worker's own trial needs, in as few round trips as the
     database allows (``hpsearch.storage.trialwrite``)."""
+
+    #: How long an operation retries a lost connection; a reader that must answer at
+    #: once (the dashboard) sets 0 and reports the outage instead.
+    retry_seconds: float = RETRY_SECONDS
 
     def claim_waiting_trial(self, trial_id: int) -> datetime | None:
         """WAITING -> RUNNING in one conditional UPDATE; the stored start time (naive
