@@ -92,7 +92,7 @@ def is_connection_error(error: BaseException) -> bool:
 def _retrying(method: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        deadline = time.monotonic() + self.retry_seconds
+        deadline = time.monotonic() + getattr(self, "retry_seconds", RETRY_SECONDS)
         wait = _FIRST_WAIT
         while True:
             try:

@@ -11,6 +11,7 @@ replays it).
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -114,6 +115,11 @@ def _dump(spec: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _hostile(rng: random.Random) -> Any:
+    """A fresh copy of a hostile value: a shared list or table could end up inside itself."""
+    return copy.deepcopy(rng.choice(HOSTILE))
+
+
 def _mutate(spec: dict[str, Any], rng: random.Random) -> None:
     """One structural mutation of the parsed spec, in place."""
     sections = [s for s, t in spec.items() if isinstance(t, dict)] or ["study"]
@@ -125,17 +131,17 @@ def _mutate(spec: dict[str, Any], rng: random.Random) -> None:
     key = rng.choice([*keys, "n_trials", "timeout", "name", "dataset", "eta", "subset"])
     kind = rng.randrange(7)
     if kind <= 2:
-        table[key] = rng.choice(HOSTILE)
+        table[key] = _hostile(rng)
     elif kind == 3:
         table.pop(key, None)
     elif kind == 4:
         table[key + rng.choice(["_", "s", "x"])] = table.pop(key, 1)
     elif kind == 5:
-        spec[section] = rng.choice(HOSTILE)  # a scalar or list where a table belongs
+        spec[section] = _hostile(rng)  # a scalar or list where a table belongs
     else:
         entry = table.get(key)
         if isinstance(entry, dict) and entry:
-            entry[rng.choice(list(entry))] = rng.choice(HOSTILE)
+            entry[rng.choice(list(entry))] = _hostile(rng)
         else:
             table[key] = {"type": rng.choice(["float", "int", "categorical"]), "low": 1, "high": 2}
 

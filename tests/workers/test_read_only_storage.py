@@ -62,6 +62,6 @@ def test_a_write_through_the_read_only_storage_fails(
 
 def test_read_only_sqlite_creates_no_file(tmp_path: Path) -> None:
     missing = tmp_path / "none.db"
-    with pytest.raises(StorageError, match="no SQLite database"):
+    with pytest.raises(StorageError, match=r"cannot open SQLite database .*: no such file"):
         open_storage(f"sqlite:///{missing}", read_only=True)
     assert not missing.exists()
