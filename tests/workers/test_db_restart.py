@@ -30,6 +30,8 @@ def test_database_restart_mid_study_loses_nothing_and_crashes_no_worker(pg_clust
         assert time.monotonic() < deadline
         time.sleep(0.2)
     before = {t.number: t.value for t in pg_cluster.trials() if t.state == TrialState.COMPLETE}
+    running = [t.number for t in pg_cluster.trials() if t.state == TrialState.RUNNING]
+    assert running  # the restart lands in the middle of trials
 
     own_postgres.restart()  # this test's own server; the machine's cluster is not touched
 
@@ -37,12 +39,16 @@ def test_database_restart_mid_study_loses_nothing_and_crashes_no_worker(pg_clust
     outputs = [w.output() for w in workers]
     assert [w.process.returncode for w in workers] == [0, 0, 0], outputs  # no worker crashed
     assert all("worker done" in out for out in outputs), outputs
-    assert any("database unreachable" in out or "heartbeat of trial" in out for out in outputs)
+    # A worker between two statements meets the restart as a dead pooled connection, which
+    # pre-ping replaces silently; one inside a statement warns and retries. Either is fine:
+    # what counts is that the trials running across the restart all finish, below.
     assert not any("Traceback" in out for out in outputs), outputs
 
     after = {t.number: t for t in pg_cluster.trials()}
     for number, value in before.items():  # no finished trial was lost
         assert after[number].state == TrialState.COMPLETE and after[number].value == value
+    for number in running:
+        assert after[number].state in (TrialState.COMPLETE, TrialState.FAIL)  # FAIL: re-queued
     _counted, states = pg_cluster.counted()
     assert states == {"COMPLETE": 6}, states
     assert "pw-s3cret" not in pg_cluster.all_output()
