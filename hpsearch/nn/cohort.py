@@ -12,8 +12,8 @@ cohort) a member learns exactly what ``train()`` teaches it alone (``streams``).
 A member that stops leaves the stack at the end of that epoch.
 
 Grouping is done here (``group_members``): members share a step when they have the
-same depth, batch size, optimizer, penalty kind and dtype; a member with input noise
-sees its own noisy inputs, so it trains in a group of its own. Groups run one after
+same batch size, optimizer, penalty kind and dtype (depths mix: ``stack``'s stages),
+and have hidden layers or both have none; a member with input noise sees its own noisy inputs, so it trains in a group of its own. Groups run one after
 another, each with its own copy of the data stream.
 """
 
@@ -78,7 +78,7 @@ def group_key(member: CohortMember, index: int) -> tuple[Any, ...]:
     net = member.network
     penalty = "l2" if member.l2 > 0 else "l1" if member.l1 > 0 else None
     return (
-        len(net.sizes),
+        len(net.sizes) > 2,  # depths mix, but a net without hidden layers cannot
         net.sizes[0],
         net.sizes[-1],
         member.batch_size,
@@ -293,9 +293,9 @@ class _Group:
             stack = self.stack
             for layer, buffer in enumerate(self.masks):
                 block = buffer[:rows]
-                for k, live in enumerate(self.live):
+                for k, h in zip(stack.members[layer], stack.widths[layer], strict=True):
+                    live = self.live[k]
                     if live.network.dropout > 0:
-                        h = stack.widths[layer][k]
                         draw = xp.empty((rows, h), stack.dtype)
                         live.streams.dropout[layer].random(out=draw, dtype=stack.dtype)
                         block[:, stack.cols(layer, k)] = draw

@@ -1,15 +1,20 @@
 """The arrays of a cohort: many networks' parameters side by side, and their passes.
 
-A ``Stack`` holds K networks of the same depth, input width and dtype (their hidden
-widths, activations and losses may differ) in two flat buffers, weights and biases,
-so a penalty or an update rule is one array operation for all K members:
+A ``Stack`` holds K networks of the same input width, output width and dtype, each
+with at least one hidden layer (their depths, hidden widths, activations and losses
+may differ) in two flat buffers, weights and biases, so a penalty or an update rule
+is one array operation for all K members. Layers are laid out in **stages**: stage 0
+is every member's first layer, the last stage every member's output layer, and the
+stages between hold the middle hidden layers of the members deep enough to have
+them (a member's layers are right-aligned: its output layer is always in the last
+stage, fed by its own last hidden layer, whichever stage that is):
 
-* layer 0 is **one wide matrix** ``(n_in, H)``, the members' first-layer weights side
+* stage 0 is **one wide matrix** ``(n_in, H)``, the members' first-layer weights side
   by side (H = the sum of their first hidden widths): the first layer of every member
   is one GEMM over the shared mini-batch, forward and for its weight gradient;
 * each later layer is one contiguous ``(n_in, n_out)`` block per member, multiplied
   on its own (a member never pays for a wider one);
-* biases, activations, masks and errors of a layer are concatenated the same way,
+* biases, activations, masks and errors of a stage are concatenated the same way,
   so a bias add is one call and an activation one call per run of members sharing it
   (members are sorted by loss and activation, ``order_key``).
 
@@ -54,7 +59,7 @@ class Buffers:
         self.delta = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
         self.scratch = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
         self.dropped = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
-        self.inputs: list[Any] = []
+        self.x: Any = None  # the rows of the last forward
         self.masks: list[Any] | None = None
         self.plans: dict[tuple[int, bool], list[list[tuple[Any, ...]]]] = {}
 
@@ -71,84 +76,101 @@ class Stack:
         first = networks[0]
         self.dtype = first.dtype
         self.K = len(networks)
-        self.L = len(first.sizes) - 1
+        sizes = [list(n.sizes) for n in networks]
+        self.sizes = sizes
+        #: L: the number of stages (the deepest member's number of layers).
+        self.L = max(len(s) for s in sizes) - 1
         self.n_in = first.sizes[0]
         self.n_classes = first.sizes[-1]
-        sizes = [n.sizes for n in networks]
-        #: widths[l][k]: member k's width after layer l; bounds[l]: its column offsets.
-        self.widths = [[s[layer + 1] for s in sizes] for layer in range(self.L)]
+        #: stages[k]: the stage of each of member k's layers (its output layer: the last).
+        self.stages = [[*range(len(s) - 2), self.L - 1] for s in sizes]
+        #: members[s]: the members with a layer in stage s (stack order), widths[s] their
+        #: widths after it and bounds[s] their column offsets in the stage's outputs.
+        self.members = [[k for k in range(self.K) if s in self.stages[k]] for s in range(self.L)]
+        self.widths = [
+            [sizes[k][self.stages[k].index(s) + 1] for k in self.members[s]] for s in range(self.L)
+        ]
         self.bounds = [[0, *itertools.accumulate(w)] for w in self.widths]
         self.H = [b[-1] for b in self.bounds]
-        self.sizes = sizes
+        self._slot = [{k: i for i, k in enumerate(self.members[s])} for s in range(self.L)]
         activations = [n.activation_fn for n in networks]
-        self.activation_runs = [_runs(activations, b) for b in self.bounds[:-1]]
-        self.loss_runs = [
-            (start, end, loss)
-            for start, end, loss in _runs([n.loss_fn for n in networks], self.bounds[-1])
+        self.activation_runs = [
+            _runs([activations[k] for k in self.members[s]], self.bounds[s])
+            for s in range(self.L - 1)
         ]
-        # Flat weights: the wide first layer, then each member's later layers in turn.
-        shapes = [(self.n_in, self.H[0])] + [
-            (sizes[k][layer], sizes[k][layer + 1])
-            for layer in range(1, self.L)
-            for k in range(self.K)
+        self.loss_runs = _runs([n.loss_fn for n in networks], self.bounds[-1])
+        # Flat weights: the wide first stage, then each later stage's members in turn.
+        #: blocks[s]: (member, its stage before s, shape) of each weight block of stage s.
+        self.blocks: list[list[tuple[int, int, tuple[int, int]]]] = [[]]
+        for s in range(1, self.L):
+            row = []
+            for k in self.members[s]:
+                j = self.stages[k].index(s)
+                row.append((k, self.stages[k][j - 1], (sizes[k][j], sizes[k][j + 1])))
+            self.blocks.append(row)
+        counts = [self.n_in * self.H[0]] + [
+            r * c for row in self.blocks[1:] for _, _, (r, c) in row
         ]
-        counts = [r * c for r, c in shapes]
         starts = [0, *itertools.accumulate(counts)]
         self.W = xp.empty(starts[-1], self.dtype)
         self.GW = xp.empty_like(self.W)
         self.B = xp.empty(sum(self.H), self.dtype)
         self.GB = xp.empty_like(self.B)
-        self._w_layout = list(zip(starts, shapes, strict=False))
-        self.W0, self.GW0 = (a[: counts[0]].reshape(shapes[0]) for a in (self.W, self.GW))
-        self.Wm: list[list[Any]] = [[]]  # Wm[l][k], l >= 1
+        #: where member k's block of stage s starts in the flat weights.
+        self._w_start: dict[tuple[int, int], int] = {}
+        i = 1
+        for s in range(1, self.L):
+            for k, _, _ in self.blocks[s]:
+                self._w_start[(s, k)] = starts[i]
+                i += 1
+        self._b_starts = [0, *itertools.accumulate(self.H)]
+        shape0 = (self.n_in, self.H[0])
+        self.W0, self.GW0 = (a[: counts[0]].reshape(shape0) for a in (self.W, self.GW))
+        #: Wm[s][i], GWm[s][i]: the weights (gradient) of the i-th block of stage s >= 1.
+        self.Wm: list[list[Any]] = [[]]
         self.GWm: list[list[Any]] = [[]]
-        block = 1
-        for _layer in range(1, self.L):
-            row_w, row_g = [], []
-            for _k in range(self.K):
-                start, shape = self._w_layout[block]
-                row_w.append(self.W[start : start + shape[0] * shape[1]].reshape(shape))
-                row_g.append(self.GW[start : start + shape[0] * shape[1]].reshape(shape))
-                block += 1
-            self.Wm.append(row_w)
-            self.GWm.append(row_g)
-        b_starts = [0, *itertools.accumulate(self.H)]
-        self.Bl = [self.B[b_starts[i] : b_starts[i + 1]] for i in range(self.L)]
-        self.GBl = [self.GB[b_starts[i] : b_starts[i + 1]] for i in range(self.L)]
+        for s in range(1, self.L):
+            self.Wm.append([self._block(self.W, s, k, shape) for k, _, shape in self.blocks[s]])
+            self.GWm.append([self._block(self.GW, s, k, shape) for k, _, shape in self.blocks[s]])
+        b = self._b_starts
+        self.Bl = [self.B[b[s] : b[s + 1]] for s in range(self.L)]
+        self.GBl = [self.GB[b[s] : b[s + 1]] for s in range(self.L)]
         #: member index of every weight / bias element and every output column.
         self.w_member = self._member_index_w()
         self.b_member = xp.concatenate(
-            [xp.repeat(xp.arange(self.K), self.widths[layer]) for layer in range(self.L)]
+            [xp.repeat(xp.asarray(self.members[s]), self.widths[s]) for s in range(self.L)]
         )
         self.out_member = xp.repeat(xp.arange(self.K), self.widths[-1])
         self.pack(weights, biases, self.W, self.B)
 
     # -- layout ---------------------------------------------------------------
 
+    def _block(self, flat: Any, s: int, k: int, shape: tuple[int, int]) -> Any:
+        start = self._w_start[(s, k)]
+        return flat[start : start + shape[0] * shape[1]].reshape(shape)
+
     def _member_index_w(self) -> Any:
         parts = [xp.tile(xp.repeat(xp.arange(self.K), self.widths[0]), self.n_in)]
-        for layer in range(1, self.L):
-            for k in range(self.K):
-                parts.append(xp.full(self.sizes[k][layer] * self.sizes[k][layer + 1], k))
+        for s in range(1, self.L):
+            for k, _, (r, c) in self.blocks[s]:
+                parts.append(xp.full(r * c, k))
         return xp.concatenate(parts)
 
-    def cols(self, layer: int, k: int) -> slice:
-        """Member k's columns in the concatenated output of ``layer``."""
-        return slice(self.bounds[layer][k], self.bounds[layer][k + 1])
+    def cols(self, stage: int, k: int) -> slice:
+        """Member k's columns in the concatenated outputs of ``stage``."""
+        i = self._slot[stage][k]
+        return slice(self.bounds[stage][i], self.bounds[stage][i + 1])
 
     def member_views(self, k: int, flat_w: Any, flat_b: Any) -> tuple[list[Any], list[Any]]:
         """Member k's per-layer weight and bias arrays as views of flat buffers shaped
         like ``W`` and ``B`` (parameters, gradients or optimizer state)."""
         w0 = flat_w[: self.n_in * self.H[0]].reshape(self.n_in, self.H[0])[:, self.cols(0, k)]
         weights = [w0]
-        for layer in range(1, self.L):
-            start, shape = self._w_layout[1 + (layer - 1) * self.K + k]
-            weights.append(flat_w[start : start + shape[0] * shape[1]].reshape(shape))
-        b_starts = [0, *itertools.accumulate(self.H)]
-        biases = [
-            flat_b[b_starts[layer] : b_starts[layer + 1]][self.cols(layer, k)]
-            for layer in range(self.L)
-        ]
+        sizes = self.sizes[k]
+        for j, s in enumerate(self.stages[k][1:], start=1):
+            weights.append(self._block(flat_w, s, k, (sizes[j], sizes[j + 1])))
+        b = self._b_starts
+        biases = [flat_b[b[s] : b[s + 1]][self.cols(s, k)] for s in self.stages[k]]
         return weights, biases
 
     def pack(
@@ -171,14 +193,15 @@ class Stack:
         weights, biases = self.member_views(k, flat_w, flat_b)
         return [w.copy() for w in weights], [b.copy() for b in biases]
 
-    def per_column(self, values: Any, layer: int) -> Any:
-        """A row vector of per-member ``values`` spread over ``layer``'s columns."""
-        return xp.repeat(xp.asarray(values, dtype=self.dtype), self.widths[layer])[None, :]
+    def per_column(self, values: Any, stage: int) -> Any:
+        """A row vector of per-member ``values`` spread over ``stage``'s columns."""
+        present = xp.asarray(values, dtype=self.dtype)[self.members[stage]]
+        return xp.repeat(present, self.widths[stage])[None, :]
 
     # -- passes ---------------------------------------------------------------
 
     def _plan(self, buffers: Buffers, m: int, masked: bool) -> list[list[tuple[Any, ...]]]:
-        """Per later layer, each member's views for its three matmuls over ``m`` rows:
+        """Per later stage, each block's views for its three matmuls over ``m`` rows:
         (input, weights, output, input.T, weight grad, delta, weights.T, delta below).
         Made once per (rows, masked) and kept: slicing costs as much as a small GEMM."""
         key = (m, masked)
@@ -186,26 +209,24 @@ class Stack:
         if plan is not None:
             return plan
         plan = [[]]
-        for layer in range(1, self.L):
-            source = buffers.dropped if masked else buffers.z
-            below_in = source[layer - 1][:m]
-            z = buffers.z[layer][:m]
-            delta = buffers.output[:m] if layer == self.L - 1 else buffers.delta[layer][:m]
-            below = buffers.delta[layer - 1][:m]
+        source = buffers.dropped if masked else buffers.z
+        for s in range(1, self.L):
+            z = buffers.z[s][:m]
+            delta = buffers.output[:m] if s == self.L - 1 else buffers.delta[s][:m]
             ops = []
-            for k in range(self.K):
-                cin, cout = self.cols(layer - 1, k), self.cols(layer, k)
-                w, g = self.Wm[layer][k], self.GWm[layer][k]
+            for (k, before, _), w, g in zip(self.blocks[s], self.Wm[s], self.GWm[s], strict=True):
+                cin, cout = self.cols(before, k), self.cols(s, k)
+                below_in = source[before][:m][:, cin]
                 ops.append(
                     (
-                        below_in[:, cin],
+                        below_in,
                         w,
                         z[:, cout],
-                        below_in[:, cin].T,
+                        below_in.T,
                         g,
                         delta[:, cout],
                         w.T,
-                        below[:, cin],
+                        buffers.delta[before][:m][:, cin],
                     )
                 )
             plan.append(ops)
@@ -214,29 +235,26 @@ class Stack:
 
     def forward(self, X: Any, buffers: Buffers, masks: list[Any] | None = None) -> Any:
         """Every member's output activations for the shared rows ``X`` (``masks``:
-        each hidden layer's concatenated inverted-dropout factors, or None)."""
+        each hidden stage's concatenated inverted-dropout factors, or None)."""
         m = len(X)
-        inputs = [X]
         last = self.L - 1
         plan = self._plan(buffers, m, masks is not None)
-        for layer in range(self.L):
-            z = buffers.z[layer][:m]
-            if layer == 0:
+        for s in range(self.L):
+            z = buffers.z[s][:m]
+            if s == 0:
                 xp.matmul(X, self.W0, out=z)
             else:
-                for a, w, out, *_ in plan[layer]:
+                for a, w, out, *_ in plan[s]:
                     xp.matmul(a, w, out=out)
-            z += self.Bl[layer]
-            if layer == last:
+            z += self.Bl[s]
+            if s == last:
                 break
-            for start, end, activation in self.activation_runs[layer]:
+            for start, end, activation in self.activation_runs[s]:
                 view = z[:, start:end]
                 activation.apply(view, out=view)
             if masks is not None:
-                inputs.append(xp.multiply(z, masks[layer][:m], out=buffers.dropped[layer][:m]))
-            else:
-                inputs.append(z)
-        buffers.inputs, buffers.masks = inputs, masks
+                xp.multiply(z, masks[s][:m], out=buffers.dropped[s][:m])
+        buffers.x, buffers.masks = X, masks
         out = buffers.output[:m]
         C = self.n_classes
         for start, end, loss in self.loss_runs:
@@ -266,28 +284,23 @@ class Stack:
             else:
                 a[rows, :, y] -= 1
         delta *= output_scale
-        inputs, masks = buffers.inputs, buffers.masks
-        for layer in range(self.L - 1, -1, -1):
-            below_in = inputs[layer]
-            if layer == 0:
-                xp.matmul(below_in.T, delta, out=self.GW0)
-            else:
-                for k, g in enumerate(self.GWm[layer]):
-                    xp.matmul(
-                        below_in[:, self.cols(layer - 1, k)].T,
-                        delta[:, self.cols(layer, k)],
-                        out=g,
-                    )
-            xp.sum(delta, axis=0, out=self.GBl[layer])
-            if layer == 0:
-                break
-            below = buffers.delta[layer - 1][:m]
-            for k, w in enumerate(self.Wm[layer]):
-                xp.matmul(delta[:, self.cols(layer, k)], w.T, out=below[:, self.cols(layer - 1, k)])
+        masks = buffers.masks
+        plan = self._plan(buffers, m, masks is not None)
+        for s in range(self.L - 1, 0, -1):
+            ops = plan[s]
+            for *_, below_in_t, g, d, _, _ in ops:
+                xp.matmul(below_in_t, d, out=g)
+            xp.sum(delta, axis=0, out=self.GBl[s])
+            for *_, d, w_t, below in ops:
+                xp.matmul(d, w_t, out=below)
+            # Every block writing errors into stage s - 1 sits in stage s or later: done.
+            below = buffers.delta[s - 1][:m]
             if masks is not None:
-                below *= masks[layer - 1][:m]
-            a = buffers.z[layer - 1][:m]
-            scratch = buffers.scratch[layer - 1][:m]
-            for start, end, activation in self.activation_runs[layer - 1]:
+                below *= masks[s - 1][:m]
+            a = buffers.z[s - 1][:m]
+            scratch = buffers.scratch[s - 1][:m]
+            for start, end, activation in self.activation_runs[s - 1]:
                 activation.backprop(below[:, start:end], a[:, start:end], scratch[:, start:end])
             delta = below
+        xp.matmul(buffers.x.T, delta, out=self.GW0)
+        xp.sum(delta, axis=0, out=self.GBl[0])

@@ -16,7 +16,7 @@ from hpsearch.nn.cohort import CohortMember, group_members, train_cohort
 DATA_SEED = 7
 
 #: Mixed widths, activations, losses, initializers, optimizers, penalties, dropout and
-#: noise; batch sizes and depths that fall into several groups.
+#: noise; depths mixed within a group; batch sizes that fall into several groups.
 CONFIGS: list[dict[str, Any]] = [
     {
         "sizes": [64, 30, 10],
@@ -62,6 +62,17 @@ CONFIGS: list[dict[str, Any]] = [
         "optimizer": "sgd",
         "batch_size": 10,
         "schedule": "halve_on_plateau",
+    },
+    {
+        "sizes": [64, 26, 14, 10],
+        "activation": "tanh",
+        "loss": "cross_entropy",
+        "init": "glorot",
+        "dropout": 0.15,
+        "eta": 0.4,
+        "l2": 1.5,
+        "optimizer": "sgd",
+        "batch_size": 10,
     },
     {
         "sizes": [64, 20, 12, 10],
@@ -336,9 +347,10 @@ def test_stopped_members_leave_the_stack(data64, monkeypatch) -> None:
     assert sizes_seen == [3, 2, 1]
 
 
-def test_grouping_by_depth_batch_size_optimizer_penalty_and_noise() -> None:
-    """Rule: members share a stack only with the same depth, batch size, optimizer,
-    penalty kind and dtype; widths, activations and losses mix; a noisy member is alone."""
+def test_grouping_by_batch_size_optimizer_penalty_and_noise() -> None:
+    """Rule: members share a stack only with the same batch size, optimizer, penalty
+    kind and dtype; depths, widths, activations and losses mix, but a net without
+    hidden layers does not join deeper ones; a noisy member is alone."""
 
     def member(sizes: list[int], **kw: Any) -> CohortMember:
         network = Network(
@@ -352,7 +364,7 @@ def test_grouping_by_depth_batch_size_optimizer_penalty_and_noise() -> None:
     members = [
         member([64, 16, 10], l2=1.0),
         member([64, 200, 10], l2=2.0, activation="relu", loss="log_likelihood"),  # mixes
-        member([64, 16, 16, 10], l2=1.0),  # deeper
+        member([64, 16, 16, 10], l2=1.0),  # deeper: joins the first group
         member([64, 30, 10], l2=1.0, batch_size=32),  # other batch size
         member([64, 30, 10], l2=1.0, optimizer="momentum"),  # other optimizer
         member([64, 30, 10], l1=1.0),  # other penalty
@@ -360,8 +372,9 @@ def test_grouping_by_depth_batch_size_optimizer_penalty_and_noise() -> None:
         member([64, 30, 10], l2=1.0, input_noise=0.1),  # noisy: alone
         member([64, 30, 10], l2=1.0, dtype="float64"),
         member([64, 99, 10], l2=0.5, activation="tanh"),  # joins the first group
+        member([64, 10], l2=1.0),  # no hidden layer
     ]
-    assert group_members(members) == [[0, 1, 9], [2], [3], [4], [5], [6], [7], [8]]
+    assert group_members(members) == [[0, 1, 2, 9], [3], [4], [5], [6], [7], [8], [10]]
 
 
 def test_big_groups_are_split_to_stay_in_cache(monkeypatch) -> None:
