@@ -33,7 +33,7 @@ from hpsearch.nn.history import EpochRecord, History, StopReason
 from hpsearch.nn.network import EVAL_CHUNK, Network
 from hpsearch.nn.optimizers import OPTIMIZERS
 from hpsearch.nn.stack import Buffers, Stack, order_key
-from hpsearch.nn.stack_optimizers import StackOptimizer
+from hpsearch.nn.stack_optimizers import StackOptimizer, at, spread
 from hpsearch.nn.streams import MemberStreams, data_stream, member_streams
 from hpsearch.nn.training import (
     METRICS_SAMPLE,
@@ -50,7 +50,7 @@ from hpsearch.nn.training import (
 BLOCK_ELEMENTS = 2**16
 #: Most bytes of weights in one stack: a bigger group is split into stacks trained one
 #: after another, each small enough for its passes to run from cache.
-STACK_BYTES = 4 * 2**20
+STACK_BYTES = 2**20
 #: Elements of dropout factors drawn per layer at once (a member's rows in bulk).
 MASK_CHUNK_ELEMENTS = 2**20
 
@@ -273,7 +273,7 @@ class _Group:
         if self.penalty:
             n = self.live[0].n
             coefficient = xp.array([s * st / n for s, st in zip(scale, strength, strict=True)])
-            self.penalty_coefficient = coefficient.astype(stack.dtype)[stack.w_member]
+            self.penalty_coefficient = spread(coefficient.astype(stack.dtype), stack.w_member)
             self.penalty_scratch = xp.empty_like(stack.W)
 
     def output_scale(self, m: int) -> Any:
@@ -318,7 +318,7 @@ class _Group:
 
     def _penalize(self, g: Any, w: Any, sl: slice) -> None:
         """The L2 or L1 gradient term of one block of the weights (``regularizers``)."""
-        scratch, coefficient = self.penalty_scratch[sl], self.penalty_coefficient[sl]
+        scratch, coefficient = self.penalty_scratch[sl], at(self.penalty_coefficient, sl)
         if self.penalty == "l2":
             xp.multiply(w, coefficient, out=scratch)
         else:

@@ -17,6 +17,22 @@ from hpsearch.nn.backend import xp
 from hpsearch.nn.optimizers import FLUSH_EVERY, OPTIMIZERS, flush_tiny
 
 
+def _uniform(values: Any) -> bool:
+    return len(values) > 0 and bool(xp.all(values == values[0]))
+
+
+def spread(per_member: Any, index: Any) -> Any:
+    """``per_member`` values over the elements whose member index is ``index``: one
+    scalar when all members share the value (a pass then reads no coefficient array:
+    the common case of a one-member stack), else one value per element."""
+    return per_member[0] if _uniform(per_member) else per_member[index]
+
+
+def at(coefficient: Any, sl: slice) -> Any:
+    """The part of a ``spread`` coefficient for the elements ``sl``."""
+    return coefficient if coefficient.ndim == 0 else coefficient[sl]
+
+
 class StackOptimizer:
     """Updates the flat ``params`` [W, B] from ``grads`` [GW, GB], per-element coefficients."""
 
@@ -38,11 +54,11 @@ class StackOptimizer:
 
     def configure(self, eta: Any, momentum: Any, index: list[Any], dtype: Any) -> None:
         """Per-member ``eta`` and ``momentum`` (float64 arrays) spread over the elements
-        whose member index is ``index`` [for W, for B]."""
+        whose member index is ``index`` [for W, for B] (``spread``)."""
         self.index = index
         self.eta64 = xp.asarray(eta, dtype=xp.float64)
-        self.eta = [self.eta64.astype(dtype)[i] for i in index]
-        self.mu = [xp.asarray(momentum, dtype=dtype)[i] for i in index]
+        self.eta = [spread(self.eta64.astype(dtype), i) for i in index]
+        self.mu = [spread(xp.asarray(momentum, dtype=dtype), i) for i in index]
 
     def _update(self, p: Any, g: Any, state: list[Any], a: int, sl: slice, rate: Any) -> None:
         name, ref = self.name, self.reference
@@ -50,7 +66,7 @@ class StackOptimizer:
             p -= g
         elif name in ("momentum", "nesterov"):
             (v,) = state
-            mu, eta = self.mu[a][sl], self.eta[a][sl]
+            mu, eta = at(self.mu[a], sl), at(self.eta[a], sl)
             v *= mu
             g *= eta
             v -= g
@@ -65,7 +81,7 @@ class StackOptimizer:
             m += (1 - ref.beta1) * g
             v *= ref.beta2
             v += (1 - ref.beta2) * g * g
-            p -= rate[self.index[a][sl]] * m / (xp.sqrt(v) + ref.eps)
+            p -= (rate if rate.ndim == 0 else rate[self.index[a][sl]]) * m / (xp.sqrt(v) + ref.eps)
         else:  # adagrad, rmsprop
             (acc,) = state
             if name == "rmsprop":
@@ -73,7 +89,7 @@ class StackOptimizer:
                 acc += (1 - ref.rho) * g * g
             else:
                 acc += g * g
-            p -= self.eta[a][sl] * g / (xp.sqrt(acc) + ref.eps)
+            p -= at(self.eta[a], sl) * g / (xp.sqrt(acc) + ref.eps)
 
     def ensure_state(self, params: list[Any]) -> None:
         if not self.state and self.n_states:
@@ -98,6 +114,8 @@ class StackOptimizer:
             rate = (self.eta64 * (1 - ref.beta2**t) ** 0.5 / (1 - ref.beta1**t)).astype(
                 params[0].dtype
             )
+            if _uniform(rate):
+                rate = rate[0]
         for a, sl in blocks:
             p, g = params[a][sl], grads[a][sl]
             if penalize is not None and a == 0:
