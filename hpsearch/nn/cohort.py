@@ -36,6 +36,7 @@ from hpsearch.nn.stack import Buffers, Stack, order_key
 from hpsearch.nn.stack_optimizers import StackOptimizer, at, spread
 from hpsearch.nn.streams import MemberStreams, data_stream, member_streams
 from hpsearch.nn.training import (
+    DIVERGENCE_FACTOR,
     METRICS_SAMPLE,
     PROBE_SIZE,
     Augment,
@@ -163,13 +164,14 @@ class _Live:
         self.state: list[tuple[list[Any], list[Any]]] = []  # optimizer state, per member
         self.n = n
         self.done = False
+        self.limit = math.inf  # the train loss above which it diverged
 
     def decide(self, record: EpochRecord) -> None:
         """``train()``'s end-of-epoch rules for this member."""
         history = self.history
         history.records.append(record)
         epoch = record.epoch
-        if not math.isfinite(record.train_loss):
+        if not math.isfinite(record.train_loss) or record.train_loss > self.limit:
             history.stop_reason = StopReason.DIVERGED
             self.done = True
             return
@@ -234,8 +236,10 @@ class _Group:
                     [m.state[s][0] for m in self.live], [m.state[s][1] for m in self.live], w, b
                 )
                 optimizer.state.append([w, b])
+        # Blocks of about BLOCK_ELEMENTS (a small stack is one block: fewer calls).
         size = stack.W.size
-        self.blocks = [(0, slice(s, s + BLOCK_ELEMENTS)) for s in range(0, size, BLOCK_ELEMENTS)]
+        step = -(-size // max(1, round(size / BLOCK_ELEMENTS)))
+        self.blocks = [(0, slice(s, s + step)) for s in range(0, size, step)]
         self.blocks.append((1, slice(None)))
         dropout = [m.network.dropout for m in self.live]
         self.dropout = stack.L > 1 and any(p > 0 for p in dropout)
@@ -326,29 +330,45 @@ class _Group:
             scratch *= coefficient
         g += scratch
 
-    def evaluate(self, X: Any, y: Any) -> list[tuple[float, float]]:
-        """Every member's (mean loss, accuracy) over ``X, y`` (as ``Network.evaluate``)."""
+    def evaluate(
+        self, X: Any, y: Any, probe: int = 0
+    ) -> tuple[list[tuple[float, float]], list[list[float]] | None]:
+        """Every member's (mean loss, accuracy) over ``X, y`` (as ``Network.evaluate``),
+        and with ``probe`` > 0 its gradient norms on the first ``probe`` rows
+        (``gradient_norms``), back-propagated from the first chunk's forward pass."""
         stack = self.stack
-        totals = [0.0] * stack.K
+        totals = xp.zeros(stack.K)
         correct = xp.zeros(stack.K, dtype=xp.int64)
         chunk_rows = self.eval_buffers.rows
         C = stack.n_classes
         last = stack.L - 1
+        norms = None
         for start in range(0, len(X), chunk_rows):
             chunk, labels = X[start : start + chunk_rows], y[start : start + chunk_rows]
             m = len(chunk)
             a = stack.forward(chunk, self.eval_buffers)
             z = self.eval_buffers.z[last][:m]
-            for k, live in enumerate(self.live):
-                cols = stack.cols(last, k)
-                totals[k] += live.network.loss_fn.value(z[:, cols], a[:, cols], labels) * m
+            for s, e, loss in stack.loss_runs:
+                k0, k1 = s // C, e // C
+                values = loss.values(
+                    z[:, s:e].reshape(m, -1, C), a[:, s:e].reshape(m, -1, C), labels
+                )
+                totals[k0:k1] += values * m
             correct += (a.reshape(m, stack.K, C).argmax(axis=2) == labels[:, None]).sum(axis=0)
-        return [(totals[k] / len(X), int(correct[k]) / len(X)) for k in range(stack.K)]
+            if start == 0 and 0 < probe <= m:
+                self.eval_buffers.x = chunk[:probe]
+                norms = self._norms(labels[:probe])
+        n = len(X)
+        return [(float(totals[k]) / n, int(correct[k]) / n) for k in range(stack.K)], norms
 
     def gradient_norms(self, X: Any, y: Any) -> list[list[float]]:
         """Each member's per-layer weight-gradient norms on ``X, y`` (no dropout, no penalty)."""
+        self.stack.forward(X, self.eval_buffers)
+        return self._norms(y)
+
+    def _norms(self, y: Any) -> list[list[float]]:
+        """Gradient norms back-propagated from the last forward pass over ``len(y)`` rows."""
         stack = self.stack
-        stack.forward(X, self.eval_buffers)
         ones = xp.ones(stack.K)
         scale = (ones / len(y)).astype(stack.dtype)[stack.out_member][None, :]
         stack.backward(y, self.eval_buffers, scale)
@@ -407,6 +427,9 @@ def _train_group(
     optimizer = StackOptimizer(group[0].optimizer)
     state = _Group(lives, batch_size, _eval_rows(biggest, lives), optimizer)
     state.sync_members()
+    with xp.errstate(all="ignore"):  # as train(): over 1000x the untrained loss diverged
+        for live, (loss, _) in zip(state.live, state.evaluate(X_sample, y_sample)[0], strict=True):
+            live.limit = DIVERGENCE_FACTOR * loss
     batches = ShuffledBatches(X, y, batch_size)
     with xp.errstate(all="ignore"), batches:
         for epoch in range(1, epochs + 1):
@@ -423,9 +446,10 @@ def _train_group(
                     masks = state.masks_for(position, len(xb), n) if state.dropout else None
                     state.step(xb, yb, masks)
                     position += len(xb)
-            train_metrics = state.evaluate(X_sample, y_sample)
-            norms = state.gradient_norms(X_probe, y_probe)
-            val_metrics = state.evaluate(X_val, y_val) if X_val is not None else None
+            train_metrics, norms = state.evaluate(X_sample, y_sample, probe=len(X_probe))
+            if norms is None:  # the probe is longer than an evaluation chunk
+                norms = state.gradient_norms(X_probe, y_probe)
+            val_metrics = state.evaluate(X_val, y_val)[0] if X_val is not None else None
             seconds = (time.perf_counter() - started) / len(state.live)
             changed = False
             for k, live in enumerate(state.live):

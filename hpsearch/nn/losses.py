@@ -48,6 +48,11 @@ class Loss:
     def delta(self, z: Any, a: Any, y: Any, out: Any) -> Any:
         raise NotImplementedError
 
+    def values(self, z: Any, a: Any, y: Any) -> Any:
+        """``value`` of k networks at once: ``z`` and ``a`` shaped (m, k, classes), the
+        k mean costs (float64) out (a cohort's evaluation, in a few calls for all)."""
+        raise NotImplementedError
+
 
 class Quadratic(Loss):
     """C = 1/2 ||a - y||^2 with sigmoid outputs;  delta = (a - y) sigma'(z)."""
@@ -58,6 +63,11 @@ class Quadratic(Loss):
         diff = a.astype(xp.float64, copy=True)
         diff[_rows(y), y] -= 1.0
         return float(0.5 * xp.einsum("ij,ij->", diff, diff) / len(y))
+
+    def values(self, z: Any, a: Any, y: Any) -> Any:
+        diff = a.astype(xp.float64, copy=True)
+        diff[_rows(y), :, y] -= 1.0
+        return 0.5 * xp.einsum("mkc,mkc->k", diff, diff) / len(y)
 
     def delta(self, z: Any, a: Any, y: Any, out: Any) -> Any:
         derivative = a - a * a  # sigma'(z) = a (1 - a), before ``out`` (maybe ``a``) changes
@@ -80,6 +90,11 @@ class CrossEntropy(Loss):
         z64 = z.astype(xp.float64, copy=False)
         total = xp.logaddexp(0.0, z64).sum() - z64[_rows(y), y].sum()
         return float(total / len(y))
+
+    def values(self, z: Any, a: Any, y: Any) -> Any:
+        z64 = z.astype(xp.float64, copy=False)
+        totals = xp.logaddexp(0.0, z64).sum(axis=(0, 2)) - z64[_rows(y), :, y].sum(axis=0)
+        return totals / len(y)
 
     def delta(self, z: Any, a: Any, y: Any, out: Any) -> Any:
         if out is not a:
@@ -105,6 +120,12 @@ class LogLikelihood(Loss):
         top = z64.max(axis=1)
         logsumexp = top + xp.log(xp.exp(z64 - top[:, None]).sum(axis=1))
         return float((logsumexp - z64[_rows(y), y]).mean())
+
+    def values(self, z: Any, a: Any, y: Any) -> Any:
+        z64 = z.astype(xp.float64, copy=False)
+        top = z64.max(axis=2)
+        logsumexp = top + xp.log(xp.exp(z64 - top[:, :, None]).sum(axis=2))
+        return (logsumexp - z64[_rows(y), :, y]).mean(axis=0)
 
     def delta(self, z: Any, a: Any, y: Any, out: Any) -> Any:
         if out is not a:

@@ -16,7 +16,9 @@ stage, fed by its own last hidden layer, whichever stage that is):
   on its own (a member never pays for a wider one);
 * biases, activations, masks and errors of a stage are concatenated the same way,
   so a bias add is one call and an activation one call per run of members sharing it
-  (members are sorted by loss and activation, ``order_key``).
+  (members are sorted by activation and loss, ``order_key``); the output layer's
+  softmax or sigmoid runs over members sharing that output, and its error is one
+  one-hot subtraction for all members (one more pass for those with a quadratic loss).
 
 The arithmetic per member is that of ``propagation.Workspace``, operation for
 operation, so a member learns what it learns alone (up to the rounding of the wider
@@ -34,9 +36,10 @@ from hpsearch.nn.network import Network
 
 
 def order_key(network: Network) -> tuple[str, str]:
-    """Members of a stack are sorted by this key, so those sharing a loss (and within it
-    an activation) are neighbours: one call each for a run of them."""
-    return (network.loss, network.activation)
+    """Members of a stack are sorted by this key, so those sharing an activation (and
+    within it an output) are neighbours: one call each for a run of them. Activations
+    come first: they run on every hidden stage, forward and backward."""
+    return (network.activation, network.loss_fn.output)
 
 
 def _runs(keys: Sequence[Any], bounds: Sequence[int]) -> list[tuple[int, int, Any]]:
@@ -56,6 +59,10 @@ class Buffers:
         self.rows = rows
         self.z = [xp.empty((rows, h), dtype) for h in stack.H]
         self.output = xp.empty((rows, stack.H[-1]), dtype)
+        self.one_hot = xp.empty_like(self.output)
+        self.scratch_out: Any = (
+            xp.empty_like(self.output) if stack.softmax_columns is not None else None
+        )
         self.delta = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
         self.scratch = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
         self.dropped = [xp.empty((rows, h), dtype) for h in stack.H[:-1]]
@@ -98,7 +105,28 @@ class Stack:
             _runs([activations[k] for k in self.members[s]], self.bounds[s])
             for s in range(self.L - 1)
         ]
-        self.loss_runs = _runs([n.loss_fn for n in networks], self.bounds[-1])
+        losses = [n.loss_fn for n in networks]
+        #: (start, end, loss) output columns of consecutive members sharing a loss.
+        self.loss_runs = _runs(losses, self.bounds[-1])
+        #: (start, end, "softmax" or "sigmoid") column runs of the output stage.
+        self.output_runs = _runs([loss.output for loss in losses], self.bounds[-1])
+        #: (start, end) output columns of members with a quadratic loss.
+        self.quadratic_runs = [
+            (start, end)
+            for start, end, quadratic in _runs(
+                [loss.name == "quadratic" for loss in losses], self.bounds[-1]
+            )
+            if quadratic
+        ]
+        #: one-hot rows of the labels over every member's output columns.
+        C = self.n_classes
+        self.one_hot = xp.tile(xp.eye(C, dtype=self.dtype), (1, self.K))
+        #: the softmax columns, when the outputs alternate (computed both ways, then picked).
+        self.softmax_columns: Any = None
+        if len(self.output_runs) > 2:
+            self.softmax_columns = xp.repeat(
+                xp.asarray([loss.output == "softmax" for loss in losses]), C
+            )[None, :]
         # Flat weights: the wide first stage, then each later stage's members in turn.
         #: blocks[s]: (member, its stage before s, shape) of each weight block of stage s.
         self.blocks: list[list[tuple[int, int, tuple[int, int]]]] = [[]]
@@ -256,33 +284,38 @@ class Stack:
                 xp.multiply(z, masks[s][:m], out=buffers.dropped[s][:m])
         buffers.x, buffers.masks = X, masks
         out = buffers.output[:m]
-        C = self.n_classes
-        for start, end, loss in self.loss_runs:
-            zs = z[:, start:end].reshape(m, -1, C)
-            a = out[:, start:end].reshape(m, -1, C)
-            if loss.output == "softmax":
-                xp.subtract(zs, zs.max(axis=2, keepdims=True), out=a)
-                xp.exp(a, out=a)
-                a /= a.sum(axis=2, keepdims=True)
-            else:
-                sigmoid(zs, out=a)
+        if self.softmax_columns is None:
+            for start, end, output in self.output_runs:
+                self._activate(output, z[:, start:end], out[:, start:end])
+        else:
+            picked = buffers.scratch_out[:m]
+            self._activate("sigmoid", z, out)
+            self._activate("softmax", z, picked)
+            xp.copyto(out, picked, where=self.softmax_columns)
         return out
+
+    def _activate(self, output: str, z: Any, out: Any) -> None:
+        """The output activation ``output`` of the columns ``z`` (whole members) into ``out``."""
+        if output == "softmax":
+            m, C = len(z), self.n_classes
+            zs, a = z.reshape(m, -1, C), out.reshape(m, -1, C)
+            xp.subtract(zs, zs.max(axis=2, keepdims=True), out=a)
+            xp.exp(a, out=a)
+            a /= a.sum(axis=2, keepdims=True)
+        else:
+            sigmoid(z, out=out)
 
     def backward(self, y: Any, buffers: Buffers, output_scale: Any) -> None:
         """Gradients of each member's mean loss over the last forward's rows, times its
         entry of ``output_scale`` (a row vector over the output columns, already / m)."""
         m = len(y)
-        rows = xp.arange(m)
-        C = self.n_classes
         delta = buffers.output[:m]
-        for start, end, loss in self.loss_runs:
-            a = delta[:, start:end].reshape(m, -1, C)
-            if loss.name == "quadratic":
-                derivative = a - a * a
-                a[rows, :, y] -= 1
-                a *= derivative
-            else:
-                a[rows, :, y] -= 1
+        derivatives = [
+            delta[:, s:e] - delta[:, s:e] * delta[:, s:e] for s, e in self.quadratic_runs
+        ]
+        delta -= xp.take(self.one_hot, y, axis=0, out=buffers.one_hot[:m], mode="clip")
+        for (start, end), derivative in zip(self.quadratic_runs, derivatives, strict=True):
+            delta[:, start:end] *= derivative
         delta *= output_scale
         masks = buffers.masks
         plan = self._plan(buffers, m, masks is not None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict
 from typing import Any
 
@@ -314,6 +315,28 @@ def test_a_diverging_member_stops_alone_as_train_does() -> None:
     # badly scaled data amplifies over the epochs (float64 equality: the test above).
     _assert_close(_records(alone[1])[:2], _records(histories[1])[:2], rel=1e-5)
     assert all(np.isfinite(histories[1].train_loss))
+
+
+def test_a_finite_but_exploded_loss_diverges_as_in_train() -> None:
+    """Rule: as train(), a member whose training loss exceeds 1000x its untrained loss
+    (saturated units: huge but finite) stops with ``diverged``; its neighbour does not."""
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(100, 5)).astype(np.float32) * 100
+    y = rng.integers(0, 3, 100)
+
+    def network(i: int) -> Network:
+        return Network([5, 20 + i, 3], activation="sigmoid", seed=i)
+
+    alone = train(network(0), (X, y), epochs=5, batch_size=10, eta=1e4, seed=0, data_seed=3)
+    members = [
+        CohortMember(network=network(i), batch_size=10, eta=eta, seed=i)
+        for i, eta in enumerate([1e4, 1e-3])
+    ]
+    histories = train_cohort(members, (X, y), epochs=5, data_seed=3)
+    assert alone.stop_reason == histories[0].stop_reason == StopReason.DIVERGED
+    assert math.isfinite(histories[0].train_loss[-1])
+    assert histories[0].epochs_run == alone.epochs_run == 1
+    assert histories[1].stop_reason == StopReason.EPOCHS
 
 
 def test_stopped_members_leave_the_stack(data64, monkeypatch) -> None:
