@@ -14,6 +14,9 @@ and the net-epochs per second of each are printed with the cohort's speed-up. A
 second table measures the price of mixed widths: a cohort of K members of widths
 drawn from the space against cohorts of equal widths (each member's own width),
 as the ratio of the mixed cohort's time to the mean of the equal-width cohorts'.
+The last column, "GEMM ceiling", is sequential time over the time of the matrix
+products alone that train() runs for those K networks (``gemm_floor``): the most
+any trainer doing the same arithmetic could gain over sequential train().
 
     python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--spaces digits-quick,fashion-mnist]
 """
@@ -34,6 +37,8 @@ from threadpoolctl import threadpool_limits
 
 from hpsearch.nn import train
 from hpsearch.nn.cohort import CohortMember, train_cohort
+from hpsearch.nn.network import EVAL_CHUNK
+from hpsearch.nn.training import METRICS_SAMPLE, PROBE_SIZE
 from hpsearch.spec.study_spec import StudySpec, load_spec
 from hpsearch.tuning.objective import build_network, training_options
 from hpsearch.tuning.space import suggest_params
@@ -193,6 +198,51 @@ def torch_times(
     return sequential, time.process_time() - started, len(same)
 
 
+def gemm_floor(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -> float:
+    """CPU seconds of the matrix products alone that ``train()`` runs for ``configs``
+    (training steps, then each epoch's sample, probe and validation passes), each
+    distinct shape timed on its own: no trainer doing the same arithmetic in NumPy
+    gets under it, so sequential / floor bounds any cohort's speed-up."""
+    n, n_val = len(data.X_train), len(data.X_validation)
+    n_sample = len(range(0, n, -(-n // METRICS_SAMPLE)))
+    dtype = data.X_train.dtype
+    timed: dict[tuple[int, int, int], float] = {}
+
+    def cost(m: int, k: int, c: int) -> float:
+        if (m, k, c) not in timed:
+            a, b = np.ones((m, k), dtype), np.ones((k, c), dtype)
+            out = np.empty((m, c), dtype)
+            reps = max(3, min(200, int(2e7 // (m * k * c + 1))))
+            np.matmul(a, b, out=out)
+            started = time.process_time()
+            for _ in range(reps):
+                np.matmul(a, b, out=out)
+            timed[(m, k, c)] = (time.process_time() - started) / reps
+        return timed[(m, k, c)]
+
+    def passes(rows: int, layers: list[tuple[int, int]], backward: bool) -> float:
+        chunks = [min(EVAL_CHUNK, rows - s) for s in range(0, rows, EVAL_CHUNK)]
+        total = sum(cost(m, i, o) for m in chunks for i, o in layers)
+        if backward:  # weight gradients, and errors below every layer but the first
+            total += sum(cost(i, rows, o) for i, o in layers)
+            total += sum(cost(rows, o, i) for i, o in layers[1:])
+        return total
+
+    total = 0.0
+    for config in configs:
+        sizes = build_network(config.params, spec, data.X_train.shape[1], data.n_classes, 0).sizes
+        layers = list(itertools.pairwise(sizes))
+        batch = min(int(training_options(config.params, spec)["batch_size"]), n)
+        steps = passes(batch, layers, True) * (n // batch)
+        if n % batch:
+            steps += passes(n % batch, layers, True)
+        probe = min(PROBE_SIZE, n_sample)
+        evaluation = passes(n_sample, layers, False) + passes(probe, layers, True)
+        evaluation += passes(n_val, layers, False)
+        total += epochs * (steps + evaluation) + passes(n_sample, layers, False)
+    return total
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=3)
@@ -201,6 +251,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-widths", action="store_true")
+    parser.add_argument(
+        "--no-floor", action="store_true", help="skip the GEMM ceiling (gemm_floor) column"
+    )
     parser.add_argument(
         "--threads",
         type=int,
@@ -225,7 +278,7 @@ def main() -> None:
         print(f"\n## {name} space: {len(data.X_train)} training rows, {args.epochs} epochs")
         print(
             f"{'K':>3} {'train() net-ep/s':>17} {'cohort net-ep/s':>16} {'speed-up':>9} "
-            f"{'torch seq':>10} {'torch vmap (n)':>15}"
+            f"{'torch seq':>10} {'torch vmap (n)':>15} {'GEMM ceiling':>13}"
         )
         for k in ks:
             configs = draw_configs(spec, k, args.seed + k)
@@ -241,6 +294,9 @@ def main() -> None:
                 line += f" {rate / torch_seq:>10.1f} {matched * args.epochs / torch_vmap:>10.1f} ({matched})"
             else:
                 line += f" {'n/a':>10} {'n/a':>15}"
+            if not args.no_floor:
+                floor = gemm_floor(configs, spec, data, args.epochs)
+                line += f" {seq / floor:>12.2f}x"
             if k == 16:
                 bar = BARS[name]
                 line += f"   bar >= {bar}x: {'met' if seq / coh >= bar else 'NOT met'}"
