@@ -251,7 +251,7 @@ class _Group:
                 for layer in range(stack.L - 1)
             ]
             per_row = max(1, MASK_CHUNK_ELEMENTS // max(1, max(stack.H[:-1]) * batch_size))
-            self.mask_rows = per_row * batch_size
+            self.mask_rows = min(per_row * batch_size, self.live[0].n)  # at most an epoch
             self.masks = [xp.zeros((self.mask_rows, h), dtype) for h in stack.H[:-1]]
             self.mask_start = self.mask_end = 0
         self.configure()

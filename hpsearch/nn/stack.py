@@ -323,7 +323,7 @@ class Stack:
             ops = plan[s]
             for *_, below_in_t, g, d, _, _ in ops:
                 xp.matmul(below_in_t, d, out=g)
-            xp.sum(delta, axis=0, out=self.GBl[s])
+            xp.add.reduce(delta, axis=0, out=self.GBl[s])
             for *_, d, w_t, below in ops:
                 xp.matmul(d, w_t, out=below)
             # Every block writing errors into stage s - 1 sits in stage s or later: done.
@@ -336,4 +336,4 @@ class Stack:
                 activation.backprop(below[:, start:end], a[:, start:end], scratch[:, start:end])
             delta = below
         xp.matmul(buffers.x.T, delta, out=self.GW0)
-        xp.sum(delta, axis=0, out=self.GBl[0])
+        xp.add.reduce(delta, axis=0, out=self.GBl[0])
