@@ -2,7 +2,8 @@
 
 Each rule performs the operations of its single-network twin in the same order, with
 each member's eta (and momentum) spread over that member's elements, so an element
-is updated exactly as it would be alone. The adaptive rules keep ``flush_tiny``'s
+is updated as it would be alone (exactly, but for the momentum rules, which take
+gradients already times eta, as SGD does: a rounding apart). The adaptive rules keep ``flush_tiny``'s
 sweep every ``FLUSH_EVERY`` steps: all members of a stack step together, so their
 step counts agree. State is kept per flat buffer (weights, biases), and can be
 unpacked per member when the stack is rebuilt without the members that stopped.
@@ -38,7 +39,9 @@ class StackOptimizer:
 
     def __init__(self, name: str, state: list[list[Any]] | None = None, steps: int = 0) -> None:
         self.name = name
-        self.prescaled = OPTIMIZERS[name].prescaled
+        #: gradients arrive times eta (folded into backpropagation, as SGD's in train()):
+        #: the momentum rules then skip their ``g *= eta`` pass (a rounding apart).
+        self.prescaled = OPTIMIZERS[name].prescaled or name in ("momentum", "nesterov")
         self.reference: Any = OPTIMIZERS[name]  # its class: beta1, rho, eps, ...
         #: state[i]: a list [for W, for B] of arrays (momentum: velocity; adam: m then v).
         self.state = state or []
@@ -66,10 +69,9 @@ class StackOptimizer:
             p -= g
         elif name in ("momentum", "nesterov"):
             (v,) = state
-            mu, eta = at(self.mu[a], sl), at(self.eta[a], sl)
+            mu = at(self.mu[a], sl)
             v *= mu
-            g *= eta
-            v -= g
+            v -= g  # already eta g
             if name == "momentum":
                 p += v
             else:
