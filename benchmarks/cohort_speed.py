@@ -18,7 +18,8 @@ The last column, "GEMM ceiling", is sequential time over the time of the matrix
 products alone that train() runs for those K networks (``gemm_floor``): the most
 any trainer doing the same arithmetic could gain over sequential train().
 
-    python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--spaces digits-quick,fashion-mnist]
+    python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--repeat 1]
+        [--spaces digits-quick,fashion-mnist]
 """
 
 from __future__ import annotations
@@ -249,6 +250,9 @@ def main() -> None:
     parser.add_argument("--ks", default="1,4,8,16,32")
     parser.add_argument("--spaces", default="digits-quick,fashion-mnist")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each side per K; medians are shown"
+    )
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-widths", action="store_true")
     parser.add_argument(
@@ -266,7 +270,8 @@ def main() -> None:
     print(
         f"# cohort_speed: {platform.node()} {platform.processor() or platform.machine()}, "
         f"{time.strftime('%Y-%m-%d %H:%M')}; epochs {args.epochs}; BLAS threads {args.threads}; "
-        "CPU seconds (process_time) of this process, ratios within one run"
+        "CPU seconds (process_time) of this process, ratios within one run; "
+        f"median of {args.repeat} alternated run(s) per K"
     )
     for name in args.spaces.split(","):
         spec = load_spec(ROOT / SPACES[name])
@@ -282,8 +287,16 @@ def main() -> None:
         )
         for k in ks:
             configs = draw_configs(spec, k, args.seed + k)
-            seq = time_sequential(configs, spec, data, args.epochs)
-            coh = time_cohort(configs, spec, data, args.epochs)
+            # Alternated, then the median of each: a shared machine's load drifts.
+            times = [
+                (
+                    time_sequential(configs, spec, data, args.epochs),
+                    time_cohort(configs, spec, data, args.epochs),
+                )
+                for _ in range(args.repeat)
+            ]
+            seq = float(np.median([t[0] for t in times]))
+            coh = float(np.median([t[1] for t in times]))
             torch_seq = torch_vmap = None
             matched = 0
             if not args.no_torch:
