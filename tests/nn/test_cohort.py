@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from hpsearch.errors import ConfigError
-from hpsearch.nn import Network, StopReason, train
+from hpsearch.nn import Network, StopReason, cohort_group, train
 from hpsearch.nn import cohort as cohort_module
 from hpsearch.nn.cohort import CohortMember, group_members, train_cohort
 
@@ -342,13 +342,13 @@ def test_a_finite_but_exploded_loss_diverges_as_in_train() -> None:
 def test_stopped_members_leave_the_stack(data64, monkeypatch) -> None:
     """Rule: once a member stops, the next epochs' stack holds only the live members."""
     sizes_seen: list[int] = []
-    real = cohort_module.Stack
+    real = cohort_group.Stack
 
     def spy(networks: Any, *args: Any) -> Any:
         sizes_seen.append(len(networks))
         return real(networks, *args)
 
-    monkeypatch.setattr(cohort_module, "Stack", spy)
+    monkeypatch.setattr(cohort_group, "Stack", spy)
     members = [
         CohortMember(
             network=Network([64, 10 + i, 10], seed=i),
