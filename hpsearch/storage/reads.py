@@ -17,12 +17,18 @@ import datetime as dt
 import functools
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import optuna
 import sqlalchemy as sa
-from optuna.distributions import BaseDistribution, json_to_distribution
+from optuna.distributions import (
+    BaseDistribution,
+    FloatDistribution,
+    IntDistribution,
+    json_to_distribution,
+)
 from optuna.storages._rdb import models as m
 from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
@@ -90,9 +96,13 @@ class _TrialCache:
         self.fingerprint = (0, None)
 
 
-def _utc(moment: dt.datetime | None) -> dt.datetime | None:
-    # RDBStorage stores naive UTC.
-    return None if moment is None else moment.replace(tzinfo=dt.UTC)
+def _moment(value: Any) -> dt.datetime | None:
+    """A datetime column as ``_raw`` returns it: SQLite's driver gives the text, the
+    others a naive datetime; RDBStorage stores naive UTC."""
+    if value is None:
+        return None
+    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=dt.UTC)
 
 
 def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
@@ -109,9 +119,27 @@ def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
         cursor.close()
 
 
-@functools.lru_cache(maxsize=65536)
 def _loads(value_json: str) -> Any:
-    # The light attrs repeat (stop reasons, epochs, workers): decode each text once.
+    """``json.loads``, faster for the light attrs: a number (every trial's ``seconds``
+    differs) is parsed directly, other texts (stop reasons, workers) repeat and are
+    decoded once."""
+    if value_json[:1] in _NUMBER_START:
+        try:
+            return int(value_json)
+        except ValueError:
+            pass
+        try:
+            return float(value_json)
+        except ValueError:
+            pass
+    return _loads_cached(value_json)
+
+
+_NUMBER_START = frozenset("-0123456789")
+
+
+@functools.lru_cache(maxsize=65536)
+def _loads_cached(value_json: str) -> Any:
     # Callers only read the result, so sharing one object between trials is safe.
     return json.loads(value_json)
 
@@ -119,6 +147,65 @@ def _loads(value_json: str) -> Any:
 @functools.lru_cache(maxsize=4096)
 def _distribution(distribution_json: str) -> BaseDistribution:
     return json_to_distribution(distribution_json)
+
+
+def _external(dist: BaseDistribution) -> Callable[[float], Any]:
+    """``dist.to_external_repr``, as a plain function where that is all it does."""
+    if isinstance(dist, FloatDistribution):
+        return float
+    if isinstance(dist, IntDistribution):
+        return int
+    return dist.to_external_repr
+
+
+#: Above this many parameters, one column each would make too wide a query.
+_MAX_PIVOT = 400
+
+
+def _pivot(
+    conn: sa.Connection,
+    table: sa.Table,
+    value: str,
+    ids: sa.Select[Any],
+    names: list[str],
+    *,
+    name: str = "key",
+) -> list[tuple[Any, ...]]:
+    """``(trial_id, value of names[0], ...)`` per trial of ``ids`` with a row in ``table``
+    for one of ``names`` (None for a name it has not): one row a trial, not one a
+    (trial, name), so 100,000 trials with 12 parameters are 100,000 rows for Python to
+    take instead of 1.2 million (the database groups them; ~1 s less)."""
+    if not names:
+        return []
+    c = table.c
+    if len(names) <= _MAX_PIVOT:  # one query: its rows as they come
+        columns = [sa.func.max(sa.case((c[name] == n, c[value]))) for n in names]
+        return _raw(
+            conn,
+            sa.select(c.trial_id, *columns)
+            .where(c.trial_id.in_(ids), c[name].in_(names))
+            .group_by(c.trial_id),
+        )
+    rows: dict[int, list[Any]] = {}
+    for start in range(0, len(names), _MAX_PIVOT):
+        chunk = names[start : start + _MAX_PIVOT]
+        columns = [sa.func.max(sa.case((c[name] == n, c[value]))) for n in chunk]
+        query = (
+            sa.select(c.trial_id, *columns)
+            .where(c.trial_id.in_(ids), c[name].in_(chunk))
+            .group_by(c.trial_id)
+        )
+        for tid, *found in _raw(conn, query):
+            rows.setdefault(tid, [None] * len(names))[start : start + len(chunk)] = found
+    return [(tid, *found) for tid, found in rows.items()]
+
+
+def _decoded(pivot: list[tuple[Any, ...]], keys: list[str]) -> dict[int, dict[str, Any]]:
+    """``{trial_id: {key: decoded JSON}}`` from ``_pivot`` rows of attr texts."""
+    return {
+        tid: {k: _loads(text) for k, text in zip(keys, texts, strict=True) if text is not None}
+        for tid, *texts in pivot
+    }
 
 
 class StudyReader:
@@ -227,11 +314,19 @@ class StudyReader:
                 mine, sa.or_(newer, t.c.trial_id.in_(unfinished)) if unfinished else newer
             )
         with self._engine.connect() as conn:
-            base = conn.execute(
-                sa.select(
-                    t.c.trial_id, t.c.number, t.c.state, t.c.datetime_start, t.c.datetime_complete
-                ).where(mine)
-            ).all()
+            base = [
+                (tid, number, TrialState[state], _moment(start), _moment(complete))
+                for tid, number, state, start, complete in _raw(
+                    conn,
+                    sa.select(
+                        t.c.trial_id,
+                        t.c.number,
+                        t.c.state,
+                        t.c.datetime_start,
+                        t.c.datetime_complete,
+                    ).where(mine),
+                )
+            ]
             if not base:
                 return []
             values = dict(
@@ -244,70 +339,62 @@ class StudyReader:
             )
             # The distribution JSON is long and nearly always one per parameter: read the
             # distinct ones once, and per row only for a parameter that has several.
-            joined = sa.select(p.c.param_name, p.c.distribution_json).join(
-                t, t.c.trial_id == p.c.trial_id
+            # ``IN (SELECT ...)``, not a join: SQLite reads the index in order, ~2x faster.
+            ids = sa.select(t.c.trial_id).where(mine)
+            pairs = _raw(
+                conn,
+                sa.select(p.c.param_name, p.c.distribution_json)
+                .where(p.c.trial_id.in_(ids))
+                .distinct(),
             )
-            pairs = _raw(conn, joined.where(mine).distinct())
             dists: dict[str, list[str]] = {}
             for name, dist_json in pairs:
                 dists.setdefault(name, []).append(dist_json)
             several = sorted(n for n, found in dists.items() if len(found) > 1)
-            one_query = sa.select(p.c.trial_id, p.c.param_name, p.c.param_value).join(
-                t, t.c.trial_id == p.c.trial_id
-            )
-            params = [
-                (tid, name, internal, dists[name][0])
-                for tid, name, internal in _raw(
-                    conn,
-                    one_query.where(mine, p.c.param_name.not_in(several)).order_by(p.c.param_id),
-                )
-            ]
+            single = sorted(n for n in dists if n not in several)
+            pivot = _pivot(conn, p, "param_value", ids, single, name="param_name")
+            params: list[tuple[int, str, float, str]] = []
             if several:
-                params += _raw(
+                params = _raw(
                     conn,
                     sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
                     .join(t, t.c.trial_id == p.c.trial_id)
                     .where(mine, p.c.param_name.in_(several))
                     .order_by(p.c.param_id),
                 )
-            attrs = _raw(
-                conn,
-                sa.select(u.c.trial_id, u.c.key, u.c.value_json)
-                .join(t, t.c.trial_id == u.c.trial_id)
-                .where(mine, u.c.key.in_(self.attr_keys)),
-            )
-            system = _raw(
-                conn,
-                sa.select(sy.c.trial_id, sy.c.key, sy.c.value_json)
-                .join(t, t.c.trial_id == sy.c.trial_id)
-                .where(mine, sy.c.key.in_(self.system_keys)),
-            )
+            attr_keys, system_keys = sorted(self.attr_keys), sorted(self.system_keys)
+            attrs = _pivot(conn, u, "value_json", ids, attr_keys)
+            system = _pivot(conn, sy, "value_json", ids, system_keys)
             steps: dict[int, int] = dict(
                 _raw(
                     conn,
                     sa.select(iv.c.trial_id, sa.func.count())
-                    .join(t, t.c.trial_id == iv.c.trial_id)
-                    .where(mine)
+                    .where(iv.c.trial_id.in_(ids))
                     .group_by(iv.c.trial_id),
                 )
             )
-        trial_attrs: dict[int, dict[str, Any]] = {}
-        for tid, key, value_json in attrs:
-            trial_attrs.setdefault(tid, {})[key] = _loads(value_json)
-        trial_system: dict[int, dict[str, Any]] = {}
-        for tid, key, value_json in system:
-            trial_system.setdefault(tid, {})[key] = _loads(value_json)
+        trial_attrs = _decoded(attrs, attr_keys)
+        trial_system = _decoded(system, system_keys)
         trial_params: dict[int, dict[str, Any]] = {}
         trial_dists: dict[int, dict[str, BaseDistribution]] = {}
-        shared: dict[tuple[tuple[str, int], ...], dict[str, BaseDistribution]] = {}
-        for tid, name, internal, dist_json in params:
+        shared: dict[tuple[str, ...], dict[str, BaseDistribution]] = {}
+        space = [(name, _distribution(dists[name][0])) for name in single]
+        external = [_external(dist) for _, dist in space]
+        for tid, *internals in pivot:
+            found = {
+                name: convert(internal)
+                for (name, _), convert, internal in zip(space, external, internals, strict=True)
+                if internal is not None  # NULL: the trial did not sample it
+            }
+            trial_params[tid] = found
+            names = tuple(found)
+            if names not in shared:  # most trials share one space: one dict
+                shared[names] = {name: dist for name, dist in space if name in found}
+            trial_dists[tid] = shared[names]
+        for tid, name, internal, dist_json in params:  # names with several distributions
             dist = _distribution(dist_json)
             trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
-            trial_dists.setdefault(tid, {})[name] = dist
-        for tid, found in trial_dists.items():  # most trials share one space: one dict
-            # _distribution returns one object per JSON text, so ids identify the space.
-            key = tuple((name, id(dist)) for name, dist in found.items())
-            trial_dists[tid] = shared.setdefault(key, found)
+            trial_dists[tid] = {**trial_dists.get(tid, {}), name: dist}
         return [
             TrialRow(
                 trial_id=tid,
@@ -316,8 +403,8 @@ class StudyReader:
                 value=values.get(tid) if state == TrialState.COMPLETE else None,
                 params=trial_params.get(tid, {}),
                 distributions=trial_dists.get(tid, {}),
-                start=_utc(start),
-                complete=_utc(complete),
+                start=start,
+                complete=complete,
                 attrs=trial_attrs.get(tid, {}),
                 intermediate_steps=steps.get(tid, 0),
                 system_attrs=trial_system.get(tid, {}),

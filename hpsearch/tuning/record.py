@@ -195,7 +195,11 @@ def requeued(trials: Iterable[tuple[int, TrialState, TrialRecord]]) -> set[int]:
     """Numbers of the failed trials that were put back in the queue, from ``(number,
     state, record)`` of a study's trials: each is counted once, as its retry."""
     items = list(trials)
-    repeated = {r.repeats for _, _, r in items if r.repeats is not None}
+    repeated = {
+        r.repeats for _, _, r in items if r.retry_of is not None or r.failed_trial is not None
+    }
+    if not repeated:
+        return set()
     return {n for n, state, _ in items if state == TrialState.FAIL and n in repeated}
 
 
@@ -208,13 +212,15 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A tuple, not ``int | float``: isinstance on a union is ~5x slower, and the
+    # dashboard reads 400,000 of these for a 100,000-trial study.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return int(value)
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
