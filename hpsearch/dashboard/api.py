@@ -20,7 +20,15 @@ from werkzeug.exceptions import HTTPException
 
 from hpsearch.dashboard.compress import accepts_gzip
 from hpsearch.dashboard.queries import DashboardReader, NotFound
-from hpsearch.dashboard.series import best_row, curve, progress, study_summary, totals, trial_detail
+from hpsearch.dashboard.series import (
+    best_row,
+    curve,
+    progress,
+    retrain_of,
+    study_summary,
+    totals,
+    trial_detail,
+)
 from hpsearch.dashboard.study_page import StudyPages
 from hpsearch.results.dates import iso_utc
 from hpsearch.storage.explain import explain, is_storage_failure
@@ -48,10 +56,8 @@ def _now() -> dt.datetime:
 
 
 def _summaries(reader: DashboardReader) -> list[dict[str, Any]]:
-    return [
-        study_summary(s, reader.facts(s.study_id, reader.trials(s.study_id)))
-        for s in reader.studies()
-    ]
+    """The studies list: each study counted by the database, none of its trials read."""
+    return [{**reader.listed(s), "retrain": retrain_of(s.user_attrs)} for s in reader.studies()]
 
 
 @api.errorhandler(NotFound)

@@ -39,10 +39,11 @@ def study_summary(info: StudyInfo, facts: list[TrialFacts]) -> dict[str, Any]:
     ``hpsearch status`` shows) and the study's retrain result."""
     spec = info.user_attrs.get(SPEC_ATTR)
     summary = summary_of(info.name, info.direction.name.lower(), spec, facts)
-    return {**summary, "retrain": _retrain(info.user_attrs)}
+    return {**summary, "retrain": retrain_of(info.user_attrs)}
 
 
-def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
+def retrain_of(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The study's stored retrain result, if any."""
     retrain = user_attrs.get("retrain")
     return retrain if isinstance(retrain, dict) else None
 
@@ -206,7 +207,7 @@ def trial_detail(
     """Everything the trial page shows; the study's retrain result when it was trained
     from this trial (a retrain stores every resolved param, so params never compare)."""
     record = read_record(trial)
-    retrain = _retrain(study_attrs)
+    retrain = retrain_of(study_attrs)
     if retrained_trial(retrain) != trial.number:
         retrain = None
     worker = record.worker

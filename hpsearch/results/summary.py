@@ -139,12 +139,38 @@ def study_summary(
     compute too)."""
     items = list(trials)
     kept, again = counted(items)
-    counts = _by_state(kept)  # ``kept`` has no re-queued failure left to leave out
     complete = [t for t in kept if t.state == TrialState.COMPLETE and t.value is not None]
     maximize = direction == "maximize"
     best = (max if maximize else min)(complete, key=_value) if complete else None
     starts = [t.start for t in kept if t.start is not None]
     moments = [m for t in kept for m in (t.start, t.complete) if m is not None]
+    return summary_fields(
+        name,
+        direction,
+        spec,
+        counts=_by_state(kept),  # ``kept`` has no re-queued failure left to leave out
+        requeued=again,
+        best=None if best is None or best.value is None else (best.number, best.value),
+        first_start=min(starts) if starts else None,
+        last_activity=max(moments) if moments else None,
+        total_epochs=sum(t.epochs for t in items),
+    )
+
+
+def summary_fields(
+    name: str,
+    direction: str,
+    spec: StudySpec | Mapping[str, Any] | None,
+    *,
+    counts: dict[str, int],
+    requeued: int,
+    best: tuple[int, float] | None,
+    first_start: datetime | None,
+    last_activity: datetime | None,
+    total_epochs: int,
+) -> dict[str, Any]:
+    """``study_summary``'s dict from its parts, for a caller that counted them another
+    way (the dashboard's studies list counts in SQL): one spelling of the fields."""
     budget = spec.budget if isinstance(spec, StudySpec) else None
     return {
         "name": name,
@@ -152,13 +178,13 @@ def study_summary(
         **spec_fields(spec),
         "budget": budget,
         "counts": counts,
-        "n_trials": len(kept),
-        "requeued": again,
-        "best_value": None if best is None else best.value,
-        "best_trial": None if best is None else best.number,
-        "first_start": iso_utc(min(starts)) if starts else None,
-        "last_activity": iso_utc(max(moments)) if moments else None,
-        "total_epochs": sum(t.epochs for t in items),
+        "n_trials": sum(counts.values()),
+        "requeued": requeued,
+        "best_value": None if best is None else best[1],
+        "best_trial": None if best is None else best[0],
+        "first_start": iso_utc(first_start),
+        "last_activity": iso_utc(last_activity),
+        "total_epochs": total_epochs,
     }
 
 

@@ -34,6 +34,7 @@ from optuna.study import StudyDirection
 from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StorageError
+from hpsearch.storage import tallies
 
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
 
@@ -206,6 +207,10 @@ def _decoded(pivot: list[tuple[Any, ...]], keys: list[str]) -> dict[int, dict[st
         tid: {k: _loads(text) for k, text in zip(keys, texts, strict=True) if text is not None}
         for tid, *texts in pivot
     }
+
+
+def _decode(texts: dict[str, str]) -> dict[str, Any]:
+    return {key: _loads(text) for key, text in texts.items()}
 
 
 class StudyReader:
@@ -411,6 +416,32 @@ class StudyReader:
             )
             for tid, number, state, start, complete in base
         ]
+
+    # -- aggregates (the studies list) -------------------------------------------------
+
+    def marked_trials(
+        self, study_id: int, user_keys: tuple[str, ...], system_keys: tuple[str, ...]
+    ) -> list[tuple[int, TrialState, dict[str, Any], dict[str, Any]]]:
+        """``(number, state, user attrs, system attrs)`` of the trials carrying one of
+        the keys (few: e.g. the retries), attrs decoded."""
+        return [
+            (number, state, _decode(user), _decode(system))
+            for number, state, user, system in tallies.marked_trials(
+                self._engine, study_id, user_keys, system_keys
+            )
+        ]
+
+    def tally(
+        self, study_id: int, *, maximize: bool, skip: set[int], epochs_key: str
+    ) -> tallies.Tally:
+        """Counts, best, time span and epoch attrs of the study, by the database (see
+        ``hpsearch.storage.tallies``); ``steps_of`` for epoch attrs that are not numbers."""
+        return tallies.tally(
+            self._engine, study_id, maximize=maximize, skip=skip, epochs_key=epochs_key
+        )
+
+    def steps_of(self, study_id: int, key: str, texts: list[str]) -> int:
+        return tallies.steps_of(self._engine, study_id, key, texts)
 
     def trial(self, study_id: int, number: int) -> FrozenTrial:
         """One trial with everything (curves included), through the storage API."""

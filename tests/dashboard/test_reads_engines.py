@@ -13,6 +13,8 @@ import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from hpsearch.dashboard.queries import DashboardReader
+from hpsearch.dashboard.series import study_summary as summary_of
 from hpsearch.storage.reads import StudyReader
 from hpsearch.tuning.record import LIGHT_KEYS, SYSTEM_KEYS
 
@@ -96,3 +98,15 @@ def test_trials_read_as_optuna_reads_them(url: str) -> None:
     assert isinstance(rows[0].attrs["epochs_run"], int)
     assert isinstance(rows[0].attrs["seconds"], float)
     assert rows[6].state == TrialState.RUNNING and rows[6].attrs == {"seconds": 2.0}
+
+
+def test_studies_list_tally_on_every_engine(url: str) -> None:
+    # The list's SQL aggregates agree with the summary of the trials on each engine.
+    name = f"tally-{uuid.uuid4().hex[:8]}"
+    _fill(url, name)
+    reader = DashboardReader(optuna.storages.RDBStorage(url))
+    info = reader.study(name)
+    rows = reader.trials(info.study_id)
+    expected = summary_of(info, reader.facts(info.study_id, rows))
+    assert {**reader.listed(info), "retrain": None} == expected
+    assert expected["best_trial"] == 3 and expected["total_epochs"] == 1 + 2 + 3 + 4 + 5 + 6
