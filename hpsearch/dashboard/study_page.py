@@ -23,6 +23,7 @@ from hpsearch.dashboard.series import (
     active_workers,
     best_row,
     budget,
+    pareto_front,
     progress,
     study_distributions,
     study_summary,
@@ -102,11 +103,15 @@ class StudyPages:
         if cached is not None and cached.key == key:
             return cached
         rows = [r for r, _ in finished]
+        directions = _directions(info)
+        n = len(directions)
         head = {
             # progress() takes the origin from every trial's start, as the columns do.
-            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now),
+            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now, n),
             "progress": progress(facts, info.maximize),
-            "best": best_row(rows, info.maximize),
+            # One best trial only with one objective; with several, the Pareto front.
+            "best": best_row(rows, info.maximize) if n == 1 else None,
+            "pareto": pareto_front(rows, directions) if n > 1 else None,
         }
         prefix = self._dumps(head).encode()[:-1] + b","  # leave the object open
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
@@ -135,7 +140,7 @@ class StudyPages:
         ends = [f.complete or now for f in facts if f.start is not None]
         return {
             **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
-            "directions": [d.name.lower() for d in info.directions] or [summary["direction"]],
+            "directions": _directions(info),
             "metric": summary["metric"],
             "description": study.get("description"),
             "spec": spec,
@@ -150,9 +155,15 @@ class StudyPages:
             "distributions": space,
             "running": [r.number for r in live_rows if r.state.name == "RUNNING"],
             "origin": iso_utc(origin),
-            "live_trials": trial_columns(live_rows, live_facts, param_names, origin, now),
+            "live_trials": trial_columns(
+                live_rows, live_facts, param_names, origin, now, len(_directions(info))
+            ),
             "now": iso_utc(now),
         }
+
+
+def _directions(info: StudyInfo) -> list[str]:
+    return [d.name.lower() for d in info.directions] or [info.direction.name.lower()]
 
 
 def merged_rows(payload: dict[str, Any]) -> dict[str, Any]:

@@ -75,6 +75,9 @@ class TrialRow:
     attrs: dict[str, Any]
     intermediate_steps: int
     system_attrs: dict[str, Any] = field(default_factory=dict)
+    # A complete trial of a multi-objective study: its value per objective (None where
+    # not finite); empty otherwise (``value`` is the first objective's).
+    values: tuple[float | None, ...] = ()
 
 
 @dataclass
@@ -209,6 +212,11 @@ def _decoded(pivot: list[tuple[Any, ...]], keys: list[str]) -> dict[int, dict[st
     }
 
 
+def _values(first: float | None, rest: dict[int, float] | None, n: int) -> tuple[float | None, ...]:
+    rest = rest or {}
+    return (first, *(rest.get(i) for i in range(1, n)))
+
+
 def _decode(texts: dict[str, str]) -> dict[str, Any]:
     return {key: _loads(text) for key, text in texts.items()}
 
@@ -334,14 +342,19 @@ class StudyReader:
             ]
             if not base:
                 return []
-            values = dict(
-                _raw(
-                    conn,
-                    sa.select(v.c.trial_id, v.c.value)
-                    .join(t, t.c.trial_id == v.c.trial_id)
-                    .where(mine, v.c.objective == 0, v.c.value_type == _FINITE),
-                )
-            )
+            values: dict[int, float] = {}
+            others: dict[int, dict[int, float]] = {}  # objectives after the first
+            for tid, objective, value in _raw(
+                conn,
+                sa.select(v.c.trial_id, v.c.objective, v.c.value)
+                .join(t, t.c.trial_id == v.c.trial_id)
+                .where(mine, v.c.value_type == _FINITE),
+            ):
+                if objective == 0:
+                    values[tid] = value
+                else:
+                    others.setdefault(tid, {})[objective] = value
+            n_objectives = 1 + max((max(found) for found in others.values()), default=0)
             # The distribution JSON is long and nearly always one per parameter: read the
             # distinct ones once, and per row only for a parameter that has several.
             # ``IN (SELECT ...)``, not a join: SQLite reads the index in order, ~2x faster.
@@ -406,6 +419,9 @@ class StudyReader:
                 number=number,
                 state=state,
                 value=values.get(tid) if state == TrialState.COMPLETE else None,
+                values=_values(values.get(tid), others.get(tid), n_objectives)
+                if others and state == TrialState.COMPLETE
+                else (),
                 params=trial_params.get(tid, {}),
                 distributions=trial_dists.get(tid, {}),
                 start=start,
