@@ -17,7 +17,7 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.results.summary import TrialFacts, study_summary, summary_fields
-from hpsearch.storage.reads import NotFound, StudyInfo, StudyReader, TrialRow
+from hpsearch.storage.reads import UNFINISHED, NotFound, StudyInfo, StudyReader, TrialRow
 from hpsearch.storage.tallies import MAX_SKIP
 from hpsearch.tuning.record import (
     EPOCHS_RUN,
@@ -28,7 +28,15 @@ from hpsearch.tuning.record import (
     record_from_attrs,
 )
 
-__all__ = ["DashboardReader", "NotFound", "StudyInfo", "TrialRow", "count_states", "row_facts"]
+__all__ = [
+    "UNFINISHED",
+    "DashboardReader",
+    "NotFound",
+    "StudyInfo",
+    "TrialRow",
+    "count_states",
+    "row_facts",
+]
 
 
 class DashboardReader(StudyReader):
@@ -49,9 +57,9 @@ class DashboardReader(StudyReader):
         out = []
         for row in rows:
             facts = cache.get(row.trial_id)
-            if facts is None or not row.state.is_finished():
+            if facts is None or row.state in UNFINISHED:
                 facts = row_facts(row)
-                if row.state.is_finished():
+                if row.state not in UNFINISHED:
                     cache[row.trial_id] = facts
             out.append(facts)
         return out

@@ -14,7 +14,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow
+from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
 from hpsearch.results.dates import iso_utc
 from hpsearch.results.export import json_safe
 from hpsearch.results.summary import TrialFacts, state_counts
@@ -89,7 +89,7 @@ def progress(rows: list[TrialFacts], maximize: bool) -> dict[str, list[Any]]:
     seconds since the study's first start and the epochs spent by then (all finished
     trials' epochs count, pruned and failed included: they cost compute too)."""
     finished = sorted(
-        (r for r in rows if r.state.is_finished() and r.complete is not None),
+        (r for r in rows if r.state not in UNFINISHED and r.complete is not None),
         key=lambda r: (r.complete, r.number),
     )
     starts = [r.start for r in rows if r.start is not None]

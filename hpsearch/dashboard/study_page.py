@@ -18,7 +18,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow
+from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
 from hpsearch.dashboard.series import (
     active_workers,
     best_row,
@@ -66,8 +66,8 @@ class StudyPages:
     ) -> bytes:
         """The JSON body (gzip-compressed if ``gzip``) of ``GET /api/studies/<name>``;
         ``facts`` are the rows' (``DashboardReader.facts``)."""
-        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state.is_finished()]
-        live = [(r, f) for r, f in zip(rows, facts, strict=True) if not r.state.is_finished()]
+        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state not in UNFINISHED]
+        live = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state in UNFINISHED]
         starts = [r.start for r in rows if r.start is not None]
         origin = min(starts) if starts else None
         param_names = sorted({p for r in rows for p in r.params})

@@ -18,6 +18,7 @@ import functools
 import json
 import threading
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,8 @@ from hpsearch.errors import StorageError
 from hpsearch.storage import tallies
 
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
+#: ``state in UNFINISHED`` is ``not state.is_finished()``, ~5x faster (100,000 trials a call).
+UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class NotFound(StorageError, LookupError):
@@ -217,6 +220,23 @@ def _values(first: float | None, rest: dict[int, float] | None, n: int) -> tuple
     return (first, *(rest.get(i) for i in range(1, n)))
 
 
+_Params = tuple[dict[int, dict[str, Any]], dict[int, dict[str, BaseDistribution]]]
+
+
+def _submit(
+    pool: ThreadPoolExecutor | None, work: Callable[..., _Params], *args: Any
+) -> Future[_Params]:
+    """``work(*args)`` on ``pool``, or now (a done future) without one."""
+    if pool is not None:
+        return pool.submit(work, *args)
+    done: Future[_Params] = Future()
+    try:
+        done.set_result(work(*args))
+    except BaseException as error:  # re-raised by result(), as the pool's would be
+        done.set_exception(error)
+    return done
+
+
 def _decode(texts: dict[str, str]) -> dict[str, Any]:
     return {key: _loads(text) for key, text in texts.items()}
 
@@ -287,7 +307,7 @@ class StudyReader:
                 cache.reset()  # the study was deleted and its id reused: start over
             fresh = self._read_trials(study_id, cache.unfinished, cache.last_finished)
             for row in fresh:
-                if row.state.is_finished():
+                if row.state not in UNFINISHED:
                     cache.finished[row.trial_id] = row
                     cache.unfinished.discard(row.trial_id)
                 else:
@@ -295,11 +315,11 @@ class StudyReader:
             if fresh:
                 # Every trial above the old mark was just read, so the new mark is safe.
                 cache.last_finished = max(
-                    [cache.last_finished] + [r.trial_id for r in fresh if r.state.is_finished()]
+                    [cache.last_finished] + [r.trial_id for r in fresh if r.state not in UNFINISHED]
                 )
                 cache.fingerprint = self._fingerprint(study_id, cache)
             rows = list(cache.finished.values())
-        rows += [r for r in fresh if not r.state.is_finished()]
+        rows += [r for r in fresh if r.state in UNFINISHED]
         return sorted(rows, key=lambda r: r.number)
 
     def _fingerprint(self, study_id: int, cache: _TrialCache) -> tuple[int, Any]:
@@ -315,9 +335,6 @@ class StudyReader:
         self, study_id: int, unfinished: set[int], last_finished: int
     ) -> list[TrialRow]:
         t = m.TrialModel.__table__
-        p, v = m.TrialParamModel.__table__, m.TrialValueModel.__table__
-        u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
-        sy = m.TrialSystemAttributeModel.__table__
         mine = t.c.study_id == study_id
         if len(unfinished) > 500:  # keep clear of the databases' limits on IN lists
             mine = sa.and_(mine, t.c.trial_id >= min(unfinished))
@@ -326,6 +343,23 @@ class StudyReader:
             mine = sa.and_(
                 mine, sa.or_(newer, t.c.trial_id.in_(unfinished)) if unfinished else newer
             )
+        # ``IN (SELECT ...)``, not a join: SQLite reads the index in order, ~2x faster.
+        ids = sa.select(t.c.trial_id).where(mine)
+        # A study's first read is its big one: its params (~half the database time) are
+        # read on a second connection meanwhile, while this thread reads and decodes
+        # the rest (the drivers let go of the GIL while the database works).
+        pool = ThreadPoolExecutor(max_workers=1) if last_finished < 0 else None
+        try:
+            params = _submit(pool, self._read_params, mine, ids)
+            return self._read_rest(mine, ids, params)
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_rest(self, mine: Any, ids: sa.Select[Any], params: Future[_Params]) -> list[TrialRow]:
+        t, v = m.TrialModel.__table__, m.TrialValueModel.__table__
+        u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
+        sy = m.TrialSystemAttributeModel.__table__
         with self._engine.connect() as conn:
             base = [
                 (tid, number, TrialState[state], _moment(start), _moment(complete))
@@ -355,31 +389,6 @@ class StudyReader:
                 else:
                     others.setdefault(tid, {})[objective] = value
             n_objectives = 1 + max((max(found) for found in others.values()), default=0)
-            # The distribution JSON is long and nearly always one per parameter: read the
-            # distinct ones once, and per row only for a parameter that has several.
-            # ``IN (SELECT ...)``, not a join: SQLite reads the index in order, ~2x faster.
-            ids = sa.select(t.c.trial_id).where(mine)
-            pairs = _raw(
-                conn,
-                sa.select(p.c.param_name, p.c.distribution_json)
-                .where(p.c.trial_id.in_(ids))
-                .distinct(),
-            )
-            dists: dict[str, list[str]] = {}
-            for name, dist_json in pairs:
-                dists.setdefault(name, []).append(dist_json)
-            several = sorted(n for n, found in dists.items() if len(found) > 1)
-            single = sorted(n for n in dists if n not in several)
-            pivot = _pivot(conn, p, "param_value", ids, single, name="param_name")
-            params: list[tuple[int, str, float, str]] = []
-            if several:
-                params = _raw(
-                    conn,
-                    sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
-                    .join(t, t.c.trial_id == p.c.trial_id)
-                    .where(mine, p.c.param_name.in_(several))
-                    .order_by(p.c.param_id),
-                )
             attr_keys, system_keys = sorted(self.attr_keys), sorted(self.system_keys)
             attrs = _pivot(conn, u, "value_json", ids, attr_keys)
             system = _pivot(conn, sy, "value_json", ids, system_keys)
@@ -393,26 +402,7 @@ class StudyReader:
             )
         trial_attrs = _decoded(attrs, attr_keys)
         trial_system = _decoded(system, system_keys)
-        trial_params: dict[int, dict[str, Any]] = {}
-        trial_dists: dict[int, dict[str, BaseDistribution]] = {}
-        shared: dict[tuple[str, ...], dict[str, BaseDistribution]] = {}
-        space = [(name, _distribution(dists[name][0])) for name in single]
-        external = [_external(dist) for _, dist in space]
-        for tid, *internals in pivot:
-            found = {
-                name: convert(internal)
-                for (name, _), convert, internal in zip(space, external, internals, strict=True)
-                if internal is not None  # NULL: the trial did not sample it
-            }
-            trial_params[tid] = found
-            names = tuple(found)
-            if names not in shared:  # most trials share one space: one dict
-                shared[names] = {name: dist for name, dist in space if name in found}
-            trial_dists[tid] = shared[names]
-        for tid, name, internal, dist_json in params:  # names with several distributions
-            dist = _distribution(dist_json)
-            trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
-            trial_dists[tid] = {**trial_dists.get(tid, {}), name: dist}
+        trial_params, trial_dists = params.result()
         return [
             TrialRow(
                 trial_id=tid,
@@ -458,6 +448,55 @@ class StudyReader:
 
     def steps_of(self, study_id: int, key: str, texts: list[str]) -> int:
         return tallies.steps_of(self._engine, study_id, key, texts)
+
+    def _read_params(self, mine: Any, ids: sa.Select[Any]) -> _Params:
+        """Each trial's params (external values) and distributions."""
+        t, p = m.TrialModel.__table__, m.TrialParamModel.__table__
+        with self._engine.connect() as conn:
+            # The distribution JSON is long and nearly always one per parameter: read the
+            # distinct ones once, and per row only for a parameter that has several.
+            pairs = _raw(
+                conn,
+                sa.select(p.c.param_name, p.c.distribution_json)
+                .where(p.c.trial_id.in_(ids))
+                .distinct(),
+            )
+            dists: dict[str, list[str]] = {}
+            for name, dist_json in pairs:
+                dists.setdefault(name, []).append(dist_json)
+            several = sorted(n for n, found in dists.items() if len(found) > 1)
+            single = sorted(n for n in dists if n not in several)
+            pivot = _pivot(conn, p, "param_value", ids, single, name="param_name")
+            params: list[tuple[int, str, float, str]] = []
+            if several:
+                params = _raw(
+                    conn,
+                    sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
+                    .join(t, t.c.trial_id == p.c.trial_id)
+                    .where(mine, p.c.param_name.in_(several))
+                    .order_by(p.c.param_id),
+                )
+        trial_params: dict[int, dict[str, Any]] = {}
+        trial_dists: dict[int, dict[str, BaseDistribution]] = {}
+        shared: dict[tuple[str, ...], dict[str, BaseDistribution]] = {}
+        space = [(name, _distribution(dists[name][0])) for name in single]
+        external = [_external(dist) for _, dist in space]
+        for tid, *internals in pivot:
+            found = {
+                name: convert(internal)
+                for (name, _), convert, internal in zip(space, external, internals, strict=True)
+                if internal is not None  # NULL: the trial did not sample it
+            }
+            trial_params[tid] = found
+            names = tuple(found)
+            if names not in shared:  # most trials share one space: one dict
+                shared[names] = {name: dist for name, dist in space if name in found}
+            trial_dists[tid] = shared[names]
+        for tid, name, internal, dist_json in params:  # names with several distributions
+            dist = _distribution(dist_json)
+            trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
+            trial_dists[tid] = {**trial_dists.get(tid, {}), name: dist}
+        return trial_params, trial_dists
 
     def trial(self, study_id: int, number: int) -> FrozenTrial:
         """One trial with everything (curves included), through the storage API."""

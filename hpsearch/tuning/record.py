@@ -11,6 +11,7 @@ the same; a value of the wrong type reads as missing, never as an error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -238,4 +239,14 @@ def _folds(value: Any) -> tuple[FoldResult, ...] | None:
 def _worker(value: Any) -> Worker | None:
     if not isinstance(value, dict):
         return None
-    return Worker(_str(value.get("host")), _int(value.get("pid")))
+    host, pid = value.get("host"), value.get("pid")
+    try:
+        return _shared_worker(host, pid)
+    except TypeError:  # unhashable (not a str / number): read as missing anyway
+        return Worker(_str(host), _int(pid))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: pid True is not pid 1
+def _shared_worker(host: Any, pid: Any) -> Worker:
+    # A study has few workers and a Worker is frozen: one object per (host, pid).
+    return Worker(_str(host), _int(pid))
