@@ -162,6 +162,49 @@ class StudyPages:
         }
 
 
+def partial_response(info: StudyInfo, listed: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The study page's answer while its trials are read in the background: the summary
+    (``listed``: ``DashboardReader.listed`` and the retrain), budget and spec, no trials
+    yet; ``"partial": true`` tells the page to ask again soon."""
+    spec = info.user_attrs.get("spec")
+    study = (spec.get("study") or {}) if isinstance(spec, dict) else {}
+    first = _moment(listed["first_start"])
+    last = now if listed["counts"].get("RUNNING") else _moment(listed["last_activity"])
+    no_trials = trial_columns([], [], [], None, now, len(_directions(info)))
+    single = len(_directions(info)) == 1 and listed["best_trial"] is not None
+    return {
+        "partial": True,
+        **{k: listed[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
+        "directions": _directions(info),
+        "metric": listed["metric"],
+        "description": study.get("description"),
+        "spec": spec,
+        "retrain": listed["retrain"],
+        "counts": listed["counts"],
+        "n_trials": listed["n_trials"],
+        "total_epochs": listed["total_epochs"],
+        "wall_seconds": (last - first).total_seconds() if first and last else 0.0,
+        "budget": budget(info.user_attrs, listed["counts"], first, now),
+        "workers": [],
+        "param_names": [],
+        "distributions": {},
+        "running": [],
+        "origin": listed["first_start"],
+        "trials": no_trials,
+        "progress": progress([], info.maximize),
+        "best": {"number": listed["best_trial"], "value": listed["best_value"], "params": None}
+        if single
+        else None,
+        "pareto": None,
+        "live_trials": no_trials,
+        "now": iso_utc(now),
+    }
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
 def _directions(info: StudyInfo) -> list[str]:
     return [d.name.lower() for d in info.directions] or [info.direction.name.lower()]
 

@@ -95,8 +95,10 @@ class _TrialCache:
     # SQLite gave to a new study.
     fingerprint: tuple[int, Any] = (0, None)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    read: bool = False  # read at least once
 
     def reset(self) -> None:
+        self.read = False
         self.finished.clear()
         self.unfinished.clear()
         self.last_finished = -1
@@ -318,9 +320,16 @@ class StudyReader:
                     [cache.last_finished] + [r.trial_id for r in fresh if r.state not in UNFINISHED]
                 )
                 cache.fingerprint = self._fingerprint(study_id, cache)
+            cache.read = True
             rows = list(cache.finished.values())
         rows += [r for r in fresh if r.state in UNFINISHED]
         return sorted(rows, key=lambda r: r.number)
+
+    def has_read(self, study_id: int) -> bool:
+        """Whether ``trials(study_id)`` has been read once (later reads are incremental)."""
+        with self._lock:
+            cache = self._trials.get(study_id)
+        return cache is not None and cache.read
 
     def _fingerprint(self, study_id: int, cache: _TrialCache) -> tuple[int, Any]:
         t = m.TrialModel.__table__

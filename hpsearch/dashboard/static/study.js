@@ -480,8 +480,26 @@
     });
   }
 
+  // A big study's first answer is its summary only ("partial"): the server reads its
+  // trials meanwhile (see warmup.py). Draw what there is, say so, and ask again soon.
+  function renderPartial(d) {
+    renderSummary(d);
+    renderSpace(d);
+    const loading = `Reading the study's ${d.n_trials.toLocaleString()} trials…`;
+    for (const id of ["progress-time", "progress-epochs", "parcoords", "timeline", "importances"]) emptyChart(id, loading);
+    if (multi(d)) { document.getElementById("pareto-section").hidden = false; emptyChart("pareto", loading); }
+    emptyChart("curves", loading);
+    const empty = document.getElementById("trials-empty");
+    empty.textContent = loading;
+    empty.hidden = false;
+    document.getElementById("trials").dataset.partial = "1";
+  }
+
   async function refresh() {
     const d = await getJSON(urls.apiStudy(name));
+    if (d.partial) { renderPartial(d); return Math.min(pollMs, 1000); }
+    document.getElementById("trials-empty").textContent = "No trials in this study yet.";
+    delete document.getElementById("trials").dataset.partial;
     const signature = JSON.stringify([d.counts, d.n_trials, d.total_epochs, d.budget, d.workers.length]);
     if (signature !== view.signature) {
       view.signature = signature;
@@ -515,7 +533,11 @@
 
   (async () => {
     try {
-      await refresh();
+      // Until the full answer: a partial one has no trials to select or draw curves of.
+      while (view.data === null) {
+        const wait = await refresh();
+        if (view.data === null) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       view.started = true;
       poll(async () => (await renderCurves()) ? pollMs : pollMs * 5);
       setTimeout(() => poll(refresh), pollMs);
