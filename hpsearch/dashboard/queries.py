@@ -47,7 +47,7 @@ class DashboardReader(StudyReader):
         super().__init__(storage, attr_keys=LIGHT_KEYS, system_keys=SYSTEM_KEYS)
         self._importances_lock = threading.Lock()
         self._importances: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
-        self._facts: dict[int, dict[int, TrialFacts]] = {}
+        self._facts: dict[int, dict[int, tuple[TrialRow, TrialFacts]]] = {}
 
     def facts(self, study_id: int, rows: list[TrialRow]) -> list[TrialFacts]:
         """The rows as ``results.summary`` takes them; a finished trial's record is read
@@ -56,11 +56,16 @@ class DashboardReader(StudyReader):
             cache = self._facts.setdefault(study_id, {})
         out = []
         for row in rows:
-            facts = cache.get(row.trial_id)
-            if facts is None or row.state in UNFINISHED:
-                facts = row_facts(row)
-                if row.state not in UNFINISHED:
-                    cache[row.trial_id] = facts
+            cached = cache.get(row.trial_id)
+            # The reader hands out the same row object for a finished trial until it
+            # starts over (a deleted study's id reused, with its trial ids): only then
+            # is the row another object, and its facts are read again.
+            if cached is not None and cached[0] is row:
+                out.append(cached[1])
+                continue
+            facts = row_facts(row)
+            if row.state not in UNFINISHED:
+                cache[row.trial_id] = (row, facts)
             out.append(facts)
         return out
 
