@@ -19,9 +19,18 @@ from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from hpsearch.dashboard.compress import accepts_gzip
-from hpsearch.dashboard.queries import DashboardReader, NotFound
-from hpsearch.dashboard.series import best_row, curve, progress, study_summary, totals, trial_detail
-from hpsearch.dashboard.study_page import StudyPages
+from hpsearch.dashboard.queries import DashboardReader, NotFound, StudyInfo
+from hpsearch.dashboard.series import (
+    best_row,
+    curve,
+    progress,
+    retrain_of,
+    study_summary,
+    totals,
+    trial_detail,
+)
+from hpsearch.dashboard.study_page import StudyPages, partial_response
+from hpsearch.dashboard.warmup import Warmup
 from hpsearch.results.dates import iso_utc
 from hpsearch.storage.explain import explain, is_storage_failure
 
@@ -48,10 +57,8 @@ def _now() -> dt.datetime:
 
 
 def _summaries(reader: DashboardReader) -> list[dict[str, Any]]:
-    return [
-        study_summary(s, reader.facts(s.study_id, reader.trials(s.study_id)))
-        for s in reader.studies()
-    ]
+    """The studies list: each study counted by the database, none of its trials read."""
+    return [{**reader.listed(s), "retrain": retrain_of(s.user_attrs)} for s in reader.studies()]
 
 
 @api.errorhandler(NotFound)
@@ -137,15 +144,42 @@ def study(name: str) -> Response:
     """The study page's data in one response (see ``study_page``): gzipped when accepted."""
     reader = _reader()
     info = reader.study(name)
-    rows = reader.trials(info.study_id)
     pages: StudyPages = current_app.extensions["hpsearch_study_pages"]
     zipped = accepts_gzip()
+    partial = _partial(reader, pages, info)
+    if partial is not None:
+        return _json(partial)
+
+    rows = reader.trials(info.study_id)
     body = pages.response(info, rows, reader.facts(info.study_id, rows), _now(), gzip=zipped)
     response = Response(body, mimetype="application/json")
     if zipped:
         response.headers["Content-Encoding"] = "gzip"
     response.vary.add("Accept-Encoding")
     return response
+
+
+def _partial(reader: DashboardReader, pages: StudyPages, info: StudyInfo) -> dict[str, Any] | None:
+    """The summary-only answer (``"partial": true``) while a big study's first read runs in
+    the background (``hpsearch.dashboard.warmup``); None when the full answer is due."""
+    warmup: Warmup = current_app.extensions["hpsearch_warmup"]
+    study_id = info.study_id
+    if reader.has_read(study_id) or study_id in warmup.errors:
+        return None  # read before (now incremental), or the background read failed: say why
+    listed = None
+    if not warmup.running(study_id):
+        listed = reader.listed(info)
+        if listed["n_trials"] < current_app.config["HPSEARCH_PARTIAL_ABOVE"]:
+            return None
+
+        def read() -> None:
+            rows = reader.trials(study_id)
+            # Encode the finished trials too, so the next poll is a warm one.
+            pages.response(info, rows, reader.facts(study_id, rows), _now(), gzip=True)
+
+        warmup.start(study_id, read)
+    listed = listed or reader.listed(info)
+    return partial_response(info, {**listed, "retrain": retrain_of(info.user_attrs)}, _now())
 
 
 @api.get("/compare")

@@ -17,6 +17,7 @@ from hpsearch.dashboard.pages import pages
 from hpsearch.dashboard.queries import DashboardReader
 from hpsearch.dashboard.storage import mask_url
 from hpsearch.dashboard.study_page import StudyPages
+from hpsearch.dashboard.warmup import PARTIAL_ABOVE, Warmup
 from hpsearch.results.export import json_safe
 from hpsearch.storage.urls import open_storage
 
@@ -50,6 +51,8 @@ def create_app(storage: str, *, token: str | None = None) -> Flask:
     app.config["HPSEARCH_POLL_MS"] = DEFAULT_POLL_MS
     app.extensions["hpsearch_reader"] = DashboardReader(open_storage(storage, read_only=True))
     app.extensions["hpsearch_study_pages"] = StudyPages(app.json.dumps)
+    app.extensions["hpsearch_warmup"] = Warmup()
+    app.config["HPSEARCH_PARTIAL_ABOVE"] = PARTIAL_ABOVE
     auth.install(app, token)
     compress.install(app)
     app.register_blueprint(api)

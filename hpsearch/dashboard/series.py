@@ -14,7 +14,7 @@ from optuna.distributions import (
 )
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow
+from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
 from hpsearch.results.dates import iso_utc
 from hpsearch.results.export import json_safe
 from hpsearch.results.summary import TrialFacts, state_counts
@@ -39,10 +39,11 @@ def study_summary(info: StudyInfo, facts: list[TrialFacts]) -> dict[str, Any]:
     ``hpsearch status`` shows) and the study's retrain result."""
     spec = info.user_attrs.get(SPEC_ATTR)
     summary = summary_of(info.name, info.direction.name.lower(), spec, facts)
-    return {**summary, "retrain": _retrain(info.user_attrs)}
+    return {**summary, "retrain": retrain_of(info.user_attrs)}
 
 
-def _retrain(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
+def retrain_of(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
+    """The study's stored retrain result, if any."""
     retrain = user_attrs.get("retrain")
     return retrain if isinstance(retrain, dict) else None
 
@@ -88,7 +89,7 @@ def progress(rows: list[TrialFacts], maximize: bool) -> dict[str, list[Any]]:
     seconds since the study's first start and the epochs spent by then (all finished
     trials' epochs count, pruned and failed included: they cost compute too)."""
     finished = sorted(
-        (r for r in rows if r.state.is_finished() and r.complete is not None),
+        (r for r in rows if r.state not in UNFINISHED and r.complete is not None),
         key=lambda r: (r.complete, r.number),
     )
     starts = [r.start for r in rows if r.start is not None]
@@ -206,7 +207,7 @@ def trial_detail(
     """Everything the trial page shows; the study's retrain result when it was trained
     from this trial (a retrain stores every resolved param, so params never compare)."""
     record = read_record(trial)
-    retrain = _retrain(study_attrs)
+    retrain = retrain_of(study_attrs)
     if retrained_trial(retrain) != trial.number:
         retrain = None
     worker = record.worker
@@ -280,12 +281,13 @@ def trial_columns(
     param_names: list[str],
     origin: dt.datetime | None,
     now: dt.datetime,
+    objectives: int = 1,
 ) -> dict[str, Any]:
     """The trials table as columns (one list per field, ``params`` one per parameter):
     a 100,000-trial study is then ~3x smaller than as one dict per trial, and ~3x faster
     to encode. ``facts`` are the rows'; ``start`` and ``complete`` are seconds after
-    ``origin``."""
-    return {
+    ``origin``; with several ``objectives``, ``values`` too."""
+    columns: dict[str, Any] = {
         "number": [r.number for r in rows],
         "state": [r.state.name for r in rows],
         "value": [r.value for r in rows],
@@ -297,6 +299,33 @@ def trial_columns(
         "complete": [_offset(r.complete, origin) for r in rows],
         "params": {p: [r.params.get(p) for r in rows] for p in param_names},
     }
+    if objectives > 1:  # each complete trial's value per objective, else None
+        columns["values"] = [list(r.values) if r.values else None for r in rows]
+    return columns
+
+
+def pareto_front(rows: list[TrialRow], directions: list[str]) -> list[int]:
+    """Numbers of the complete trials no other complete trial dominates (no worse in
+    every objective, better in one), as Optuna's ``study.best_trials``; by number."""
+    signs = [-1.0 if d == "maximize" else 1.0 for d in directions]
+    points = sorted(
+        (tuple(s * v for s, v in zip(signs, r.values, strict=False)), r.number)  # type: ignore[operator]
+        for r in rows
+        if r.state == TrialState.COMPLETE
+        and len(r.values) == len(signs)
+        and all(v is not None for v in r.values)
+    )
+    # In lexicographic order a point can only be dominated by one before it, and then
+    # by one already on the front: one pass, each point checked against the front.
+    front: list[tuple[tuple[float, ...], int]] = []
+    for point, number in points:
+        if not any(_dominates(q, point) for q, _ in front):
+            front.append((point, number))
+    return sorted(number for _, number in front)
+
+
+def _dominates(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
+    return a != b and all(x <= y for x, y in zip(a, b, strict=True))
 
 
 def budget(

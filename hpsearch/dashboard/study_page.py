@@ -18,11 +18,12 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.dashboard.queries import StudyInfo, TrialRow
+from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
 from hpsearch.dashboard.series import (
     active_workers,
     best_row,
     budget,
+    pareto_front,
     progress,
     study_distributions,
     study_summary,
@@ -65,8 +66,8 @@ class StudyPages:
     ) -> bytes:
         """The JSON body (gzip-compressed if ``gzip``) of ``GET /api/studies/<name>``;
         ``facts`` are the rows' (``DashboardReader.facts``)."""
-        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state.is_finished()]
-        live = [(r, f) for r, f in zip(rows, facts, strict=True) if not r.state.is_finished()]
+        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state not in UNFINISHED]
+        live = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state in UNFINISHED]
         starts = [r.start for r in rows if r.start is not None]
         origin = min(starts) if starts else None
         param_names = sorted({p for r in rows for p in r.params})
@@ -102,11 +103,15 @@ class StudyPages:
         if cached is not None and cached.key == key:
             return cached
         rows = [r for r, _ in finished]
+        directions = _directions(info)
+        n = len(directions)
         head = {
             # progress() takes the origin from every trial's start, as the columns do.
-            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now),
+            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now, n),
             "progress": progress(facts, info.maximize),
-            "best": best_row(rows, info.maximize),
+            # One best trial only with one objective; with several, the Pareto front.
+            "best": best_row(rows, info.maximize) if n == 1 else None,
+            "pareto": pareto_front(rows, directions) if n > 1 else None,
         }
         prefix = self._dumps(head).encode()[:-1] + b","  # leave the object open
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
@@ -135,7 +140,7 @@ class StudyPages:
         ends = [f.complete or now for f in facts if f.start is not None]
         return {
             **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
-            "directions": [d.name.lower() for d in info.directions] or [summary["direction"]],
+            "directions": _directions(info),
             "metric": summary["metric"],
             "description": study.get("description"),
             "spec": spec,
@@ -150,9 +155,58 @@ class StudyPages:
             "distributions": space,
             "running": [r.number for r in live_rows if r.state.name == "RUNNING"],
             "origin": iso_utc(origin),
-            "live_trials": trial_columns(live_rows, live_facts, param_names, origin, now),
+            "live_trials": trial_columns(
+                live_rows, live_facts, param_names, origin, now, len(_directions(info))
+            ),
             "now": iso_utc(now),
         }
+
+
+def partial_response(info: StudyInfo, listed: dict[str, Any], now: dt.datetime) -> dict[str, Any]:
+    """The study page's answer while its trials are read in the background: the summary
+    (``listed``: ``DashboardReader.listed`` and the retrain), budget and spec, no trials
+    yet; ``"partial": true`` tells the page to ask again soon."""
+    spec = info.user_attrs.get("spec")
+    study = (spec.get("study") or {}) if isinstance(spec, dict) else {}
+    first = _moment(listed["first_start"])
+    last = now if listed["counts"].get("RUNNING") else _moment(listed["last_activity"])
+    no_trials = trial_columns([], [], [], None, now, len(_directions(info)))
+    single = len(_directions(info)) == 1 and listed["best_trial"] is not None
+    return {
+        "partial": True,
+        **{k: listed[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
+        "directions": _directions(info),
+        "metric": listed["metric"],
+        "description": study.get("description"),
+        "spec": spec,
+        "retrain": listed["retrain"],
+        "counts": listed["counts"],
+        "n_trials": listed["n_trials"],
+        "total_epochs": listed["total_epochs"],
+        "wall_seconds": (last - first).total_seconds() if first and last else 0.0,
+        "budget": budget(info.user_attrs, listed["counts"], first, now),
+        "workers": [],
+        "param_names": [],
+        "distributions": {},
+        "running": [],
+        "origin": listed["first_start"],
+        "trials": no_trials,
+        "progress": progress([], info.maximize),
+        "best": {"number": listed["best_trial"], "value": listed["best_value"], "params": None}
+        if single
+        else None,
+        "pareto": None,
+        "live_trials": no_trials,
+        "now": iso_utc(now),
+    }
+
+
+def _moment(text: str | None) -> dt.datetime | None:
+    return None if text is None else dt.datetime.fromisoformat(text)
+
+
+def _directions(info: StudyInfo) -> list[str]:
+    return [d.name.lower() for d in info.directions] or [info.direction.name.lower()]
 
 
 def merged_rows(payload: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,7 @@ the same; a value of the wrong type reads as missing, never as an error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -195,7 +196,11 @@ def requeued(trials: Iterable[tuple[int, TrialState, TrialRecord]]) -> set[int]:
     """Numbers of the failed trials that were put back in the queue, from ``(number,
     state, record)`` of a study's trials: each is counted once, as its retry."""
     items = list(trials)
-    repeated = {r.repeats for _, _, r in items if r.repeats is not None}
+    repeated = {
+        r.repeats for _, _, r in items if r.retry_of is not None or r.failed_trial is not None
+    }
+    if not repeated:
+        return set()
     return {n for n, state, _ in items if state == TrialState.FAIL and n in repeated}
 
 
@@ -208,13 +213,15 @@ def _str(value: Any) -> str | None:
 
 
 def _int(value: Any) -> int | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    # A tuple, not ``int | float``: isinstance on a union is ~5x slower, and the
+    # dashboard reads 400,000 of these for a 100,000-trial study.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return int(value)
 
 
 def _float(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return None
     return float(value)
 
@@ -232,4 +239,14 @@ def _folds(value: Any) -> tuple[FoldResult, ...] | None:
 def _worker(value: Any) -> Worker | None:
     if not isinstance(value, dict):
         return None
-    return Worker(_str(value.get("host")), _int(value.get("pid")))
+    host, pid = value.get("host"), value.get("pid")
+    try:
+        return _shared_worker(host, pid)
+    except TypeError:  # unhashable (not a str / number): read as missing anyway
+        return Worker(_str(host), _int(pid))
+
+
+@functools.lru_cache(maxsize=4096, typed=True)  # typed: pid True is not pid 1
+def _shared_worker(host: Any, pid: Any) -> Worker:
+    # A study has few workers and a Worker is frozen: one object per (host, pid).
+    return Worker(_str(host), _int(pid))

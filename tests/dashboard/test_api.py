@@ -289,6 +289,10 @@ def test_a_new_study_never_shows_a_deleted_studys_trials(tmp_path: Path) -> None
     data = client.get("/api/studies/next").get_json()
     assert [t["number"] for t in table_rows(data)] == [0]
     assert table_rows(data)[0]["params"]["eta"] == new.trials[0].params["eta"]
+    # Its record too (SQLite reuses the trial ids as well): not the deleted trial 0's.
+    first = new.trials[0]
+    assert table_rows(data)[0]["seconds"] == first.user_attrs["seconds"]
+    assert table_rows(data)[0]["epochs"] == first.user_attrs["epochs_run"]
     study = _load(url, "next")
     trial = study.ask({"eta": optuna.distributions.FloatDistribution(0.01, 5.0, log=True)})
     study.tell(trial, 0.5)

@@ -14,10 +14,13 @@
   };
 
   // ---- summary, spec, budget and workers ---------------------------------------------
+  const multi = (d) => (d.directions || []).length > 1;
+  const objectiveLabel = (d, i) => `objective ${i + 1}${i === 0 && d.metric ? ` (${d.metric})` : ""}`;
+
   function objective(d) {
     const metric = d.metric ?? "value";
-    if ((d.directions || []).length > 1) {
-      return `multi-objective: ${d.directions.length} objectives (${d.directions.join(", ")}); best, charts and table use objective 1, ${metric} (${d.directions[0]})`;
+    if (multi(d)) {
+      return `${d.directions.length} objectives: ${d.directions.map((dir, i) => `${objectiveLabel(d, i)} ${dir}`).join(", ")}; the best-so-far charts and the colours follow objective 1`;
     }
     return `${metric} (${d.direction})`;
   }
@@ -25,7 +28,7 @@
   function renderSummary(d) {
     const best = d.best
       ? el("a", { href: urls.trial(name, d.best.number), id: "best-link" }, `${fmt(d.best.value)} (trial ${d.best.number})`)
-      : "—";
+      : (d.pareto ? el("span", { id: "pareto-count" }, `${d.pareto.length} trials on the Pareto front (see below)`) : "—");
     const pairs = [];
     if (d.description) pairs.push(["description", d.description]);
     pairs.push(
@@ -103,7 +106,47 @@
       draw(id, [
         { type: "scattergl", mode: "markers", name: "trial value", x: p[x], y: p.value, text, marker: { size: 4, opacity: 0.5 }, hovertemplate: "%{text}: %{y:.4f}<extra></extra>" },
         { type: "scatter", mode: "lines", name: "best so far", x: p[x], y: p.best, line: { shape: "hv", width: 2 }, hovertemplate: "best %{y:.4f}<extra></extra>" },
-      ], { xaxis: { title: { text: title } }, yaxis: { title: { text: plotText(d.metric ?? "value") } } });
+      ], { xaxis: { title: { text: title } }, yaxis: { title: { text: plotText(multi(d) ? objectiveLabel(d, 0) : (d.metric ?? "value")) } } });
+    }
+  }
+
+  // ---- Pareto front: objectives 1 and 2 of the complete trials, the front highlighted ----
+  function renderPareto(d) {
+    const section = document.getElementById("pareto-section");
+    section.hidden = !multi(d);
+    if (!multi(d)) return;
+    const front = new Set(d.pareto || []);
+    const done = view.rows.filter((t) => t.state === "COMPLETE" && t.values && t.values[0] !== null && t.values[1] !== null);
+    if (!done.length) { emptyChart("pareto", "No complete trials yet."); return; }
+    document.getElementById("pareto").querySelector(".chart-empty")?.remove();
+    const others = done.filter((t) => !front.has(t.number));
+    const best = done.filter((t) => front.has(t.number)).sort((a, b) => a.values[0] - b.values[0]);
+    const trace = (rows, extra) => ({
+      x: rows.map((t) => t.values[0]), y: rows.map((t) => t.values[1]),
+      text: rows.map((t) => `trial ${t.number}`), customdata: rows.map((t) => t.number),
+      hovertemplate: "%{text}: %{x:.4g}, %{y:.4g}<extra></extra>", ...extra,
+    });
+    draw("pareto", [
+      trace(others, { type: "scattergl", mode: "markers", name: "dominated", marker: { size: 4, color: "#adb5bd", opacity: 0.6 } }),
+      // With two objectives the front's staircase bounds what it dominates (its corners
+      // on the dominated side); with more, its projection is no staircase: points only.
+      trace(best, {
+        type: "scatter", mode: d.directions.length === 2 ? "lines+markers" : "markers", name: "Pareto front",
+        line: { shape: d.directions[0] === "maximize" ? "vh" : "hv", width: 1 }, marker: { size: 8, color: "#d62828" },
+      }),
+    ], {
+      xaxis: { title: { text: plotText(`${objectiveLabel(d, 0)} (${d.directions[0]})`) } },
+      yaxis: { title: { text: plotText(`${objectiveLabel(d, 1)} (${d.directions[1]})`) } },
+    });
+    const node = document.getElementById("pareto");
+    node.dataset.front = best.map((t) => t.number).join(",");
+    node.dataset.dominated = String(others.length);
+    if (!node.dataset.linked) {
+      node.dataset.linked = "1";
+      node.on("plotly_click", (event) => {
+        const number = event.points?.[0]?.customdata;
+        if (Number.isInteger(number)) window.location.href = urls.trial(name, number);
+      });
     }
   }
 
@@ -303,12 +346,28 @@
     ["seconds", "seconds"], ["worker", "worker"], ["stop_reason", "stop"],
   ];
 
-  const cell = (t, key) => (key.startsWith("param:") ? t.params[key.slice(6)] : t[key]);
+  function cell(t, key) {
+    if (key.startsWith("param:")) return t.params[key.slice(6)];
+    if (key.startsWith("value:")) return t.values ? t.values[Number(key.slice(6))] : null;
+    return t[key];
+  }
 
+  const arrow = (direction) => (direction === "minimize" ? "↓" : "↑");
+
+  // One value column per objective in a multi-objective study ("value:0", "value:1", ...).
   function columns(d) {
-    const arrow = d.direction === "minimize" ? "↓" : "↑";
-    const fixed = FIXED.map(([key, label]) => (key === "value" ? [key, `${d.metric ?? "value"} ${arrow}`] : [key, label]));
+    const fixed = FIXED.flatMap(([key, label]) => {
+      if (key !== "value") return [[key, label]];
+      if (multi(d)) return d.directions.map((dir, i) => [`value:${i}`, `${objectiveLabel(d, i)} ${arrow(dir)}`]);
+      return [[key, `${d.metric ?? "value"} ${arrow(d.direction)}`]];
+    });
     return [...fixed, ...d.param_names.map((p) => [`param:${p}`, p])];
+  }
+
+  function firstSortDir(d, key) {
+    if (key === "value") return d.direction === "minimize" ? 1 : -1;
+    if (key.startsWith("value:")) return d.directions[Number(key.slice(6))] === "minimize" ? 1 : -1;
+    return 1;
   }
 
   function text(t) {
@@ -359,7 +418,7 @@
       ...columns(d).map(([key, label]) => el("th", {
         class: `sortable${view.sortKey === key ? (view.sortDir > 0 ? " asc" : " desc") : ""}`,
         dataset: { key }, onclick: () => {
-          view.sortDir = view.sortKey === key ? -view.sortDir : (key === "value" ? -1 : 1);
+          view.sortDir = view.sortKey === key ? -view.sortDir : firstSortDir(d, key);
           view.sortKey = key;
           renderTable();
         },
@@ -401,7 +460,7 @@
   function defaultSelection(d) {
     if (view.userSelected) return false;
     const before = [...view.selected].join(",");
-    view.selected = new Set([...(d.best ? [d.best.number] : []), ...d.running.slice(0, 4)]);
+    view.selected = new Set([...(d.best ? [d.best.number] : (d.pareto || []).slice(0, 3)), ...d.running.slice(0, 4)]);
     if (view.selected.size === 0) view.rows.slice(-3).forEach((t) => view.selected.add(t.number));
     return [...view.selected].join(",") !== before;
   }
@@ -416,12 +475,31 @@
         number, state: columns.state[i], value: columns.value[i], epochs: columns.epochs[i],
         seconds: columns.seconds[i], worker: columns.worker[i], stop_reason: columns.stop_reason[i],
         start: columns.start[i], complete: columns.complete[i], params: p,
+        values: columns.values ? columns.values[i] : null,
       };
     });
   }
 
+  // A big study's first answer is its summary only ("partial"): the server reads its
+  // trials meanwhile (see warmup.py). Draw what there is, say so, and ask again soon.
+  function renderPartial(d) {
+    renderSummary(d);
+    renderSpace(d);
+    const loading = `Reading the study's ${d.n_trials.toLocaleString()} trials…`;
+    for (const id of ["progress-time", "progress-epochs", "parcoords", "timeline", "importances"]) emptyChart(id, loading);
+    if (multi(d)) { document.getElementById("pareto-section").hidden = false; emptyChart("pareto", loading); }
+    emptyChart("curves", loading);
+    const empty = document.getElementById("trials-empty");
+    empty.textContent = loading;
+    empty.hidden = false;
+    document.getElementById("trials").dataset.partial = "1";
+  }
+
   async function refresh() {
     const d = await getJSON(urls.apiStudy(name));
+    if (d.partial) { renderPartial(d); return Math.min(pollMs, 1000); }
+    document.getElementById("trials-empty").textContent = "No trials in this study yet.";
+    delete document.getElementById("trials").dataset.partial;
     const signature = JSON.stringify([d.counts, d.n_trials, d.total_epochs, d.budget, d.workers.length]);
     if (signature !== view.signature) {
       view.signature = signature;
@@ -432,6 +510,7 @@
       renderSpace(d);
       renderProgress(d);
       renderTimeline(d);
+      renderPareto(d);
       // Selection first, then the table and (if it changed) the curves: boxes and curves agree.
       const changed = defaultSelection(d);
       renderTable();
@@ -454,7 +533,11 @@
 
   (async () => {
     try {
-      await refresh();
+      // Until the full answer: a partial one has no trials to select or draw curves of.
+      while (view.data === null) {
+        const wait = await refresh();
+        if (view.data === null) await new Promise((resolve) => setTimeout(resolve, wait));
+      }
       view.started = true;
       poll(async () => (await renderCurves()) ? pollMs : pollMs * 5);
       setTimeout(() => poll(refresh), pollMs);
