@@ -16,6 +16,15 @@ drawn from the space against cohorts of equal widths (each member's own width),
 as the ratio of the mixed cohort's time to the mean of the equal-width cohorts'.
 
     python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--spaces digits-quick,fashion-mnist]
+
+Search level (``--level search``): ``hpsearch run studies/digits-quick.toml --jobs 2``
+with ``--cohort`` 1 and each K of ``--cohorts`` (default 4,8,16), ``--runs`` seeds each
+(default 3; the spec's seed and the next ones), each on a fresh SQLite database: wall
+time to the full 150-trial budget and the best validation accuracy (median, min-max),
+then the storage overhead per trial of one in-process worker at each cohort (every
+storage call on the worker's main thread timed, as ``benchmarks/workers.py`` does).
+
+    python benchmarks/cohort_speed.py --level search [--cohorts 4,8,16] [--runs 3]
 """
 
 from __future__ import annotations
@@ -193,8 +202,137 @@ def torch_times(
     return sequential, time.process_time() - started, len(same)
 
 
+# --------------------------------------------------------------------------- search level
+
+#: The issue's search-level bar: the default cohort reaches the budget this much sooner.
+SEARCH_BAR = 4.0
+
+
+def search_run(spec_path: Path, cohort: int, seed: int, folder: Path) -> tuple[float, float, int]:
+    """``hpsearch run SPEC --jobs 2 --cohort K`` with the spec's seed replaced, on a fresh
+    SQLite database: (wall seconds, best validation accuracy, finished trials)."""
+    import re
+    import subprocess
+    import sys
+
+    from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+
+    run_dir = folder / f"cohort{cohort}-seed{seed}"
+    run_dir.mkdir()
+    text = re.sub(r"(?m)^seed = \d+", f"seed = {seed}", spec_path.read_text())
+    spec_file = run_dir / "spec.toml"
+    spec_file.write_text(text)
+    url = f"sqlite:///{run_dir / 'study.db'}"
+    command = [sys.executable, "-m", "hpsearch", "-q", "run", str(spec_file), "--jobs", "2"]
+    command += ["--cohort", str(cohort), "--storage", url]
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=run_dir)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    study, _ = load_study_and_spec(url, load_spec(spec_file).study.name)
+    finished = [t for t in counted_trials(study) if t.state.is_finished()]
+    return wall, float(study.best_value), len(finished)
+
+
+def search_overhead(spec_path: Path, cohort: int, folder: Path) -> dict[str, float]:
+    """Storage seconds per trial on one in-process worker's main thread at ``cohort``
+    (``benchmarks/workers.py``'s ``StorageTimer``), over the spec's budget, on SQLite."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from workers import StorageTimer  # benchmarks/workers.py
+
+    from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
+    from hpsearch.storage.running import storage_layers
+    from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
+    from hpsearch.workers.loop import run_worker
+
+    url = f"sqlite:///{folder / f'overhead-{cohort}.db'}"
+    spec = load_spec(spec_path).with_overrides(name=f"overhead-{cohort}", cohort=cohort)
+    create_or_resume(spec, url)
+    study, spec = load_study_and_spec(url, spec.study.name, worker_index=0)
+    timer = StorageTimer()
+    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
+    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
+    names += [*RETRIED, *OWN_OPERATIONS]
+    for layer in storage_layers(study):
+        timer.wrap(layer, sorted(set(names)))
+    started = time.perf_counter()
+    report = run_worker(study, spec)
+    total = time.perf_counter() - started
+    trials = max(1, report.trials)
+    return {
+        "trials": report.trials,
+        "trial_ms": total / trials * 1000,
+        "storage_ms": timer.main / trials * 1000,
+        "share": timer.main / total,
+    }
+
+
+def search_level(cohorts: list[int], runs: int) -> None:
+    """The search-level table (module doc) and the storage overhead per cohort."""
+    import os
+    import statistics
+    import tempfile
+
+    spec_path = ROOT / "studies" / "digits-quick.toml"
+    base_seed = load_spec(spec_path).study.seed or 0
+    seeds = [base_seed + i for i in range(runs)]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"# cohort_speed --level search: {platform.node()}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, load {load:.2f} at start; "
+        f"hpsearch run {spec_path.relative_to(ROOT)} --jobs 2 --cohort K, seeds {seeds}, "
+        "fresh SQLite each; wall time includes process start-up"
+    )
+    print(
+        f"{'cohort':>6} {'wall s median (min-max)':>26} {'speed-up':>9} "
+        f"{'best val acc median (min-max)':>31} {'trials':>7}"
+    )
+    rows: dict[int, tuple[list[float], list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="cohort-search-") as tmp:
+        folder = Path(tmp)
+        for cohort in [1, *cohorts]:
+            walls, bests, counts = [], [], []
+            for seed in seeds:
+                wall, best, count = search_run(spec_path, cohort, seed, folder)
+                walls.append(wall)
+                bests.append(best)
+                counts.append(count)
+            rows[cohort] = (walls, bests)
+            speed = statistics.median(rows[1][0]) / statistics.median(walls)
+            lo, hi = min(rows[1][1]), max(rows[1][1])
+            within = lo <= statistics.median(bests) <= hi
+            verdict = ""
+            if cohort > 1:
+                met = speed >= SEARCH_BAR and within
+                verdict = (
+                    f"   bar (>= {SEARCH_BAR:g}x, median best in cohort 1's range): "
+                    f"{'met' if met else 'NOT met'}"
+                )
+            print(
+                f"{cohort:>6} {statistics.median(walls):>9.1f} ({min(walls):.1f}-{max(walls):.1f})"
+                f"{'':>6} {speed:>8.2f}x {statistics.median(bests):>14.4f} "
+                f"({min(bests):.4f}-{max(bests):.4f}) {'/'.join(map(str, counts)):>11}{verdict}",
+                flush=True,
+            )
+        print("\nstorage overhead per trial (1 in-process worker, SQLite, digits-quick budget):")
+        print(f"{'cohort':>6} {'trials':>7} {'trial ms':>9} {'storage ms':>11} {'share':>7}")
+        for cohort in [1, *cohorts]:
+            o = search_overhead(spec_path, cohort, folder)
+            print(
+                f"{cohort:>6} {o['trials']:>7} {o['trial_ms']:>9.1f} {o['storage_ms']:>11.2f} "
+                f"{o['share']:>6.1%}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", choices=["network", "search"], default="network")
+    parser.add_argument("--cohorts", default="4,8,16", help="search level: cohorts besides 1")
+    parser.add_argument("--runs", type=int, default=3, help="search level: seeds per cohort")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ks", default="1,4,8,16,32")
     parser.add_argument("--spaces", default="digits-quick,fashion-mnist")
@@ -208,6 +346,9 @@ def main() -> None:
         help="BLAS threads for both sides (default 1: a worker of --jobs 2)",
     )
     args = parser.parse_args()
+    if args.level == "search":
+        search_level([int(k) for k in args.cohorts.split(",")], args.runs)
+        return
     threadpool_limits(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
     print(
