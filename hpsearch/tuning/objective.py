@@ -231,7 +231,7 @@ class Objective:
             defer=True,
         )
         prunes = not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
-        reporter = EpochReporter(trial, prunes=prunes)
+        reporter = EpochReporter(trial, prunes=prunes, members=size)
         return _Member(trial, params, trial_seed(self.spec, trial.number), reporter)
 
     def _report(self, member: _Member) -> Callback:

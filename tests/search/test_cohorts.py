@@ -224,3 +224,25 @@ def test_members_are_pruned_alone_and_the_others_learn_what_they_learn_alone(
         assert record.epochs_run is not None and record.epochs_run > (folds or 1)
         assert record.folds == lone_record.folds
         assert (record.folds is None) == (folds is None)
+
+
+def test_a_timeout_only_study_asks_for_cohorts_and_max_trials_caps_the_last_one(
+    spec_tools: Any, tmp_path: Path
+) -> None:
+    """No n_trials, so no queue: the worker asks the sampler for K trials at once (all
+    RUNNING before any reports), and ``max_trials`` = 5 with cohort 3 runs 3 then 2."""
+    from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
+    from hpsearch.workers.loop import run_worker
+
+    changes = {"study": {"n_trials": None, "timeout": 3600, "cohort": 3}}
+    spec = parse_spec(spec_tools.merged(spec_tools.tiny, changes))
+    url = f"sqlite:///{tmp_path / 'timeout.db'}"
+    create_or_resume(spec, url)
+    study, spec = load_study_and_spec(url, "tiny", worker_index=0)
+    report = run_worker(study, spec, max_trials=5)
+    assert report.trials == 5
+    trials = study.get_trials(deepcopy=False)
+    assert [t.state for t in trials] == [TrialState.COMPLETE] * 5
+    records = [read_record(t) for t in trials]
+    assert [(r.cohort, r.cohort_size) for r in records] == [(0, 3)] * 3 + [(3, 2)] * 2
+    assert len({tuple(sorted(t.params.items())) for t in trials}) == 5  # not alike
