@@ -290,7 +290,7 @@ def _spread(values: list[float], form: str = ".1f") -> str:
     return f"{statistics.median(values):{form}} ({min(values):{form}}-{max(values):{form}})"
 
 
-def search_level(cohorts: list[int], runs: int) -> None:
+def search_level(cohorts: list[int], runs: int, overhead: list[int]) -> None:
     """The search-level table (module doc) and the storage overhead per cohort."""
     import os
     import statistics
@@ -345,7 +345,7 @@ def search_level(cohorts: list[int], runs: int) -> None:
             f"{'cohort':>6} {'trials':>7} {'epochs':>7} {'trial ms':>9} {'CPU ms':>7} "
             f"{'storage ms':>11} {'share':>7}"
         )
-        for cohort in [1, *cohorts]:
+        for cohort in overhead:
             o = search_overhead(spec_path, cohort, folder)
             print(
                 f"{cohort:>6} {o['trials']:>7} {o['epochs']:>7} {o['trial_ms']:>9.1f} "
@@ -360,6 +360,9 @@ def main() -> None:
     parser.add_argument("--level", choices=["network", "search"], default="network")
     parser.add_argument("--cohorts", default="4,8,16", help="search level: cohorts besides 1")
     parser.add_argument("--runs", type=int, default=3, help="search level: seeds per cohort")
+    parser.add_argument(
+        "--overhead", default=None, help="search level: cohorts of the storage table (default: all)"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ks", default="1,4,8,16,32")
     parser.add_argument("--spaces", default="digits-quick,fashion-mnist")
@@ -374,7 +377,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     if args.level == "search":
-        search_level([int(k) for k in args.cohorts.split(",")], args.runs)
+        cohorts = [int(k) for k in args.cohorts.split(",")]
+        overhead = (
+            [1, *cohorts] if args.overhead is None else [int(k) for k in args.overhead.split(",")]
+        )
+        search_level(cohorts, args.runs, overhead)
         return
     threadpool_limits(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
