@@ -91,7 +91,7 @@ cohort_option = click.option(
     type=click.IntRange(min=1, max=MAX_COHORT),
     default=None,
     help="Trials each worker trains at once, as one cohort (overrides the spec's "
-    "[study] cohort; 1 = one at a time; the results do not depend on it).",
+    "[study] cohort; 1 = one at a time; a trial learns the same either way).",
 )
 
 
