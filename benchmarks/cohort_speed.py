@@ -20,6 +20,15 @@ any trainer doing the same arithmetic could gain over sequential train().
 
     python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--repeat 1]
         [--spaces digits-quick,fashion-mnist]
+
+Search level (``--level search``): ``hpsearch run studies/digits-quick.toml --jobs 2``
+with ``--cohort`` 1 and each K of ``--cohorts`` (default 4,8,16), ``--runs`` seeds each
+(default 3; the spec's seed and the next ones), each on a fresh SQLite database: wall
+time to the full 150-trial budget and the best validation accuracy (median, min-max),
+then the storage overhead per trial of one in-process worker at each cohort (every
+storage call on the worker's main thread timed, as ``benchmarks/workers.py`` does).
+
+    python benchmarks/cohort_speed.py --level search [--cohorts 4,8,16] [--runs 3]
 """
 
 from __future__ import annotations
@@ -244,8 +253,167 @@ def gemm_floor(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -
     return total
 
 
+# --------------------------------------------------------------------------- search level
+
+#: The issue's search-level bar: the default cohort reaches the budget this much sooner.
+SEARCH_BAR = 4.0
+
+
+def search_run(
+    spec_path: Path, cohort: int, seed: int, folder: Path
+) -> tuple[float, float, float, int]:
+    """``hpsearch run SPEC --jobs 2 --cohort K`` with the spec's seed replaced, on a fresh
+    SQLite database: (wall seconds, CPU seconds of the run and its workers, best
+    validation accuracy, finished trials)."""
+    import re
+    import resource
+    import subprocess
+    import sys
+
+    from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+
+    run_dir = folder / f"cohort{cohort}-seed{seed}"
+    run_dir.mkdir()
+    text = re.sub(r"(?m)^seed = \d+", f"seed = {seed}", spec_path.read_text())
+    spec_file = run_dir / "spec.toml"
+    spec_file.write_text(text)
+    url = f"sqlite:///{run_dir / 'study.db'}"
+    command = [sys.executable, "-m", "hpsearch", "-q", "run", str(spec_file), "--jobs", "2"]
+    command += ["--cohort", str(cohort), "--storage", url]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=run_dir)
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    if done.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
+    study, _ = load_study_and_spec(url, load_spec(spec_file).study.name)
+    finished = [t for t in counted_trials(study) if t.state.is_finished()]
+    return wall, cpu, float(study.best_value), len(finished)
+
+
+def search_overhead(spec_path: Path, cohort: int, folder: Path) -> dict[str, float]:
+    """Storage seconds per trial on one in-process worker's main thread at ``cohort``
+    (``benchmarks/workers.py``'s ``StorageTimer``), over the spec's budget, on SQLite."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from workers import StorageTimer  # benchmarks/workers.py
+
+    from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
+    from hpsearch.storage.running import storage_layers
+    from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
+    from hpsearch.workers.loop import run_worker
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    url = f"sqlite:///{folder / f'overhead-{cohort}.db'}"
+    spec = load_spec(spec_path).with_overrides(name=f"overhead-{cohort}", cohort=cohort)
+    create_or_resume(spec, url)
+    study, spec = load_study_and_spec(url, spec.study.name, worker_index=0)
+    timer = StorageTimer()
+    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
+    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
+    names += [*RETRIED, *OWN_OPERATIONS]
+    for layer in storage_layers(study):
+        timer.wrap(layer, sorted(set(names)))
+    started, cpu = time.perf_counter(), time.process_time()
+    with threadpool_limits(1):  # as a worker of --jobs 2 on 2 cores
+        report = run_worker(study, spec)
+    total = time.perf_counter() - started
+    cpu = time.process_time() - cpu
+    trials = max(1, report.trials)
+    epochs = sum(int(t.user_attrs.get("epochs_run", 0)) for t in study.get_trials(deepcopy=False))
+    return {
+        "trials": report.trials,
+        "epochs": epochs,
+        "cpu_ms": cpu / trials * 1000,
+        "trial_ms": total / trials * 1000,
+        "storage_ms": timer.main / trials * 1000,
+        "share": timer.main / total,
+    }
+
+
+def _spread(values: list[float], form: str = ".1f") -> str:
+    """``median (min-max)``."""
+    import statistics
+
+    return f"{statistics.median(values):{form}} ({min(values):{form}}-{max(values):{form}})"
+
+
+def search_level(cohorts: list[int], runs: int, overhead: list[int]) -> None:
+    """The search-level table (module doc) and the storage overhead per cohort."""
+    import os
+    import statistics
+    import tempfile
+
+    spec_path = ROOT / "studies" / "digits-quick.toml"
+    base_seed = load_spec(spec_path).study.seed or 0
+    seeds = [base_seed + i for i in range(runs)]
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(
+        f"# cohort_speed --level search: {platform.node()}, {os.cpu_count()} cores, "
+        f"{time.strftime('%Y-%m-%d %H:%M')}, load {load:.2f} at start; "
+        f"hpsearch run {spec_path.relative_to(ROOT)} --jobs 2 --cohort K, seeds {seeds}, "
+        "fresh SQLite each; wall time includes process start-up"
+    )
+    print(
+        f"{'cohort':>6} {'wall s median (min-max)':>24} {'speed-up':>9} "
+        f"{'CPU s median (min-max)':>24} {'speed-up':>9} "
+        f"{'best val acc median (min-max)':>30} {'trials':>11}"
+    )
+    rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    with tempfile.TemporaryDirectory(prefix="cohort-search-") as tmp:
+        folder = Path(tmp)
+        for cohort in [1, *cohorts]:
+            walls, cpus, bests, counts = [], [], [], []
+            for seed in seeds:
+                wall, cpu, best, count = search_run(spec_path, cohort, seed, folder)
+                walls.append(wall)
+                cpus.append(cpu)
+                bests.append(best)
+                counts.append(count)
+            rows[cohort] = (walls, cpus, bests)
+            speed = statistics.median(rows[1][0]) / statistics.median(walls)
+            cpu_speed = statistics.median(rows[1][1]) / statistics.median(cpus)
+            lo, hi = min(rows[1][2]), max(rows[1][2])
+            within = lo <= statistics.median(bests) <= hi
+            verdict = ""
+            if cohort > 1:
+                met = speed >= SEARCH_BAR and within
+                verdict = (
+                    f"   bar (wall >= {SEARCH_BAR:g}x, median best in cohort 1's range): "
+                    f"{'met' if met else 'NOT met'}"
+                )
+            print(
+                f"{cohort:>6} {_spread(walls):>24} {speed:>8.2f}x {_spread(cpus):>24} "
+                f"{cpu_speed:>8.2f}x {_spread(bests, '.4f'):>30} "
+                f"{'/'.join(map(str, counts)):>11}{verdict}",
+                flush=True,
+            )
+        print("\nstorage overhead per trial (1 in-process worker, SQLite, digits-quick budget):")
+        print(
+            f"{'cohort':>6} {'trials':>7} {'epochs':>7} {'trial ms':>9} {'CPU ms':>7} "
+            f"{'storage ms':>11} {'share':>7}"
+        )
+        for cohort in overhead:
+            o = search_overhead(spec_path, cohort, folder)
+            print(
+                f"{cohort:>6} {o['trials']:>7} {o['epochs']:>7} {o['trial_ms']:>9.1f} "
+                f"{o['cpu_ms']:>7.1f} {o['storage_ms']:>11.2f} "
+                f"{o['share']:>6.1%}",
+                flush=True,
+            )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--level", choices=["network", "search"], default="network")
+    parser.add_argument("--cohorts", default="4,8,16", help="search level: cohorts besides 1")
+    parser.add_argument("--runs", type=int, default=3, help="search level: seeds per cohort")
+    parser.add_argument(
+        "--overhead", default=None, help="search level: cohorts of the storage table (default: all)"
+    )
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--ks", default="1,4,8,16,32")
     parser.add_argument("--spaces", default="digits-quick,fashion-mnist")
@@ -265,6 +433,13 @@ def main() -> None:
         help="BLAS threads for both sides (default 1: a worker of --jobs 2)",
     )
     args = parser.parse_args()
+    if args.level == "search":
+        cohorts = [int(k) for k in args.cohorts.split(",")]
+        overhead = (
+            [1, *cohorts] if args.overhead is None else [int(k) for k in args.overhead.split(",")]
+        )
+        search_level(cohorts, args.runs, overhead)
+        return
     threadpool_limits(args.threads)
     ks = [int(k) for k in args.ks.split(",")]
     print(

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hpsearch.cli import INTERRUPTED, cli
 from hpsearch.cli.console import Verbosity, make_console, note
 from hpsearch.cli.formats import emit, format_option
-from hpsearch.cli.options import open_reader, spec_overrides, storage_option
+from hpsearch.cli.options import cohort_option, open_reader, spec_overrides, storage_option
 from hpsearch.cli.tables import (
     STATUS_SORTS,
     TRIAL_SORTS,
@@ -85,6 +85,7 @@ def run(spec_path: str, storage: str, jobs: int, **overrides: object) -> None:
         note(
             f"study [bold]{escape(spec.study.name)}[/] {state} in {escape(describe_url(url))}: "
             f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)"
+            + (f", cohorts of {spec.study.cohort}" if spec.study.cohort > 1 else "")
         )
         if spec.budget is not None and p.done >= spec.budget and not p.running:
             spent.append(p.done)
@@ -149,8 +150,13 @@ def create(spec_path: str, storage: str, **overrides: object) -> None:
     default=None,
     help="Stop after this many trials (default: until the study's budget is spent).",
 )
+@cohort_option
 def worker(
-    study_name: str | None, storage: str, study_option: str | None, max_trials: int | None
+    study_name: str | None,
+    storage: str,
+    study_option: str | None,
+    max_trials: int | None,
+    cohort: int | None,
 ) -> None:
     """Run trials of STUDY until its study-wide budget is spent, then exit 0.
 
@@ -165,7 +171,7 @@ def worker(
     study_name = study_name or study_option
     if not study_name:
         raise click.UsageError("missing the STUDY to work on (hpsearch worker STUDY)")
-    study, spec = load_study_and_spec(storage, study_name)
+    study, spec = load_study_and_spec(storage, study_name, cohort=cohort)
     report = run_worker(study, spec, max_trials=max_trials, deadline=study_deadline(study, spec))
     stopped = f" (stopped by signal {report.signal_name})" if report.stopped_by_signal else ""
     note(f"worker done: {report.trials} trial(s){stopped}")

@@ -62,6 +62,7 @@ def _summary(spec: StudySpec) -> Table:
         ("sampler", s.sampler + ("" if s.seed is None else f" (seed {s.seed})")),
         ("pruner", s.pruner),
         ("budget", _budget(spec)),
+        ("cohort", f"{s.cohort} trial(s) trained at once by each worker"),
         ("training", f"max {t.epochs} epochs, patience {t.patience}, {t.schedule}, {t.dtype}"),
     ]
     if s.description:

@@ -12,6 +12,7 @@ import optuna
 
 from hpsearch.errors import ConfigError
 from hpsearch.spec.strategies import SAMPLER_NAMES
+from hpsearch.spec.study_spec import MAX_COHORT
 from hpsearch.storage.urls import open_storage, resolve_storage_url, storage_origin
 from hpsearch.study.lifecycle import check_study_name
 
@@ -85,8 +86,17 @@ def output_path_option(help: str, *, what: str = "output") -> Callable[..., Any]
     )
 
 
+cohort_option = click.option(
+    "--cohort",
+    type=click.IntRange(min=1, max=MAX_COHORT),
+    default=None,
+    help="Trials each worker trains at once, as one cohort (overrides the spec's "
+    "[study] cohort; 1 = one at a time; a trial learns the same either way).",
+)
+
+
 def spec_overrides(*, timeout_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--n-trials, --timeout, --sampler, --study-name: override the spec (CLI > spec > default)."""
+    """--n-trials, --timeout, --sampler, --cohort, --study-name: override the spec (CLI > spec > default)."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(
@@ -110,6 +120,7 @@ def spec_overrides(*, timeout_help: str) -> Callable[[Callable[..., Any]], Calla
                     default=None,
                     help="Sampler (overrides the spec).",
                 ),
+                cohort_option,
                 click.option(
                     "--study-name",
                     "name",

@@ -229,6 +229,10 @@ def trial_detail(
         "command": reproduce_command(record.command, study, trial.number, storage),
         "fail_reason": record.fail_reason,
         "data_provenance": record.data_provenance,
+        # The cohort it trained in (its smallest trial number) and that cohort's size.
+        "cohort": None
+        if record.cohort is None
+        else {"id": record.cohort, "size": record.cohort_size, "data_seed": record.data_seed},
         "other_attrs": other_attrs(trial.user_attrs),
         "curve": curve(trial),
         "retrain": retrain,

@@ -38,6 +38,7 @@ from hpsearch.tuning.objective import (
     training_options,
     trial_seed,
 )
+from hpsearch.tuning.record import read_record
 from hpsearch.tuning.space import params_from_trial_params
 
 __all__ = [
@@ -184,6 +185,7 @@ def retrain(
         dataset,
         options,
         seed=seed,
+        data_seed=read_record(chosen).data_seed,
         ensemble=ensemble,
         on_member=on_member,
         on_epoch=on_epoch,
@@ -230,13 +232,15 @@ def train_members(
     options: dict[str, Any],
     *,
     seed: int,
+    data_seed: int | None = None,
     ensemble: int = 1,
     on_member: Callable[[int], None] | None = None,
     on_epoch: EpochCallback | None = None,
 ) -> TrainedMembers:
     """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
-    ``retrain`` does: member j has seed ``seed + j`` and holds out ``retrain_split``'s
-    validation set ``j`` for early stopping."""
+    ``retrain`` does: member j has seed ``seed + j``, batch order ``data_seed + j`` (the
+    trial's recorded one; None, for trials recorded without it: its seed, as they
+    trained) and holds out ``retrain_split``'s validation set ``j`` for early stopping."""
 
     def callback(epoch: int, metrics: dict[str, Any]) -> bool:
         if on_epoch is not None:
@@ -251,7 +255,15 @@ def train_members(
         data = retrain_split(dataset, spec, member=j)
         network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
         trained.histories.append(
-            train_on_split(network, data, options, seed + j, augment, callback)
+            train_on_split(
+                network,
+                data,
+                options,
+                seed + j,
+                augment,
+                callback,
+                None if data_seed is None else data_seed + j,
+            )
         )
         trained.networks.append(network)
         trained.examples = {"train": len(data.y_train), "validation": len(data.y_validation)}

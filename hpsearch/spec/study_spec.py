@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import tomllib
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -59,6 +59,8 @@ MAX_FOLDS = 20
 #: a timeout past a year is a typo, not a plan.
 MAX_TRIALS = 100_000
 MAX_TIMEOUT = 365 * 24 * 3600.0
+#: Most trials a worker trains at once (``[study] cohort``).
+MAX_COHORT = 64
 #: Most epochs (and patience) per trial.
 MAX_EPOCHS = 10_000
 #: metric name -> the direction that improves it.
@@ -68,7 +70,7 @@ DIRECTIONS: tuple[Direction, ...] = ("maximize", "minimize")
 SCHEDULES = ("none", "halve_on_plateau")
 DTYPES = ("float32", "float64")
 SECTIONS = ("study", "data", "training", "space", "grid")
-OVERRIDABLE = ("name", "n_trials", "timeout", "sampler", "pruner", "seed")
+OVERRIDABLE = ("name", "n_trials", "timeout", "sampler", "pruner", "seed", "cohort")
 
 
 @dataclass(frozen=True)
@@ -84,6 +86,9 @@ class StudySection:
     n_trials: int | None = None  # study-wide; for grid, at most the number of points
     timeout: float | None = None  # seconds, study-wide
     description: str | None = None
+    # Trials a worker trains at once, as one cohort (hpsearch.nn.cohort); 1 = one by one.
+    # The results do not depend on it: every trial has the same seeds either way.
+    cohort: int = 1
 
 
 @dataclass(frozen=True)
@@ -166,8 +171,11 @@ class StudySpec:
         data = _drop_none(asdict(self.data))
         if self.data.folds is not None:
             del data["validation"]  # derived from folds
+        study = _drop_none(asdict(self.study))
+        if study["cohort"] == 1:
+            del study["cohort"]  # the default: specs stored before cohorts read the same
         return {
-            "study": _drop_none(asdict(self.study)),
+            "study": study,
             "data": data,
             "training": asdict(self.training),
             "space": {
@@ -177,10 +185,21 @@ class StudySpec:
             **({"grid": {n: list(v) for n, v in self.grid.items()}} if self.grid else {}),
         }
 
+    def with_cohort(self, cohort: int | None) -> StudySpec:
+        """A copy with ``[study] cohort`` replaced (None: unchanged); a ``ConfigError``
+        for a value out of 1..``MAX_COHORT``."""
+        if cohort is None or cohort == self.study.cohort:
+            return self
+        problems: list[str] = []
+        check.integer({"cohort": cohort}, "cohort", "cohort", 1, problems, maximum=MAX_COHORT)
+        if problems:
+            raise ConfigError(problems[0])
+        return replace(self, study=replace(self.study, cohort=cohort))
+
     def with_overrides(self, *, source: str | None = None, **overrides: Any) -> StudySpec:
         """A copy with ``[study]`` fields replaced (CLI > spec > default), revalidated.
 
-        Keys: name, n_trials, timeout, sampler, pruner, seed; ``None`` means "not given".
+        Keys: name, n_trials, timeout, sampler, pruner, seed, cohort; ``None`` means "not given".
         Moving a grid spec to another sampler drops ``[grid]`` and searches ``[space]``.
         """
         unknown = sorted(set(overrides) - set(OVERRIDABLE))
@@ -310,6 +329,7 @@ def _parse_study(
         kind="a description",
         limit=check.MAX_DESCRIPTION_LENGTH,
     )
+    cohort = check.integer(raw, "cohort", "study.cohort", 1, problems, maximum=MAX_COHORT)
     sampler_known = raw.get("sampler", "tpe") in SAMPLER_NAMES
     if sampler_known and sampler != "grid" and "n_trials" not in raw and "timeout" not in raw:
         problems.append(
@@ -326,6 +346,7 @@ def _parse_study(
         n_trials=n_trials,
         timeout=None if timeout is None else float(timeout),
         description=description,
+        cohort=cohort,
     )
 
 

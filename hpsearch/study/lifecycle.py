@@ -28,7 +28,7 @@ SPEC_ATTR = "spec"
 #: ``timeout`` budget counts from the first trial started after it (worker.study_deadline).
 BUDGET_SINCE = "budget_since"
 #: Spec fields that may differ when a study is resumed (the rest must match).
-RESUMABLE = ("n_trials", "timeout", "description")
+RESUMABLE = ("n_trials", "timeout", "description", "cohort")
 #: Study user attr: "filling" while its creator enqueues the budget, then "full". A
 #: concurrent ``run``/``create`` of the same study waits for "full" before topping up,
 #: or it would enqueue the budget a second time.
@@ -80,9 +80,17 @@ def check_study_name(study_name: str) -> None:
 
 
 def load_study_and_spec(
-    storage: optuna.storages.BaseStorage | str, study_name: str, *, worker_index: int | None = None
+    storage: optuna.storages.BaseStorage | str,
+    study_name: str,
+    *,
+    worker_index: int | None = None,
+    cohort: int | None = None,
 ) -> tuple[optuna.Study, StudySpec]:
     """The study with the sampler and pruner its stored spec names.
+
+    ``cohort`` (``hpsearch worker --cohort K``) replaces the stored spec's for this
+    worker (CLI > spec > default); the sampler is built for it (TPE's constant liar
+    for cohorts, so the members of one cohort are not suggested alike).
 
     Each worker gets its own sampler seed (derived from the study seed and
     ``worker_index``, random when None) so parallel workers do not suggest the same
@@ -104,6 +112,8 @@ def load_study_and_spec(
             f"study {study_name!r} was not created by hpsearch (it has no stored spec)"
         )
     spec = parse_spec(stored[SPEC_ATTR], source=f"study {study_name!r}", check_environment=False)
+    if cohort is not None:
+        spec = spec.with_cohort(cohort)
     seed = spec.study.seed
     if spec.study.sampler != "qmc":
         seed = _worker_seed(storage, study_name, seed, worker_index)
@@ -143,7 +153,7 @@ def create_or_resume(
     study, stored = load_study_and_spec(storage, name)
     _check_resumable(stored, spec)
     _top_up(study, spec)
-    if spec.study.n_trials != stored.study.n_trials or spec.study.timeout != stored.study.timeout:
+    if any(getattr(spec.study, key) != getattr(stored.study, key) for key in RESUMABLE):
         study.set_user_attr(SPEC_ATTR, spec.to_dict())
     study.set_user_attr(BUDGET_SINCE, time.time())
     return study, False

@@ -28,6 +28,13 @@ FOLDS = "folds"
 WORKER = "worker"
 DATA_PROVENANCE = "data_provenance"
 COMMAND = "command"
+#: The seed of the trial's batch order (``train(data_seed=...)``); the same whether it
+#: trained alone or in a cohort, so the record alone reproduces the trial.
+DATA_SEED = "data_seed"
+#: The cohort the trial trained in: its id (the smallest trial number in it) and how
+#: many trials it started with (1: the trial trained alone).
+COHORT = "cohort"
+COHORT_SIZE = "cohort_size"
 #: On a trial that hpsearch put back in the queue: the number of the trial it repeats.
 RETRY_OF = "retry_of"
 #: Optuna's system attr on a trial its heartbeat callback re-queued (the stale trial's number).
@@ -47,6 +54,9 @@ RECORD_KEYS: frozenset[str] = frozenset(
         DATA_PROVENANCE,
         COMMAND,
         RETRY_OF,
+        DATA_SEED,
+        COHORT,
+        COHORT_SIZE,
     }
 )
 #: The small keys: enough for tables and counts; the curves (big) are left out.
@@ -99,6 +109,9 @@ class TrialRecord:
     command: str | None = None
     retry_of: int | None = None
     failed_trial: int | None = None
+    data_seed: int | None = None
+    cohort: int | None = None
+    cohort_size: int | None = None
 
     @property
     def repeats(self) -> int | None:
@@ -150,6 +163,9 @@ def record_attrs(record: TrialRecord) -> dict[str, Any]:
         DATA_PROVENANCE: record.data_provenance,
         COMMAND: record.command,
         RETRY_OF: record.retry_of,
+        DATA_SEED: record.data_seed,
+        COHORT: record.cohort,
+        COHORT_SIZE: record.cohort_size,
     }
     if record.folds is not None:
         attrs[FOLDS] = [
@@ -184,6 +200,9 @@ def record_from_attrs(
         command=_str(attrs.get(COMMAND)),
         retry_of=_int(attrs.get(RETRY_OF)),
         failed_trial=_int(system.get(FAILED_TRIAL)),
+        data_seed=_int(attrs.get(DATA_SEED)),
+        cohort=_int(attrs.get(COHORT)),
+        cohort_size=_int(attrs.get(COHORT_SIZE)),
     )
 
 

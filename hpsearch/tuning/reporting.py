@@ -12,7 +12,9 @@ measures the cost, gives a pruner its decision at epoch 1 (Hyperband's first run
 and carries the trial's params and attrs, which hpsearch's storage defers to it, so
 other workers see them a few ms into the trial. The last epochs go with the trial's
 final state. The live learning curve rides along at most every
-``LIVE_HISTORY_INTERVAL`` seconds.
+``LIVE_HISTORY_INTERVAL`` seconds. The K trials of a cohort train in the same wall
+time, so each of their reporters gets a K-th of the share (and K-times the live
+interval): the cohort as a whole spends ``STORAGE_SHARE`` of its time reporting.
 """
 
 from __future__ import annotations
@@ -35,9 +37,12 @@ LIVE_HISTORY_INTERVAL = 2.0
 class EpochReporter:
     """Buffers a trial's per-epoch values and flushes them at the storage budget's pace."""
 
-    def __init__(self, trial: optuna.Trial, *, prunes: bool) -> None:
+    def __init__(self, trial: optuna.Trial, *, prunes: bool, members: int = 1) -> None:
         self.trial = trial
         self.prunes = prunes
+        #: Training time per flush cost: a cohort's K reporters share the storage budget.
+        self._ratio = (1 - STORAGE_SHARE) / STORAGE_SHARE * max(1, members)
+        self._live_interval = LIVE_HISTORY_INTERVAL * max(1, members)
         self._pending: dict[int, float] = {}
         self._records: list[dict[str, Any]] = []
         self._last_flush = time.perf_counter()
@@ -54,7 +59,7 @@ class EpochReporter:
         if value is not None:
             self._pending[epoch] = value
         computing = time.perf_counter() - self._last_flush
-        if self._batches and computing < self._flush_cost * (1 - STORAGE_SHARE) / STORAGE_SHARE:
+        if self._batches and computing < self._flush_cost * self._ratio:
             return False
         started = time.perf_counter()
         self.flush()
@@ -67,7 +72,7 @@ class EpochReporter:
         """Write the buffered epochs (and, when due, the live curve) in one transaction;
         with ``defer`` (the last flush, the pruner not asked) in the trial's final one."""
         attrs: dict[str, Any] = {}
-        if time.monotonic() - self._last_live >= LIVE_HISTORY_INTERVAL:
+        if time.monotonic() - self._last_live >= self._live_interval:
             live = {"records": self._records, "stop_reason": None}
             attrs = record_attrs(TrialRecord(live_history=live))
             self._last_live = time.monotonic()

@@ -41,6 +41,15 @@ def make_sampler(
         raise ConfigError(f"sampler: {problem}")
     startup = _startup_trials(spec)
     if name == "tpe":
+        # A cohort asks for several trials before any of them reports: the constant
+        # liar makes TPE see those pending trials, so it does not suggest K alike.
+        liar = spec is not None and spec.study.cohort > 1
+        if liar:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ExperimentalWarning)
+                return optuna.samplers.TPESampler(
+                    seed=seed, n_startup_trials=startup, constant_liar=True
+                )
         return optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup)
     if name == "gp":
         return optuna.samplers.GPSampler(seed=seed, n_startup_trials=startup)

@@ -28,7 +28,7 @@ from hpsearch.storage.running import heartbeat_interval, record_heartbeat
 from hpsearch.storage.stale import fail_stale_trials
 from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
-from hpsearch.tuning.objective import Objective
+from hpsearch.tuning.objective import Objective, TrialOutcome
 from hpsearch.tuning.record import TrialRecord, record_attrs
 
 log = logging.getLogger("hpsearch.worker")
@@ -86,57 +86,155 @@ def run_worker(
                 break
             if stale_check.due():
                 fail_stale_trials(study)
-            trial = claim_trial(study)
-            beaten = trial is not None and claim_records_heartbeat(study)
-            if trial is None and spec.budget is None:
-                trial = study.ask()  # timeout-only study: no queue to exhaust
-            if trial is None:
+            want = spec.study.cohort
+            if max_trials is not None:
+                want = min(want, max_trials - report.trials)
+            claimed, beaten = _claim(study, spec, want)
+            if not claimed:
                 if not _others_running(study):
                     break
                 # Another worker's trial may be orphaned (its worker was killed): stay
                 # until it finishes or its heartbeat goes stale and it is re-queued.
                 time.sleep(_poll_seconds(study))
                 continue
-            try:
-                with _heartbeat(study, trial, beaten=beaten), stop.raising():
-                    outcome = objective(trial)
-                if outcome.state == TrialState.COMPLETE:
-                    study.tell(trial, outcome.value)
-                else:
-                    study.tell(trial, state=outcome.state)
-                log.info(
-                    "trial %d %s%s",
-                    trial.number,
-                    outcome.state.name.lower(),
-                    "" if outcome.value is None else f" with value {outcome.value:.4g}",
-                )
-            except (KeyboardInterrupt, WorkerStopped) as stopped:
-                _give_up(study, trial, "interrupted: the worker was stopped")
-                report.stopped_by_signal = True
-                interrupt = isinstance(stopped, KeyboardInterrupt)
-                report.signal_name = "SIGINT" if interrupt else stop.signal_name
+            if len(claimed) == 1:
+                if not _run_one(study, objective, claimed[0], beaten, stop, report):
+                    break
+            elif not _run_cohort(study, objective, claimed, beaten, stop, report):
                 break
-            except optuna.exceptions.UpdateFinishedTrialError:
-                # Our heartbeat went stale (e.g. the database was unreachable for longer
-                # than the grace period): another worker failed this trial and re-queued it.
-                log.warning(
-                    "trial %d was failed as stale by another worker; its retry runs from the queue",
-                    trial.number,
-                )
-                continue
-            except HpsearchError as error:
-                _fail(study, trial, str(error))
-            except Exception as error:  # a bug in one trial must not kill the worker
-                if is_connection_error(error):
-                    # The database stayed away past the storage's retry window: not the
-                    # trial's fault, so it is failed with a short reason and run again.
-                    log.warning("trial %d: %s", trial.number, _outage_reason(error))
-                    _give_up(study, trial, _outage_reason(error))
-                    continue
-                log.exception("trial %d raised", trial.number)
-                _fail(study, trial, _one_line(f"{type(error).__name__}: {error}"))
-            report.trials += 1
     return report
+
+
+def _claim(study: optuna.Study, spec: StudySpec, count: int) -> tuple[list[optuna.Trial], bool]:
+    """Up to ``count`` trials, RUNNING: claimed from the queue (the budget: never more
+    than it holds), else, for a timeout-only study, asked for; and whether the claims
+    recorded their first heartbeats (asked trials have none: see ``_heartbeat``)."""
+    claimed: list[optuna.Trial] = []
+    while len(claimed) < count:
+        trial = claim_trial(study)
+        if trial is None:
+            break
+        claimed.append(trial)
+    beaten = bool(claimed) and claim_records_heartbeat(study)
+    if not claimed and spec.budget is None:
+        # A timeout-only study: no queue to exhaust. The sampler sees the trials asked
+        # before (RUNNING; TPE's constant liar for cohorts).
+        claimed = [study.ask() for _ in range(count)]
+        beaten = False
+    return claimed, beaten
+
+
+def _run_one(
+    study: optuna.Study,
+    objective: Objective,
+    trial: optuna.Trial,
+    beaten: bool,
+    stop: _StopRequest,
+    report: WorkerReport,
+) -> bool:
+    """Run one trial and tell its result; False when a signal stopped the worker."""
+    try:
+        with _heartbeat(study, [trial], beaten=beaten), stop.raising():
+            outcome = objective(trial)
+        _tell(study, trial, outcome)
+    except (KeyboardInterrupt, WorkerStopped) as stopped:
+        _give_up(study, trial, "interrupted: the worker was stopped")
+        _stopped(report, stop, stopped)
+        return False
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # Our heartbeat went stale (e.g. the database was unreachable for longer
+        # than the grace period): another worker failed this trial and re-queued it.
+        log.warning(
+            "trial %d was failed as stale by another worker; its retry runs from the queue",
+            trial.number,
+        )
+        return True
+    except HpsearchError as error:
+        _fail(study, trial, str(error))
+    except Exception as error:  # a bug in one trial must not kill the worker
+        if is_connection_error(error):
+            # The database stayed away past the storage's retry window: not the
+            # trial's fault, so it is failed with a short reason and run again.
+            log.warning("trial %d: %s", trial.number, _outage_reason(error))
+            _give_up(study, trial, _outage_reason(error))
+            return True
+        log.exception("trial %d raised", trial.number)
+        _fail(study, trial, _one_line(f"{type(error).__name__}: {error}"))
+    report.trials += 1
+    return True
+
+
+def _run_cohort(
+    study: optuna.Study,
+    objective: Objective,
+    trials: list[optuna.Trial],
+    beaten: bool,
+    stop: _StopRequest,
+    report: WorkerReport,
+) -> bool:
+    """Train ``trials`` as one cohort and tell each its own result; False when a signal
+    stopped the worker (then every one of them is failed and re-queued).
+
+    A trial's result is told as soon as the cohort ends. An error in the cohort (the
+    storage away past its retry window, a bug) stops all of its trials: the ones still
+    running are given up (re-queued) on an outage, failed otherwise.
+    """
+    numbers = ", ".join(str(t.number) for t in trials)
+    try:
+        with _heartbeat(study, trials, beaten=beaten), stop.raising():
+            outcomes = objective.cohort(trials)
+        for trial, outcome in zip(trials, outcomes, strict=True):
+            try:
+                _tell(study, trial, outcome)
+            except optuna.exceptions.UpdateFinishedTrialError:
+                log.warning("trial %d was failed as stale by another worker", trial.number)
+                continue
+            report.trials += 1
+    except (KeyboardInterrupt, WorkerStopped) as stopped:
+        for trial in trials:
+            _give_up(study, trial, "interrupted: the worker was stopped")
+        _stopped(report, stop, stopped)
+        return False
+    except optuna.exceptions.UpdateFinishedTrialError:
+        # One member's heartbeat went stale and another worker re-queued it: the
+        # others are put back in the queue too (the cohort cannot go on without it).
+        log.warning("a trial of cohort %s was failed as stale; the cohort is re-queued", numbers)
+        for trial in trials:
+            _give_up(study, trial, "its cohort stopped: a member was failed as stale; re-queued")
+    except Exception as error:  # a bug in one cohort must not kill the worker
+        if is_connection_error(error):
+            log.warning("cohort %s: %s", numbers, _outage_reason(error))
+            for trial in trials:
+                _give_up(study, trial, _outage_reason(error))
+            return True
+        reason = (
+            str(error)
+            if isinstance(error, HpsearchError)
+            else _one_line(f"{type(error).__name__}: {error}")
+        )
+        if not isinstance(error, HpsearchError):
+            log.exception("cohort %s raised", numbers)
+        report.trials += sum(_fail(study, trial, reason) for trial in trials)
+    return True
+
+
+def _tell(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> None:
+    if outcome.state == TrialState.COMPLETE:
+        study.tell(trial, outcome.value)
+    else:
+        study.tell(trial, state=outcome.state)
+    log.info(
+        "trial %d %s%s",
+        trial.number,
+        outcome.state.name.lower(),
+        "" if outcome.value is None else f" with value {outcome.value:.4g}",
+    )
+
+
+def _stopped(report: WorkerReport, stop: _StopRequest, stopped: BaseException) -> None:
+    report.stopped_by_signal = True
+    interrupt = isinstance(stopped, KeyboardInterrupt)
+    report.signal_name = "SIGINT" if interrupt else stop.signal_name
 
 
 def _others_running(study: optuna.Study) -> bool:
@@ -201,9 +299,10 @@ def _give_up(study: optuna.Study, trial: optuna.Trial, reason: str) -> None:
 
 
 @contextlib.contextmanager
-def _heartbeat(study: optuna.Study, trial: optuna.Trial, *, beaten: bool) -> Iterator[None]:
-    """Record the trial's heartbeat in a thread while it runs (RDB storages with heartbeats);
-    ``beaten``: its claim recorded the first one, so the thread starts an interval later."""
+def _heartbeat(study: optuna.Study, trials: list[optuna.Trial], *, beaten: bool) -> Iterator[None]:
+    """Record the heartbeats of ``trials`` (a cohort's, or one) in a thread while they
+    run (RDB storages with heartbeats); ``beaten``: their claims recorded the first
+    ones, so the thread starts an interval later."""
     interval = heartbeat_interval(study)
     if not interval:
         yield
@@ -214,13 +313,15 @@ def _heartbeat(study: optuna.Study, trial: optuna.Trial, *, beaten: bool) -> Ite
         if beaten:
             stop.wait(interval)
         while not stop.is_set():
-            try:
-                record_heartbeat(study, trial)
-            except Exception as error:  # the database may be restarting: keep trying
-                log.warning("heartbeat of trial %d failed: %s", trial.number, error)
+            for trial in trials:
+                try:
+                    record_heartbeat(study, trial)
+                except Exception as error:  # the database may be restarting: keep trying
+                    log.warning("heartbeat of trial %d failed: %s", trial.number, error)
             stop.wait(interval)
 
-    thread = threading.Thread(target=beat, name=f"heartbeat-{trial.number}", daemon=True)
+    name = f"heartbeat-{trials[0].number}" + (f"-{trials[-1].number}" if len(trials) > 1 else "")
+    thread = threading.Thread(target=beat, name=name, daemon=True)
     thread.start()
     try:
         yield

@@ -51,6 +51,9 @@ def test_curves_and_trial_detail_of_a_real_trial(real_client, results_studies) -
     )
     assert detail["data_provenance"]["source"]
     assert detail["params"] == trial.params
+    # It trained alone: a cohort of its own, with the study's data seed.
+    seed = trial.user_attrs["data_seed"]
+    assert detail["cohort"] == {"id": trial.number, "size": 1, "data_seed": seed}
 
 
 def test_compare_real_studies(real_client, results_studies) -> None:

@@ -18,6 +18,7 @@ from hpsearch.results.retrain import RETRAIN_ATTR, retrain_split, train_members
 from hpsearch.spec.study_spec import parse_spec
 from hpsearch.study.lifecycle import SPEC_ATTR, create_or_resume
 from hpsearch.tuning.objective import training_options, trial_seed
+from hpsearch.tuning.record import read_record
 from hpsearch.tuning.space import params_from_trial_params
 
 RETRAIN_KEYS = {
@@ -133,15 +134,24 @@ def test_train_members_trains_the_networks_retrain_saves(
     results_studies: Any, cli: Callable[..., Any], digits: Any
 ) -> None:
     """``train_members`` (what the model-quality cross-check trains) is retrain's recipe:
-    from the recorded params and trial seed it gives, net for net, the saved ensemble."""
+    from the recorded params, trial seed and data seed it gives, net for net, the saved
+    ensemble."""
     url, name = results_studies.url, results_studies.names[0]
     code, _, err = cli("retrain", name, "--storage", url, "--ensemble", "2", "-o", "two.npz")
     assert code == 0, err
     study = optuna.load_study(study_name=name, storage=url)
     record, spec = study.user_attrs[RETRAIN_ATTR], parse_spec(study.user_attrs[SPEC_ATTR])
     options = training_options(record["params"], spec)
+    data_seed = read_record(study.trials[record["trial"]]).data_seed
+    assert data_seed is not None  # the trial recorded its batch order
     trained = train_members(
-        record["params"], spec, digits, options, seed=trial_seed(spec, record["trial"]), ensemble=2
+        record["params"],
+        spec,
+        digits,
+        options,
+        seed=trial_seed(spec, record["trial"]),
+        data_seed=data_seed,
+        ensemble=2,
     )
     networks, histories = trained.networks, trained.histories
     saved = load_model("two.npz")

@@ -59,6 +59,7 @@ def spec_text(
     grid: str | None = None,
     sampler: str = "random",
     slow: bool = False,
+    cohort: int = 1,
 ) -> str:
     """A tiny digits study: trials of a few ms per epoch on 2 cores, or with ``slow``
     about 2 s (batch size 1, 40 epochs on 1,000 images), long enough to interrupt."""
@@ -66,6 +67,7 @@ def spec_text(
         epochs, subset = 40, 1000
     budget = f"n_trials = {n_trials}\n" if n_trials else ""
     budget += f"timeout = {timeout}\n" if timeout else ""
+    budget += f"cohort = {cohort}\n" if cohort != 1 else ""
     space = (
         f'eta = {{ type = "float", low = {0.01 if slow else 0.05}, high = {0.05 if slow else 1.0}, log = true }}\n'
         'hidden_width = { type = "int", low = 10, high = 40 }\n'
@@ -176,6 +178,23 @@ class Cluster:
             assert worker.process.poll() is None, worker.output()
             time.sleep(0.1)
         raise AssertionError(f"worker {worker.pid} never ran a trial:\n{worker.output()}")
+
+    def running_trials_of(
+        self, worker: Worker, count: int, timeout: float = 60
+    ) -> list[optuna.trial.FrozenTrial]:
+        """Wait until ``worker`` runs ``count`` trials at once (a cohort), and return them."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            running = [
+                trial
+                for trial in self.study().get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+                if trial.user_attrs.get("worker", {}).get("pid") == worker.pid
+            ]
+            if len(running) >= count:
+                return running
+            assert worker.process.poll() is None, worker.output()
+            time.sleep(0.1)
+        raise AssertionError(f"worker {worker.pid} never ran {count} trials:\n{worker.output()}")
 
     def all_output(self) -> str:
         return self.create_output + "".join(w.output() for w in self.workers)

@@ -14,6 +14,7 @@
       ["best epoch", t.curve.best_epoch], ["epochs run", t.epochs_run], ["training time", fmtSeconds(t.seconds)],
       ["worker", worker], ["started", fmtTime(t.start)], ["finished", fmtTime(t.complete)],
     ];
+    if (t.cohort) pairs.push(["cohort", `trial ${t.cohort.id}'s, ${t.cohort.size ?? "?"} trial(s) trained at once (data seed ${t.cohort.data_seed ?? "?"})`]);
     if (t.fail_reason) pairs.push(["fail reason", t.fail_reason]);
     for (const [key, value] of Object.entries(t.other_attrs)) pairs.push([key, value]);
     definition(document.getElementById("summary"), pairs);
