@@ -108,8 +108,12 @@ def state_counts(trials: Iterable[TrialFacts]) -> dict[str, int]:
 
 def _by_state(kept: list[TrialFacts]) -> dict[str, int]:
     # One pass (a 100,000-trial study is counted on every dashboard poll).
-    found = Counter(t.state for t in kept)
-    return {s.name: found.get(s, 0) for s in TrialState}
+    return counts_by_name({s.name: n for s, n in Counter(t.state for t in kept).items()})
+
+
+def counts_by_name(found: Mapping[str, int]) -> dict[str, int]:
+    """Trials by state name from ``{state name: count}``: every state, zeros included."""
+    return {s.name: found.get(s.name, 0) for s in TrialState}
 
 
 def spec_fields(spec: StudySpec | Mapping[str, Any] | None) -> dict[str, Any]:

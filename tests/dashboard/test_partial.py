@@ -77,7 +77,7 @@ def test_a_failed_background_read_is_reported_by_the_next_request(
     def down(*args: object) -> None:
         raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(StudyReader, "_read_trials", down)
+    monkeypatch.setattr(StudyReader, "_read_table", down)
     assert client.get("/api/studies/tpe-digits").get_json()["partial"] is True
     warmup: Warmup = app.extensions["hpsearch_warmup"]
     warmup.join(10)

@@ -88,7 +88,7 @@ def test_list_reads_no_trial(filled_storage: str, monkeypatch: pytest.MonkeyPatc
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the studies list read the trials")
 
-    monkeypatch.setattr(StudyReader, "_read_trials", refuse)
+    monkeypatch.setattr(StudyReader, "_read_table", refuse)
     response = client.get("/api/studies")
     assert response.status_code == 200
     assert {s["name"] for s in response.get_json()["studies"]} >= {"tpe-digits", "empty"}

@@ -133,8 +133,7 @@ def _answer(url: str, name: str, *, gzip: bool = False) -> bytes:
 
 
 def page_body(reader, pages, info, now, *, gzip):  # type: ignore[no-untyped-def]
-    rows = reader.trials(info.study_id)
-    return pages.response(info, rows, reader.facts(info.study_id, rows), now, gzip=gzip)
+    return pages.response(info, *reader.tables(info.study_id), now, gzip=gzip)
 
 
 @pytest.mark.parametrize("directions", [["maximize"], ["minimize", "maximize"]])
