@@ -113,8 +113,8 @@ def studies() -> Response:
 def importances(name: str) -> Response:
     reader = _reader()
     study = reader.study(name)
-    rows = reader.trials(study.study_id)
-    return _json(reader.importances(study, rows, optuna.importance.get_param_importances))
+    finished, _ = reader.tables(study.study_id)
+    return _json(reader.importances(study, finished, optuna.importance.get_param_importances))
 
 
 @api.get("/studies/<path:name>/curves")

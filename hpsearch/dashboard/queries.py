@@ -13,11 +13,13 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.trial import TrialState
 
 from hpsearch.results.summary import TrialFacts, study_summary, summary_fields
 from hpsearch.storage.reads import UNFINISHED, NotFound, StudyInfo, StudyReader, TrialRow
+from hpsearch.storage.table import TrialTable
 from hpsearch.storage.tallies import MAX_SKIP
 from hpsearch.tuning.record import (
     EPOCHS_RUN,
@@ -112,12 +114,14 @@ class DashboardReader(StudyReader):
     def importances(
         self,
         info: StudyInfo,
-        rows: list[TrialRow],
+        finished: TrialTable,
         compute: Callable[[optuna.Study], dict[str, float]],
     ) -> dict[str, Any]:
-        """``compute`` on an in-memory copy of the complete trials; cached until they change."""
-        complete = [r for r in rows if r.state == TrialState.COMPLETE and r.value is not None]
-        key = (len(complete), max((r.trial_id for r in complete), default=-1))
+        """``compute`` on an in-memory copy of the complete trials (``finished``: the first
+        of ``tables``); cached until they change."""
+        # ``value`` is None but for a complete trial with a finite value.
+        complete = finished.take(np.array([v is not None for v in finished.value.tolist()], bool))
+        key = (len(complete), int(complete.trial_id.max()) if len(complete) else -1)
         with self._importances_lock:
             cached = self._importances.get(info.study_id)
         if cached is not None and cached[0] == key:
@@ -132,15 +136,17 @@ class DashboardReader(StudyReader):
         elif not varied:
             result = {"importances": None, "message": "no parameter varies across the trials"}
         else:
-            used = _sample(complete, MAX_IMPORTANCE_TRIALS)
+            used = _sample(len(complete), MAX_IMPORTANCE_TRIALS)
             study = optuna.create_study(direction=info.direction)
             study.add_trials(
                 optuna.trial.create_trial(
-                    params={k: r.params[k] for k in varied if k in r.params},
-                    distributions={k: r.distributions[k] for k in varied if k in r.params},
-                    value=r.value,
+                    params={k: complete.params[k][i] for k in varied if complete.sampled[k][i]},
+                    distributions={
+                        k: complete.distribution(k, i) for k in varied if complete.sampled[k][i]
+                    },
+                    value=complete.value[i],
                 )
-                for r in used
+                for i in used
             )
             try:
                 result = {"importances": compute(study), "message": None}
@@ -152,7 +158,7 @@ class DashboardReader(StudyReader):
                     f"{len(complete):,} complete trials"
                 )
         result["caveat"] = caveat(info, len(complete))
-        result["fixed"] = sorted({p for r in complete for p in r.params} - set(varied))
+        result["fixed"] = sorted(set(complete.param_names()) - set(varied))
         result["n_complete"] = len(complete)
         with self._importances_lock:
             self._importances[info.study_id] = (key, result)
@@ -163,21 +169,22 @@ MAX_IMPORTANCE_TRIALS = 2000  # PED-ANOVA takes ~2 s per 1,000 trials; a sample 
 FEW_TRIALS = 30
 
 
-def _varied_params(complete: list[TrialRow]) -> list[str]:
+def _varied_params(complete: TrialTable) -> list[str]:
     """Parameters that take more than one value: a fixed one has no importance (PED-ANOVA
     would still give it a share, e.g. 0.16 on an 8-trial grid)."""
-    seen: dict[str, set[str]] = {}
-    for row in complete:
-        for key, value in row.params.items():
-            seen.setdefault(key, set()).add(repr(value))
-    return sorted(k for k, values in seen.items() if len(values) > 1)
+    return sorted(
+        name
+        for name in complete.param_names()
+        if len({repr(v) for v in complete.params[name][complete.sampled[name]].tolist()}) > 1
+    )
 
 
-def _sample(rows: list[TrialRow], limit: int) -> list[TrialRow]:
-    if len(rows) <= limit:
-        return rows
-    stride = len(rows) / limit
-    return [rows[int(i * stride)] for i in range(limit)]
+def _sample(n: int, limit: int) -> list[int]:
+    """Positions of an even sample of ``limit`` of ``n`` items (all of them if fewer)."""
+    if n <= limit:
+        return list(range(n))
+    stride = n / limit
+    return [int(i * stride) for i in range(limit)]
 
 
 def caveat(info: StudyInfo, n_complete: int) -> str | None:

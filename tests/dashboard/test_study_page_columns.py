@@ -12,6 +12,7 @@ answer is deterministic.
 from __future__ import annotations
 
 import datetime as dt
+import gzip
 import json
 import uuid
 from collections.abc import Iterator
@@ -155,3 +156,36 @@ def test_study_page_answer_is_the_per_trial_paths(url: str, directions: list[str
 
 def want_name(golden: Path) -> str:
     return json.loads(golden.read_text())["name"]
+
+
+def test_incremental_reads_answer_as_a_fresh_read(url: str) -> None:
+    # The finished trials are kept between requests and only the others read again:
+    # after a running trial completes, another fails and the waiting one starts, the kept
+    # answer is the one a fresh app reads, byte for byte.
+    name = f"page-{uuid.uuid4().hex[:8]}"
+    _fill(url, name, ["maximize"])
+    app = create_app(url)
+    reader = app.extensions["hpsearch_reader"]
+    pages = app.extensions["hpsearch_study_pages"]
+    info = reader.study(name)
+    before = page_body(reader, pages, info, NOW, gzip=False)
+    study = optuna.load_study(study_name=name, storage=url)
+    study.tell(11, 0.75)
+    study.tell(12, state=TrialState.FAIL)
+    trial = study.ask({"dropout": CHANGED, "layers": DISTS["layers"]})
+    trial.set_user_attr("worker", {"host": "node9", "pid": 1})
+    after = page_body(reader, pages, info, NOW, gzip=True)
+    fresh = create_app(url)
+    want = page_body(
+        fresh.extensions["hpsearch_reader"],
+        fresh.extensions["hpsearch_study_pages"],
+        fresh.extensions["hpsearch_reader"].study(name),
+        NOW,
+        gzip=True,
+    )
+    assert gzip.decompress(after) == gzip.decompress(want) != before
+    got = json.loads(gzip.decompress(after))
+    assert got["trials"]["number"] == list(range(13))
+    # ask() ran the waiting trial 13
+    assert got["live_trials"]["number"] == [13] and got["counts"]["RUNNING"] == 1
+    assert got["live_trials"]["worker"] == ["node9:1"] and got["counts"]["WAITING"] == 0
