@@ -190,8 +190,7 @@ def compare() -> Response:
         except NotFound:
             missing.append(name)  # the others are still compared
             continue
-        rows = reader.trials(info.study_id)
-        facts = reader.facts(info.study_id, rows)
+        facts = reader.facts(info.study_id)
         finished, live = reader.tables(info.study_id)
         best = best_trial(finished, info.maximize)
         epochs = Light.of(finished).epochs

@@ -22,16 +22,20 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from hpsearch.results.export import json_safe
-from hpsearch.storage.table import TrialTable
+from hpsearch.results.summary import TrialFacts
+from hpsearch.storage.table import TrialTable, moments, state_of
 from hpsearch.tuning.record import (
     EPOCHS_RUN,
     FAILED_TRIAL,
+    LIGHT_KEYS,
     RETRY_OF,
     SECONDS,
     STOP_REASON,
+    SYSTEM_KEYS,
     WORKER,
     TrialRecord,
     field_column,
+    record_from_fields,
 )
 
 _COMPLETE = TrialState.COMPLETE.name
@@ -83,6 +87,33 @@ class Light:
                 for r, f in zip(retry, failed, strict=True)
             ],
         )
+
+
+def facts_of(table: TrialTable) -> list[TrialFacts]:
+    """The table's trials as ``results.summary`` takes them: a ``TrialFacts`` each, its
+    record holding the light fields (for counts and totals, not for the page)."""
+    n = len(table)
+
+    def column(key: str) -> list[Any]:
+        texts = table.attrs.get(key, table.system.get(key))
+        return field_column(key, [None] * n if texts is None else texts.tolist())
+
+    fields = {key: column(key) for key in (*LIGHT_KEYS, *SYSTEM_KEYS)}
+    records = [record_from_fields({k: v[i] for k, v in fields.items()}) for i in range(n)]
+    starts, completes = moments(table.start), moments(table.complete)
+    return [
+        TrialFacts(number, state_of(state), value, start, complete, record, steps)
+        for number, state, value, start, complete, record, steps in zip(
+            table.number.tolist(),
+            table.state.tolist(),
+            table.value.tolist(),
+            starts,
+            completes,
+            records,
+            table.steps.tolist(),
+            strict=True,
+        )
+    ]
 
 
 def to_moment(moment: dt.datetime | None) -> np.datetime64:
@@ -203,7 +234,7 @@ def best_position(values: list[float | None], maximize: bool) -> int | None:
 
 
 def params_of(table: TrialTable, i: int) -> dict[str, Any]:
-    """Trial ``i``'s params, as ``TrialRow.params`` holds them."""
+    """Trial ``i``'s params (``FrozenTrial.params``)."""
     return {p: table.params[p][i] for p in table.param_names() if table.sampled[p][i]}
 
 

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import optuna
-from optuna.trial import TrialState
 
+from hpsearch.dashboard.columns import facts_of
 from hpsearch.results.summary import TrialFacts, study_summary, summary_fields
-from hpsearch.storage.reads import UNFINISHED, NotFound, StudyInfo, StudyReader, TrialRow
+from hpsearch.storage.reads import NotFound, StudyInfo, StudyReader
 from hpsearch.storage.table import TrialTable
 from hpsearch.storage.tallies import MAX_SKIP
 from hpsearch.tuning.record import (
@@ -31,13 +30,9 @@ from hpsearch.tuning.record import (
 )
 
 __all__ = [
-    "UNFINISHED",
     "DashboardReader",
     "NotFound",
     "StudyInfo",
-    "TrialRow",
-    "count_states",
-    "row_facts",
 ]
 
 
@@ -49,27 +44,19 @@ class DashboardReader(StudyReader):
         super().__init__(storage, attr_keys=LIGHT_KEYS, system_keys=SYSTEM_KEYS)
         self._importances_lock = threading.Lock()
         self._importances: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
-        self._facts: dict[int, dict[int, tuple[TrialRow, TrialFacts]]] = {}
+        self._facts: dict[int, tuple[TrialTable, list[TrialFacts]]] = {}
 
-    def facts(self, study_id: int, rows: list[TrialRow]) -> list[TrialFacts]:
-        """The rows as ``results.summary`` takes them; a finished trial's record is read
-        once (it never changes again)."""
+    def facts(self, study_id: int) -> list[TrialFacts]:
+        """The study's trials as ``results.summary`` takes them, by number; the finished
+        trials' are made once per finished table (it only changes when more finish)."""
+        finished, live = self.tables(study_id)
         with self._importances_lock:
-            cache = self._facts.setdefault(study_id, {})
-        out = []
-        for row in rows:
-            cached = cache.get(row.trial_id)
-            # The reader hands out the same row object for a finished trial until it
-            # starts over (a deleted study's id reused, with its trial ids): only then
-            # is the row another object, and its facts are read again.
-            if cached is not None and cached[0] is row:
-                out.append(cached[1])
-                continue
-            facts = row_facts(row)
-            if row.state not in UNFINISHED:
-                cache[row.trial_id] = (row, facts)
-            out.append(facts)
-        return out
+            cached = self._facts.get(study_id)
+        if cached is None or cached[0] is not finished:
+            cached = (finished, facts_of(finished))
+            with self._importances_lock:
+                self._facts[study_id] = cached
+        return sorted(cached[1] + facts_of(live), key=lambda f: f.number)
 
     def listed(self, info: StudyInfo) -> dict[str, Any]:
         """The study's ``results.summary.study_summary``, counted by the database: the
@@ -84,8 +71,7 @@ class DashboardReader(StudyReader):
         spec = info.user_attrs.get("spec")
         direction = info.direction.name.lower()
         if len(repeated) > MAX_SKIP:
-            rows = self.trials(info.study_id)
-            return study_summary(info.name, direction, spec, self.facts(info.study_id, rows))
+            return study_summary(info.name, direction, spec, self.facts(info.study_id))
         tally = self.tally(
             info.study_id, maximize=info.maximize, skip=repeated, epochs_key=EPOCHS_RUN
         )
@@ -206,17 +192,3 @@ def _decoded(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def count_states(rows: list[TrialRow]) -> dict[str, int]:
-    """Trials by state name, every state present (zeros included)."""
-    counts = Counter(r.state.name for r in rows)
-    return {state.name: counts.get(state.name, 0) for state in TrialState}
-
-
-def row_facts(row: TrialRow) -> TrialFacts:
-    """A row as ``results.summary`` takes it: its record read from the light attrs."""
-    record = record_from_attrs(row.attrs, row.system_attrs)
-    return TrialFacts(
-        row.number, row.state, row.value, row.start, row.complete, record, row.intermediate_steps
-    )

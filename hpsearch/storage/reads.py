@@ -6,8 +6,8 @@ and each trial carries its learning curves (``history``), so a 5,000-trial study
 means ~35 MB of JSON and ~7 s before the first byte. ``StudyReader.tables`` reads
 the same tables with a few flat SELECTs (params and light attrs pivoted, one row a
 trial), skips the curve attrs and returns columns (``storage.table.TrialTable``):
-100,000 trials in ~2.7 s CPU, most of it SQLite's. ``StudyReader.trials`` is the
-same read as one ``TrialRow`` per trial. Curves are read per trial, on demand. The schema is the installed Optuna's
+100,000 trials in ~2.7 s CPU, most of it SQLite's (one ``TrialRow`` per trial, as
+before, cost ~2 s more). Curves are read per trial, on demand. The schema is the installed Optuna's
 (``optuna.storages._rdb.models``), and ``RDBStorage`` has already checked on
 opening that the database's schema version is that one. The dashboard reads
 through here; nothing outside ``storage/`` names Optuna's tables.
@@ -15,7 +15,6 @@ through here; nothing outside ``storage/`` names Optuna's tables.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import threading
@@ -41,15 +40,11 @@ from hpsearch.storage.table import (
     TrialTable,
     concat,
     external,
-    moments,
     nones,
-    state_of,
     where_none,
 )
 
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
-#: ``state in UNFINISHED`` is ``not state.is_finished()``, ~5x faster (100,000 trials a call).
-UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class NotFound(StorageError, LookupError):
@@ -71,28 +66,6 @@ class StudyInfo:
         return self.direction == StudyDirection.MAXIMIZE
 
 
-@dataclass(frozen=True)
-class TrialRow:
-    """A trial without its curves: enough for tables, best-so-far charts and importances.
-
-    ``attrs`` and ``system_attrs`` hold the keys the reader was asked for."""
-
-    trial_id: int
-    number: int
-    state: TrialState
-    value: float | None
-    params: dict[str, Any]
-    distributions: dict[str, BaseDistribution]
-    start: dt.datetime | None
-    complete: dt.datetime | None
-    attrs: dict[str, Any]
-    intermediate_steps: int
-    system_attrs: dict[str, Any] = field(default_factory=dict)
-    # A complete trial of a multi-objective study: its value per objective (None where
-    # not finite); empty otherwise (``value`` is the first objective's).
-    values: tuple[float | None, ...] = ()
-
-
 @dataclass
 class _TrialCache:
     """The finished trials of one study already read (they never change again)."""
@@ -106,10 +79,6 @@ class _TrialCache:
     fingerprint: tuple[int, Any] = (0, None)
     lock: threading.Lock = field(default_factory=threading.Lock)
     read: bool = False  # read at least once
-    # ``trials()``: a finished trial's row, made once, and the rows of ``rows_of``.
-    rows: dict[int, TrialRow] = field(default_factory=dict)
-    rows_of: TrialTable | None = None
-    ordered: list[TrialRow] = field(default_factory=list)
 
     def reset(self) -> None:
         self.read = False
@@ -117,7 +86,6 @@ class _TrialCache:
         self.unfinished.clear()
         self.last_finished = -1
         self.fingerprint = (0, None)
-        self.rows, self.rows_of, self.ordered = {}, None, []
 
 
 def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
@@ -240,76 +208,6 @@ def _scatter(
     return found, [block[:, k] for k in range(width)]
 
 
-def _row_params(table: TrialTable) -> list[tuple[dict[str, Any], dict[str, BaseDistribution]]]:
-    """Each trial's params and distributions, as ``TrialRow`` holds them."""
-    names = [n for n in (*sorted(table.space), *table.varied) if n in table.params]
-    values = [table.params[n].tolist() for n in names]
-    sampled = [table.sampled[n].tolist() for n in names]
-    varied = [table.varied[n].tolist() if n in table.varied else None for n in names]
-    shared: dict[tuple[str, ...], dict[str, BaseDistribution]] = {}
-    out = []
-    for i in range(len(table)):
-        params = {n: v[i] for n, v, s in zip(names, values, sampled, strict=True) if s[i]}
-        key = tuple(params)
-        if not any(d is not None and s[i] for d, s in zip(varied, sampled, strict=True)):
-            if key not in shared:  # most trials share one space: one dict
-                shared[key] = {n: table.space[n] for n in key}
-            out.append((params, shared[key]))
-            continue
-        dists = {
-            n: table.space[n] if d is None else d[i]
-            for n, d, s in zip(names, varied, sampled, strict=True)
-            if s[i]
-        }
-        out.append((params, dists))
-    return out
-
-
-def _decoded(columns: dict[str, np.ndarray], n: int) -> list[dict[str, Any]]:
-    """Per trial, ``{key: decoded JSON}`` of the attr texts it has."""
-    keys = sorted(columns)
-    texts = [columns[k].tolist() for k in keys]
-    return [
-        {k: _loads(t[i]) for k, t in zip(keys, texts, strict=True) if t[i] is not None}
-        for i in range(n)
-    ]
-
-
-def rows_of(table: TrialTable) -> list[TrialRow]:
-    """The table as one ``TrialRow`` per trial, in its order."""
-    n = len(table)
-    params = _row_params(table)
-    attrs, system = _decoded(table.attrs, n), _decoded(table.system, n)
-    starts, completes = moments(table.start), moments(table.complete)
-    values = table.values.tolist()
-    return [
-        TrialRow(
-            trial_id=tid,
-            number=number,
-            state=state_of(state),
-            value=value,
-            values=values[i] or (),
-            params=params[i][0],
-            distributions=params[i][1],
-            start=starts[i],
-            complete=completes[i],
-            attrs=attrs[i],
-            intermediate_steps=steps,
-            system_attrs=system[i],
-        )
-        for i, (tid, number, state, value, steps) in enumerate(
-            zip(
-                table.trial_id.tolist(),
-                table.number.tolist(),
-                table.state.tolist(),
-                table.value.tolist(),
-                table.steps.tolist(),
-                strict=True,
-            )
-        )
-    ]
-
-
 _RawParams = tuple[dict[str, BaseDistribution], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
@@ -411,23 +309,6 @@ class StudyReader:
                 cache.fingerprint = self._fingerprint(study_id, cache)
             cache.read = True
             return cache.finished, fresh.take(live).by_number()
-
-    def trials(self, study_id: int) -> list[TrialRow]:
-        """Every trial of the study without its curves, ordered by number (``tables`` as
-        one object per trial; a finished trial's is made once)."""
-        finished, live = self.tables(study_id)
-        with self._lock:
-            cache = self._trials[study_id]
-        with cache.lock:
-            if cache.rows_of is not finished:
-                known = cache.rows
-                ids = finished.trial_id.tolist()
-                todo = np.array([tid not in known for tid in ids], dtype=bool)
-                if todo.any():
-                    known.update((r.trial_id, r) for r in rows_of(finished.take(todo)))
-                cache.rows_of, cache.ordered = finished, [known[tid] for tid in ids]
-            rows = list(cache.ordered)
-        return sorted(rows + rows_of(live), key=lambda r: r.number)
 
     def has_read(self, study_id: int) -> bool:
         """Whether ``tables(study_id)`` has been read once (later reads are incremental)."""

@@ -95,7 +95,7 @@ class TrialTable:
         return self.space[name] if name in self.space else self.varied[name][i]
 
     def param_names(self) -> list[str]:
-        """The parameters some trial sampled, in ``TrialRow.params`` order: the ones with one
+        """The parameters some trial sampled, in the order a trial's params are given: the ones with one
         distribution by name, then the others."""
         return [n for n in (*sorted(self.space), *self.varied) if self.sampled[n].any()]
 

@@ -214,6 +214,11 @@ def field_column(key: str, texts: Sequence[str | None]) -> list[Any]:
     return out
 
 
+def record_from_fields(fields: Mapping[str, Any]) -> TrialRecord:
+    """The record of ``{key: field_column value}`` (light keys and ``FAILED_TRIAL``)."""
+    return TrialRecord(**{_FIELD_NAMES[k]: v for k, v in fields.items() if v is not None})
+
+
 def other_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:
     """A trial's user attrs that are not part of the record (set by users or other tools)."""
     return {k: v for k, v in attrs.items() if k not in RECORD_KEYS}
@@ -287,4 +292,14 @@ _FIELD_READERS: dict[str, Callable[[Any], Any]] = {
     RETRY_OF: _int,
     FAILED_TRIAL: _int,
     WORKER: _worker,
+}
+#: The ``TrialRecord`` field each of those keys is read into.
+_FIELD_NAMES = {
+    STOP_REASON: "stop_reason",
+    EPOCHS_RUN: "epochs_run",
+    SECONDS: "seconds",
+    FAIL_REASON: "fail_reason",
+    RETRY_OF: "retry_of",
+    FAILED_TRIAL: "failed_trial",
+    WORKER: "worker",
 }

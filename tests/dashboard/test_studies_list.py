@@ -23,8 +23,7 @@ START = dt.datetime(2026, 3, 4, 5, 6, 7)
 def _summaries(reader: DashboardReader) -> dict[str, dict[str, object]]:
     """Each study's summary from all its trials (the study page's path)."""
     return {
-        info.name: study_summary(info, reader.facts(info.study_id, reader.trials(info.study_id)))
-        for info in reader.studies()
+        info.name: study_summary(info, reader.facts(info.study_id)) for info in reader.studies()
     }
 
 
