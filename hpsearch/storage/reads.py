@@ -392,7 +392,9 @@ class StudyReader:
         multi = nones(n)
         if len(objectives) > 1:  # each complete trial's value per objective
             at = np.flatnonzero(complete)
-            multi[at] = list(zip(*(o[at].tolist() for o in objectives), strict=True))
+            each = zip(*(o[at].tolist() for o in objectives), strict=True)
+            for i, values in zip(at.tolist(), each, strict=True):  # tuples, not a 2-D block
+                multi[i] = values
         step_count = np.zeros(n, dtype=np.int64)
         found, (counts,) = _scatter(pos, steps, 1)
         step_count[found] = counts[found].astype(np.int64)
