@@ -22,7 +22,7 @@ from optuna.distributions import (
 from optuna.trial import TrialState
 
 from hpsearch.results.export import json_safe
-from hpsearch.results.summary import TrialFacts
+from hpsearch.results.summary import TrialFacts, epochs_trained
 from hpsearch.storage.table import TrialTable, moments, state_of
 from hpsearch.tuning.record import (
     EPOCHS_RUN,
@@ -54,12 +54,7 @@ class Light:
 
     @classmethod
     def of(cls, table: TrialTable) -> Light:
-        n = len(table)
-
-        def texts(key: str) -> list[str | None]:
-            column = table.attrs.get(key, table.system.get(key))
-            return [None] * n if column is None else column.tolist()
-
+        texts = table.texts
         run = field_column(EPOCHS_RUN, texts(EPOCHS_RUN))
         steps = table.steps.tolist()
         workers = texts(WORKER)
@@ -74,7 +69,7 @@ class Light:
         )
         return cls(
             epochs=np.array(
-                [s if r is None else r for r, s in zip(run, steps, strict=True)], dtype=np.int64
+                [epochs_trained(r, s) for r, s in zip(run, steps, strict=True)], dtype=np.int64
             ),
             seconds=field_column(SECONDS, texts(SECONDS)),
             worker=[label[t] for t in workers],
@@ -92,14 +87,8 @@ class Light:
 def facts_of(table: TrialTable) -> list[TrialFacts]:
     """The table's trials as ``results.summary`` takes them: a ``TrialFacts`` each, its
     record holding the light fields (for counts and totals, not for the page)."""
-    n = len(table)
-
-    def column(key: str) -> list[Any]:
-        texts = table.attrs.get(key, table.system.get(key))
-        return field_column(key, [None] * n if texts is None else texts.tolist())
-
-    fields = {key: column(key) for key in (*LIGHT_KEYS, *SYSTEM_KEYS)}
-    records = [record_from_fields({k: v[i] for k, v in fields.items()}) for i in range(n)]
+    fields = {key: field_column(key, table.texts(key)) for key in (*LIGHT_KEYS, *SYSTEM_KEYS)}
+    records = [record_from_fields({k: v[i] for k, v in fields.items()}) for i in range(len(table))]
     starts, completes = moments(table.start), moments(table.complete)
     return [
         TrialFacts(number, state_of(state), value, start, complete, record, steps)

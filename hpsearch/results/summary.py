@@ -50,9 +50,12 @@ class TrialFacts:
 
     @property
     def epochs(self) -> int:
-        """Epochs trained: as recorded, else (a trial given up) the epochs it reported."""
-        run = self.record.epochs_run
-        return run if run is not None else self.steps
+        return epochs_trained(self.record.epochs_run, self.steps)
+
+
+def epochs_trained(epochs_run: int | None, steps: int) -> int:
+    """Epochs trained: as recorded, else (a trial given up) the epochs it reported."""
+    return epochs_run if epochs_run is not None else steps
 
 
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:

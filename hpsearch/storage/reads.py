@@ -393,8 +393,8 @@ class StudyReader:
         if len(objectives) > 1:  # each complete trial's value per objective
             at = np.flatnonzero(complete)
             each = zip(*(o[at].tolist() for o in objectives), strict=True)
-            for i, values in zip(at.tolist(), each, strict=True):  # tuples, not a 2-D block
-                multi[i] = values
+            for i, point in zip(at.tolist(), each, strict=True):  # tuples, not a 2-D block
+                multi[i] = point
         step_count = np.zeros(n, dtype=np.int64)
         found, (counts,) = _scatter(pos, steps, 1)
         step_count[found] = counts[found].astype(np.int64)

@@ -90,6 +90,11 @@ class TrialTable:
         """A mask of the running and waiting trials."""
         return np.isin(self.state, UNFINISHED_NAMES)
 
+    def texts(self, key: str) -> list[str | None]:
+        """The JSON texts of the light user or system attr ``key``, None where absent."""
+        column = self.attrs.get(key, self.system.get(key))
+        return [None] * len(self) if column is None else column.tolist()
+
     def distribution(self, name: str, i: int) -> BaseDistribution:
         """The distribution trial ``i`` sampled ``name`` from (it did: ``sampled[name][i]``)."""
         return self.space[name] if name in self.space else self.varied[name][i]
