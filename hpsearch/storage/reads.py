@@ -6,7 +6,7 @@ and each trial carries its learning curves (``history``), so a 5,000-trial study
 means ~35 MB of JSON and ~7 s before the first byte. ``StudyReader.tables`` reads
 the same tables with a few flat SELECTs (params and light attrs pivoted, one row a
 trial), skips the curve attrs and returns columns (``storage.table.TrialTable``):
-100,000 trials in ~2.7 s CPU, most of it SQLite's (one ``TrialRow`` per trial, as
+100,000 trials in ~2.7 s CPU, most of it SQLite's (an object per trial, as
 before, cost ~2 s more). Curves are read per trial, on demand. The schema is the installed Optuna's
 (``optuna.storages._rdb.models``), and ``RDBStorage`` has already checked on
 opening that the database's schema version is that one. The dashboard reads
@@ -53,7 +53,7 @@ class NotFound(StorageError, LookupError):
 
 @dataclass(frozen=True)
 class StudyInfo:
-    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.trials``)."""
+    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.tables``)."""
 
     study_id: int
     name: str

@@ -1,4 +1,4 @@
-"""``StudyReader.trials`` (direct SQL: params and attrs pivoted, one row a trial) reads
+"""``StudyReader.tables`` (direct SQL: params and attrs pivoted, one row a trial) reads
 what Optuna's own ``get_all_trials`` reads, on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
