@@ -18,12 +18,11 @@ import optuna
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from hpsearch.dashboard.columns import Light, best_trial, origin_of, progress
 from hpsearch.dashboard.compress import accepts_gzip
 from hpsearch.dashboard.queries import DashboardReader, NotFound, StudyInfo
 from hpsearch.dashboard.series import (
-    best_row,
     curve,
-    progress,
     retrain_of,
     study_summary,
     totals,
@@ -114,8 +113,8 @@ def studies() -> Response:
 def importances(name: str) -> Response:
     reader = _reader()
     study = reader.study(name)
-    rows = reader.trials(study.study_id)
-    return _json(reader.importances(study, rows, optuna.importance.get_param_importances))
+    finished, _ = reader.tables(study.study_id)
+    return _json(reader.importances(study, finished, optuna.importance.get_param_importances))
 
 
 @api.get("/studies/<path:name>/curves")
@@ -150,8 +149,7 @@ def study(name: str) -> Response:
     if partial is not None:
         return _json(partial)
 
-    rows = reader.trials(info.study_id)
-    body = pages.response(info, rows, reader.facts(info.study_id, rows), _now(), gzip=zipped)
+    body = pages.response(info, *reader.tables(info.study_id), _now(), gzip=zipped)
     response = Response(body, mimetype="application/json")
     if zipped:
         response.headers["Content-Encoding"] = "gzip"
@@ -173,9 +171,8 @@ def _partial(reader: DashboardReader, pages: StudyPages, info: StudyInfo) -> dic
             return None
 
         def read() -> None:
-            rows = reader.trials(study_id)
             # Encode the finished trials too, so the next poll is a warm one.
-            pages.response(info, rows, reader.facts(study_id, rows), _now(), gzip=True)
+            pages.response(info, *reader.tables(study_id), _now(), gzip=True)
 
         warmup.start(study_id, read)
     listed = listed or reader.listed(info)
@@ -193,16 +190,18 @@ def compare() -> Response:
         except NotFound:
             missing.append(name)  # the others are still compared
             continue
-        rows = reader.trials(info.study_id)
-        facts = reader.facts(info.study_id, rows)
-        best = best_row(rows, info.maximize)
+        facts = reader.facts(info.study_id)
+        finished, live = reader.tables(info.study_id)
+        best = best_trial(finished, info.maximize)
+        epochs = Light.of(finished).epochs
+        origin = origin_of(finished, live)
         out.append(
             {
                 **study_summary(info, facts),
                 **totals(facts, now),
                 "best_value": None if best is None else best["value"],
                 "best_number": None if best is None else best["number"],
-                "progress": progress(facts, info.maximize),
+                "progress": progress(finished, epochs, origin, info.maximize),
             }
         )
     return _json({"studies": out, "missing": missing, "now": iso_utc(now)})

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import json
 import threading
-from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import optuna
-from optuna.trial import TrialState
 
+from hpsearch.dashboard.columns import facts_of
 from hpsearch.results.summary import TrialFacts, study_summary, summary_fields
-from hpsearch.storage.reads import UNFINISHED, NotFound, StudyInfo, StudyReader, TrialRow
+from hpsearch.storage.reads import NotFound, StudyInfo, StudyReader
+from hpsearch.storage.table import TrialTable
 from hpsearch.storage.tallies import MAX_SKIP
 from hpsearch.tuning.record import (
     EPOCHS_RUN,
@@ -29,13 +30,9 @@ from hpsearch.tuning.record import (
 )
 
 __all__ = [
-    "UNFINISHED",
     "DashboardReader",
     "NotFound",
     "StudyInfo",
-    "TrialRow",
-    "count_states",
-    "row_facts",
 ]
 
 
@@ -47,27 +44,19 @@ class DashboardReader(StudyReader):
         super().__init__(storage, attr_keys=LIGHT_KEYS, system_keys=SYSTEM_KEYS)
         self._importances_lock = threading.Lock()
         self._importances: dict[int, tuple[tuple[int, int], dict[str, Any]]] = {}
-        self._facts: dict[int, dict[int, tuple[TrialRow, TrialFacts]]] = {}
+        self._facts: dict[int, tuple[TrialTable, list[TrialFacts]]] = {}
 
-    def facts(self, study_id: int, rows: list[TrialRow]) -> list[TrialFacts]:
-        """The rows as ``results.summary`` takes them; a finished trial's record is read
-        once (it never changes again)."""
+    def facts(self, study_id: int) -> list[TrialFacts]:
+        """The study's trials as ``results.summary`` takes them, by number; the finished
+        trials' are made once per finished table (it only changes when more finish)."""
+        finished, live = self.tables(study_id)
         with self._importances_lock:
-            cache = self._facts.setdefault(study_id, {})
-        out = []
-        for row in rows:
-            cached = cache.get(row.trial_id)
-            # The reader hands out the same row object for a finished trial until it
-            # starts over (a deleted study's id reused, with its trial ids): only then
-            # is the row another object, and its facts are read again.
-            if cached is not None and cached[0] is row:
-                out.append(cached[1])
-                continue
-            facts = row_facts(row)
-            if row.state not in UNFINISHED:
-                cache[row.trial_id] = (row, facts)
-            out.append(facts)
-        return out
+            cached = self._facts.get(study_id)
+        if cached is None or cached[0] is not finished:
+            cached = (finished, facts_of(finished))
+            with self._importances_lock:
+                self._facts[study_id] = cached
+        return sorted(cached[1] + facts_of(live), key=lambda f: f.number)
 
     def listed(self, info: StudyInfo) -> dict[str, Any]:
         """The study's ``results.summary.study_summary``, counted by the database: the
@@ -82,8 +71,7 @@ class DashboardReader(StudyReader):
         spec = info.user_attrs.get("spec")
         direction = info.direction.name.lower()
         if len(repeated) > MAX_SKIP:
-            rows = self.trials(info.study_id)
-            return study_summary(info.name, direction, spec, self.facts(info.study_id, rows))
+            return study_summary(info.name, direction, spec, self.facts(info.study_id))
         tally = self.tally(
             info.study_id, maximize=info.maximize, skip=repeated, epochs_key=EPOCHS_RUN
         )
@@ -112,12 +100,14 @@ class DashboardReader(StudyReader):
     def importances(
         self,
         info: StudyInfo,
-        rows: list[TrialRow],
+        finished: TrialTable,
         compute: Callable[[optuna.Study], dict[str, float]],
     ) -> dict[str, Any]:
-        """``compute`` on an in-memory copy of the complete trials; cached until they change."""
-        complete = [r for r in rows if r.state == TrialState.COMPLETE and r.value is not None]
-        key = (len(complete), max((r.trial_id for r in complete), default=-1))
+        """``compute`` on an in-memory copy of the complete trials (``finished``: the first
+        of ``tables``); cached until they change."""
+        # ``value`` is None but for a complete trial with a finite value.
+        complete = finished.take(np.array([v is not None for v in finished.value.tolist()], bool))
+        key = (len(complete), int(complete.trial_id.max()) if len(complete) else -1)
         with self._importances_lock:
             cached = self._importances.get(info.study_id)
         if cached is not None and cached[0] == key:
@@ -132,15 +122,17 @@ class DashboardReader(StudyReader):
         elif not varied:
             result = {"importances": None, "message": "no parameter varies across the trials"}
         else:
-            used = _sample(complete, MAX_IMPORTANCE_TRIALS)
+            used = _sample(len(complete), MAX_IMPORTANCE_TRIALS)
             study = optuna.create_study(direction=info.direction)
             study.add_trials(
                 optuna.trial.create_trial(
-                    params={k: r.params[k] for k in varied if k in r.params},
-                    distributions={k: r.distributions[k] for k in varied if k in r.params},
-                    value=r.value,
+                    params={k: complete.params[k][i] for k in varied if complete.sampled[k][i]},
+                    distributions={
+                        k: complete.distribution(k, i) for k in varied if complete.sampled[k][i]
+                    },
+                    value=complete.value[i],
                 )
-                for r in used
+                for i in used
             )
             try:
                 result = {"importances": compute(study), "message": None}
@@ -152,7 +144,7 @@ class DashboardReader(StudyReader):
                     f"{len(complete):,} complete trials"
                 )
         result["caveat"] = caveat(info, len(complete))
-        result["fixed"] = sorted({p for r in complete for p in r.params} - set(varied))
+        result["fixed"] = sorted(set(complete.param_names()) - set(varied))
         result["n_complete"] = len(complete)
         with self._importances_lock:
             self._importances[info.study_id] = (key, result)
@@ -163,21 +155,22 @@ MAX_IMPORTANCE_TRIALS = 2000  # PED-ANOVA takes ~2 s per 1,000 trials; a sample 
 FEW_TRIALS = 30
 
 
-def _varied_params(complete: list[TrialRow]) -> list[str]:
+def _varied_params(complete: TrialTable) -> list[str]:
     """Parameters that take more than one value: a fixed one has no importance (PED-ANOVA
     would still give it a share, e.g. 0.16 on an 8-trial grid)."""
-    seen: dict[str, set[str]] = {}
-    for row in complete:
-        for key, value in row.params.items():
-            seen.setdefault(key, set()).add(repr(value))
-    return sorted(k for k, values in seen.items() if len(values) > 1)
+    return sorted(
+        name
+        for name in complete.param_names()
+        if len({repr(v) for v in complete.params[name][complete.sampled[name]].tolist()}) > 1
+    )
 
 
-def _sample(rows: list[TrialRow], limit: int) -> list[TrialRow]:
-    if len(rows) <= limit:
-        return rows
-    stride = len(rows) / limit
-    return [rows[int(i * stride)] for i in range(limit)]
+def _sample(n: int, limit: int) -> list[int]:
+    """Positions of an even sample of ``limit`` of ``n`` items (all of them if fewer)."""
+    if n <= limit:
+        return list(range(n))
+    stride = n / limit
+    return [int(i * stride) for i in range(limit)]
 
 
 def caveat(info: StudyInfo, n_complete: int) -> str | None:
@@ -199,17 +192,3 @@ def _decoded(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return None
-
-
-def count_states(rows: list[TrialRow]) -> dict[str, int]:
-    """Trials by state name, every state present (zeros included)."""
-    counts = Counter(r.state.name for r in rows)
-    return {state.name: counts.get(state.name, 0) for state in TrialState}
-
-
-def row_facts(row: TrialRow) -> TrialFacts:
-    """A row as ``results.summary`` takes it: its record read from the light attrs."""
-    record = record_from_attrs(row.attrs, row.system_attrs)
-    return TrialFacts(
-        row.number, row.state, row.value, row.start, row.complete, record, row.intermediate_steps
-    )

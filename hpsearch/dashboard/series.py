@@ -6,17 +6,10 @@ import datetime as dt
 import shlex
 from typing import Any
 
-from optuna.distributions import (
-    BaseDistribution,
-    CategoricalDistribution,
-    FloatDistribution,
-    IntDistribution,
-)
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
+from hpsearch.dashboard.queries import StudyInfo
 from hpsearch.results.dates import iso_utc
-from hpsearch.results.export import json_safe
 from hpsearch.results.summary import TrialFacts, state_counts
 from hpsearch.results.summary import study_summary as summary_of
 from hpsearch.study.lifecycle import BUDGET_SINCE, SPEC_ATTR
@@ -48,69 +41,6 @@ def retrain_of(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
     return retrain if isinstance(retrain, dict) else None
 
 
-def trial_seconds(trial: TrialFacts, now: dt.datetime) -> float | None:
-    """Training seconds as recorded, else the wall time since the trial started."""
-    recorded = trial.record.seconds
-    if recorded is not None:
-        return recorded
-    if trial.start is None:
-        return None
-    return ((trial.complete or now) - trial.start).total_seconds()
-
-
-def _worker(trial: TrialFacts) -> str:
-    worker = trial.record.worker
-    return "" if worker is None else worker.label
-
-
-def trial_rows(
-    rows: list[TrialRow], facts: list[TrialFacts], now: dt.datetime
-) -> list[dict[str, Any]]:
-    """The trials table: no curves, one small dict per trial (``facts``: the rows')."""
-    return [
-        {
-            "number": r.number,
-            "state": r.state.name,
-            "value": r.value,
-            "params": r.params,
-            "epochs": f.epochs,
-            "seconds": trial_seconds(f, now),
-            "worker": _worker(f),
-            "stop_reason": f.record.stop_reason,
-            "start": iso_utc(r.start),
-            "complete": iso_utc(r.complete),
-        }
-        for r, f in zip(rows, facts, strict=True)
-    ]
-
-
-def progress(rows: list[TrialFacts], maximize: bool) -> dict[str, list[Any]]:
-    """Per complete trial, in order of completion: its value, the best so far, the wall
-    seconds since the study's first start and the epochs spent by then (all finished
-    trials' epochs count, pruned and failed included: they cost compute too)."""
-    finished = sorted(
-        (r for r in rows if r.state not in UNFINISHED and r.complete is not None),
-        key=lambda r: (r.complete, r.number),
-    )
-    starts = [r.start for r in rows if r.start is not None]
-    out: dict[str, list[Any]] = {k: [] for k in ("number", "value", "best", "seconds", "epochs")}
-    if not starts:
-        return out
-    origin, epochs, best = min(starts), 0, None
-    for r in finished:
-        epochs += r.epochs
-        if r.state != TrialState.COMPLETE or r.value is None:
-            continue
-        if best is None or (r.value > best if maximize else r.value < best):
-            best = r.value
-        out["number"].append(r.number)
-        out["value"].append(r.value)
-        out["best"].append(best)
-        out["seconds"].append((r.complete - origin).total_seconds())  # type: ignore[operator]
-        out["epochs"].append(epochs)
-    return out
-
-
 def totals(rows: list[TrialFacts], now: dt.datetime) -> dict[str, Any]:
     """Trials by state (as ``hpsearch status`` counts them), epochs spent and wall time
     from first start to last activity."""
@@ -123,14 +53,6 @@ def totals(rows: list[TrialFacts], now: dt.datetime) -> dict[str, Any]:
         "total_epochs": sum(r.epochs for r in rows),
         "wall_seconds": (max(ends) - min(starts)).total_seconds() if starts else 0.0,
     }
-
-
-def best_row(rows: list[TrialRow], maximize: bool) -> dict[str, Any] | None:
-    complete = [r for r in rows if r.state == TrialState.COMPLETE and r.value is not None]
-    if not complete:
-        return None
-    best = (max if maximize else min)(complete, key=lambda r: r.value)  # type: ignore[arg-type,return-value]
-    return {"number": best.number, "value": best.value, "params": best.params}
 
 
 def curve(trial: FrozenTrial) -> dict[str, Any]:
@@ -242,82 +164,14 @@ def trial_detail(
 # -- the study page's columns, search space and budget -------------------------------------
 
 
-def distribution_json(dist: BaseDistribution) -> dict[str, Any]:
-    """A distribution as the pages draw its axis: type, range, log scale, step or choices."""
-    if isinstance(dist, CategoricalDistribution):
-        return {"type": "categorical", "choices": [json_safe(c) for c in dist.choices]}
-    if isinstance(dist, IntDistribution):
-        return {
-            "type": "int",
-            "low": dist.low,
-            "high": dist.high,
-            "log": dist.log,
-            "step": dist.step,
-        }
-    if isinstance(dist, FloatDistribution):
-        return {
-            "type": "float",
-            "low": dist.low,
-            "high": dist.high,
-            "log": dist.log,
-            "step": dist.step,
-        }
-    return {"type": type(dist).__name__}
-
-
-def study_distributions(rows: list[TrialRow]) -> dict[str, dict[str, Any]]:
-    """Each parameter's distribution, as the latest trial that sampled it stored it."""
-    latest: dict[str, BaseDistribution] = {}
-    for row in rows:  # ordered by number: later trials win
-        latest.update(row.distributions)
-    return {name: distribution_json(latest[name]) for name in sorted(latest)}
-
-
-def _offset(moment: dt.datetime | None, origin: dt.datetime | None) -> float | None:
-    if moment is None or origin is None:
-        return None
-    return round((moment - origin).total_seconds(), 3)
-
-
-def trial_columns(
-    rows: list[TrialRow],
-    facts: list[TrialFacts],
-    param_names: list[str],
-    origin: dt.datetime | None,
-    now: dt.datetime,
-    objectives: int = 1,
-) -> dict[str, Any]:
-    """The trials table as columns (one list per field, ``params`` one per parameter):
-    a 100,000-trial study is then ~3x smaller than as one dict per trial, and ~3x faster
-    to encode. ``facts`` are the rows'; ``start`` and ``complete`` are seconds after
-    ``origin``; with several ``objectives``, ``values`` too."""
-    columns: dict[str, Any] = {
-        "number": [r.number for r in rows],
-        "state": [r.state.name for r in rows],
-        "value": [r.value for r in rows],
-        "epochs": [f.epochs for f in facts],
-        "seconds": [trial_seconds(f, now) for f in facts],
-        "worker": [_worker(f) for f in facts],
-        "stop_reason": [f.record.stop_reason for f in facts],
-        "start": [_offset(r.start, origin) for r in rows],
-        "complete": [_offset(r.complete, origin) for r in rows],
-        "params": {p: [r.params.get(p) for r in rows] for p in param_names},
-    }
-    if objectives > 1:  # each complete trial's value per objective, else None
-        columns["values"] = [list(r.values) if r.values else None for r in rows]
-    return columns
-
-
-def pareto_front(rows: list[TrialRow], directions: list[str]) -> list[int]:
-    """Numbers of the complete trials no other complete trial dominates (no worse in
-    every objective, better in one), as Optuna's ``study.best_trials``; by number."""
+def pareto_front(complete: list[tuple[tuple[float, ...], int]], directions: list[str]) -> list[int]:
+    """Numbers of the trials no other dominates (no worse in every objective, better in
+    one), as Optuna's ``study.best_trials``, by number; ``complete``: ``(values, number)``
+    of the complete trials with a value for every objective."""
     signs = [-1.0 if d == "maximize" else 1.0 for d in directions]
     points = sorted(
-        (tuple(s * v for s, v in zip(signs, r.values, strict=False)), r.number)  # type: ignore[operator]
-        for r in rows
-        if r.state == TrialState.COMPLETE
-        and len(r.values) == len(signs)
-        and all(v is not None for v in r.values)
+        (tuple(s * v for s, v in zip(signs, values, strict=True)), number)
+        for values, number in complete
     )
     # In lexicographic order a point can only be dominated by one before it, and then
     # by one already on the front: one pass, each point checked against the front.
@@ -357,17 +211,3 @@ def budget(
         "elapsed_seconds": elapsed,
         "time_left_seconds": time_left,
     }
-
-
-def active_workers(facts: list[TrialFacts], now: dt.datetime) -> list[dict[str, Any]]:
-    """Workers with a running trial: which trials, and since when (seconds)."""
-    workers: dict[str, dict[str, Any]] = {}
-    for fact in facts:
-        if fact.state != TrialState.RUNNING:
-            continue
-        entry = workers.setdefault(_worker(fact) or "?", {"trials": [], "running_seconds": 0.0})
-        entry["trials"].append(fact.number)
-        if fact.start is not None:
-            seconds = (now - fact.start).total_seconds()
-            entry["running_seconds"] = max(entry["running_seconds"], seconds)
-    return [{"worker": name, **entry} for name, entry in sorted(workers.items())]

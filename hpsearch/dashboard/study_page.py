@@ -15,22 +15,21 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import zlib
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from hpsearch.dashboard.queries import UNFINISHED, StudyInfo, TrialRow
-from hpsearch.dashboard.series import (
-    active_workers,
-    best_row,
-    budget,
-    pareto_front,
-    progress,
-    study_distributions,
-    study_summary,
-    trial_columns,
-)
+import numpy as np
+from optuna.trial import TrialState
+
+from hpsearch.dashboard import columns as col
+from hpsearch.dashboard.columns import Light
+from hpsearch.dashboard.queries import StudyInfo
+from hpsearch.dashboard.series import budget, pareto_front, retrain_of
 from hpsearch.results.dates import iso_utc
-from hpsearch.results.summary import TrialFacts, state_counts
+from hpsearch.results.summary import counts_by_name, spec_fields
+from hpsearch.storage.table import TrialTable
+from hpsearch.tuning.record import requeued
 
 GZIP_LEVEL = 1  # multi-megabyte JSON: level 1 is ~4x faster than 6 and ~15% larger
 _GZIP_WBITS = 31  # a gzip header and trailer, as Content-Encoding: gzip wants
@@ -38,13 +37,16 @@ _GZIP_WBITS = 31  # a gzip header and trailer, as Content-Encoding: gzip wants
 
 @dataclass
 class _Finished:
-    """The encoded finished part of one study's response."""
+    """The encoded finished part of one study's response, and what the rest needs of it."""
 
     key: tuple[Any, ...]
+    table: TrialTable
+    light: Light
     prefix: bytes  # JSON text: '{"trials":...,"progress":...,"best":...,'
     zipped: bytes  # gzip output for ``prefix`` so far
     compressor: Any  # zlib compressor after ``prefix``; copy() it, never use it directly
     epochs: int
+    requeue: list[Any]  # ``columns.requeue_items`` of the finished trials
 
 
 class StudyPages:
@@ -58,22 +60,18 @@ class StudyPages:
     def response(
         self,
         info: StudyInfo,
-        rows: list[TrialRow],
-        facts: list[TrialFacts],
+        finished: TrialTable,
+        live: TrialTable,
         now: dt.datetime,
         *,
         gzip: bool,
     ) -> bytes:
         """The JSON body (gzip-compressed if ``gzip``) of ``GET /api/studies/<name>``;
-        ``facts`` are the rows' (``DashboardReader.facts``)."""
-        finished = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state not in UNFINISHED]
-        live = [(r, f) for r, f in zip(rows, facts, strict=True) if r.state in UNFINISHED]
-        starts = [r.start for r in rows if r.start is not None]
-        origin = min(starts) if starts else None
-        param_names = sorted({p for r in rows for p in r.params})
-        part = self._finished_part(info, finished, facts, origin, param_names, now)
-        space = study_distributions(rows)
-        rest = self._rest(info, facts, live, origin, param_names, space, part, now)
+        ``finished``, ``live``: ``StudyReader.tables``."""
+        origin = col.origin_of(finished, live)
+        param_names = col.param_names(finished, live)
+        part = self._finished_part(info, finished, origin, param_names, now)
+        rest = self._rest(info, part, live, origin, param_names, now)
         suffix_json = self._dumps(rest).encode()
         suffix = suffix_json[1:]  # drop its "{": it continues the prefix's object
         if not gzip:
@@ -84,39 +82,39 @@ class StudyPages:
     def _finished_part(
         self,
         info: StudyInfo,
-        finished: list[tuple[TrialRow, TrialFacts]],
-        facts: list[TrialFacts],
-        origin: dt.datetime | None,
+        finished: TrialTable,
+        origin: np.datetime64,
         param_names: list[str],
         now: dt.datetime,
     ) -> _Finished:
-        key = (
-            info.name,
-            len(finished),
-            max((r.trial_id for r, _ in finished), default=-1),
-            origin,
-            tuple(param_names),
-            info.maximize,
-        )
+        key = (info.name, len(finished), str(origin), tuple(param_names), info.maximize)
         with self._lock:
             cached = self._finished.get(info.study_id)
-        if cached is not None and cached.key == key:
+        if cached is not None and cached.key == key and cached.table is finished:
             return cached
-        rows = [r for r, _ in finished]
+        light = Light.of(finished)
         directions = _directions(info)
         n = len(directions)
         head = {
-            # progress() takes the origin from every trial's start, as the columns do.
-            "trials": trial_columns(rows, [f for _, f in finished], param_names, origin, now, n),
-            "progress": progress(facts, info.maximize),
+            "trials": col.trial_columns(finished, light, param_names, origin, now, n),
+            "progress": col.progress(finished, light.epochs, origin, info.maximize),
             # One best trial only with one objective; with several, the Pareto front.
-            "best": best_row(rows, info.maximize) if n == 1 else None,
-            "pareto": pareto_front(rows, directions) if n > 1 else None,
+            "best": col.best_trial(finished, info.maximize) if n == 1 else None,
+            "pareto": pareto_front(col.pareto_points(finished, n), directions) if n > 1 else None,
         }
         prefix = self._dumps(head).encode()[:-1] + b","  # leave the object open
         compressor = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS)
         zipped = compressor.compress(prefix)
-        part = _Finished(key, prefix, zipped, compressor, sum(f.epochs for _, f in finished))
+        part = _Finished(
+            key,
+            finished,
+            light,
+            prefix,
+            zipped,
+            compressor,
+            int(light.epochs.sum()),
+            col.requeue_items(finished, light),
+        )
         with self._lock:
             self._finished[info.study_id] = part
         return part
@@ -124,39 +122,49 @@ class StudyPages:
     def _rest(
         self,
         info: StudyInfo,
-        facts: list[TrialFacts],
-        live: list[tuple[TrialRow, TrialFacts]],
-        origin: dt.datetime | None,
-        param_names: list[str],
-        space: dict[str, Any],
         part: _Finished,
+        live: TrialTable,
+        origin: np.datetime64,
+        param_names: list[str],
         now: dt.datetime,
     ) -> dict[str, Any]:
-        summary = study_summary(info, facts)
-        live_rows, live_facts = [r for r, _ in live], [f for _, f in live]
+        light = Light.of(live)
         spec = info.user_attrs.get("spec")
         study = (spec.get("study") or {}) if isinstance(spec, dict) else {}
-        counts = state_counts(facts)
-        ends = [f.complete or now for f in facts if f.start is not None]
+        # Trials by state as ``results.summary.state_counts`` counts them: a re-queued
+        # failure counts once, as its retry.
+        again = requeued(part.requeue + col.requeue_items(live, light))
+        found = Counter(part.table.state.tolist()) + Counter(live.state.tolist())
+        found[TrialState.FAIL.name] -= len(again)
+        counts = counts_by_name(found)
+        first = col.from_moment(origin)
+        now64 = col.to_moment(now)
+        # The last activity: each started trial's end, or now while it has none.
+        ends = np.concatenate([t.complete[~np.isnat(t.start)] for t in (part.table, live)])
+        last = np.where(np.isnat(ends), now64, ends).max() if len(ends) else None
         return {
-            **{k: summary[k] for k in ("name", "direction", "dataset", "sampler", "pruner")},
+            "name": info.name,
+            "direction": info.direction.name.lower(),
+            **{k: v for k, v in spec_fields(spec).items() if k != "metric"},
             "directions": _directions(info),
-            "metric": summary["metric"],
+            "metric": spec_fields(spec)["metric"],
             "description": study.get("description"),
             "spec": spec,
-            "retrain": summary["retrain"],
+            "retrain": retrain_of(info.user_attrs),
             "counts": counts,
             "n_trials": sum(counts.values()),
-            "total_epochs": part.epochs + sum(f.epochs for f in live_facts),
-            "wall_seconds": (max(ends) - origin).total_seconds() if origin and ends else 0.0,
-            "budget": budget(info.user_attrs, counts, origin, now),
-            "workers": active_workers(live_facts, now),
+            "total_epochs": part.epochs + int(light.epochs.sum()),
+            "wall_seconds": (col.from_moment(last) - first).total_seconds()  # type: ignore[operator]
+            if first is not None and last is not None
+            else 0.0,
+            "budget": budget(info.user_attrs, counts, first, now),
+            "workers": col.active_workers(live, light, now),
             "param_names": param_names,
-            "distributions": space,
-            "running": [r.number for r in live_rows if r.state.name == "RUNNING"],
-            "origin": iso_utc(origin),
-            "live_trials": trial_columns(
-                live_rows, live_facts, param_names, origin, now, len(_directions(info))
+            "distributions": col.distributions(part.table, live),
+            "running": live.number[live.state == TrialState.RUNNING.name].tolist(),
+            "origin": iso_utc(first),
+            "live_trials": col.trial_columns(
+                live, light, param_names, origin, now, len(_directions(info))
             ),
             "now": iso_utc(now),
         }
@@ -170,7 +178,9 @@ def partial_response(info: StudyInfo, listed: dict[str, Any], now: dt.datetime) 
     study = (spec.get("study") or {}) if isinstance(spec, dict) else {}
     first = _moment(listed["first_start"])
     last = now if listed["counts"].get("RUNNING") else _moment(listed["last_activity"])
-    no_trials = trial_columns([], [], [], None, now, len(_directions(info)))
+    empty = TrialTable.empty()
+    none = np.datetime64("NaT", "us")
+    no_trials = col.trial_columns(empty, Light.of(empty), [], none, now, len(_directions(info)))
     single = len(_directions(info)) == 1 and listed["best_trial"] is not None
     return {
         "partial": True,
@@ -191,7 +201,7 @@ def partial_response(info: StudyInfo, listed: dict[str, Any], now: dt.datetime) 
         "running": [],
         "origin": listed["first_start"],
         "trials": no_trials,
-        "progress": progress([], info.maximize),
+        "progress": col.progress(empty, np.zeros(0, dtype=np.int64), none, info.maximize),
         "best": {"number": listed["best_trial"], "value": listed["best_value"], "params": None}
         if single
         else None,

@@ -50,9 +50,12 @@ class TrialFacts:
 
     @property
     def epochs(self) -> int:
-        """Epochs trained: as recorded, else (a trial given up) the epochs it reported."""
-        run = self.record.epochs_run
-        return run if run is not None else self.steps
+        return epochs_trained(self.record.epochs_run, self.steps)
+
+
+def epochs_trained(epochs_run: int | None, steps: int) -> int:
+    """Epochs trained: as recorded, else (a trial given up) the epochs it reported."""
+    return epochs_run if epochs_run is not None else steps
 
 
 def trial_row(trial: FrozenTrial) -> dict[str, Any]:
@@ -108,8 +111,12 @@ def state_counts(trials: Iterable[TrialFacts]) -> dict[str, int]:
 
 def _by_state(kept: list[TrialFacts]) -> dict[str, int]:
     # One pass (a 100,000-trial study is counted on every dashboard poll).
-    found = Counter(t.state for t in kept)
-    return {s.name: found.get(s, 0) for s in TrialState}
+    return counts_by_name({s.name: n for s, n in Counter(t.state for t in kept).items()})
+
+
+def counts_by_name(found: Mapping[str, int]) -> dict[str, int]:
+    """Trials by state name from ``{state name: count}``: every state, zeros included."""
+    return {s.name: found.get(s.name, 0) for s in TrialState}
 
 
 def spec_fields(spec: StudySpec | Mapping[str, Any] | None) -> dict[str, Any]:

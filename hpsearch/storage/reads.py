@@ -3,9 +3,11 @@
 Studies, their user attrs and single trials come through the ``RDBStorage`` API.
 The trial *list* of a study does not: ``study.get_trials()`` loads every user attr,
 and each trial carries its learning curves (``history``), so a 5,000-trial study
-means ~35 MB of JSON and ~7 s before the first byte. ``StudyReader.trials`` reads
-the same tables with five flat SELECTs and skips the curve attrs (~0.3 s); curves
-are read per trial, on demand. The schema is the installed Optuna's
+means ~35 MB of JSON and ~7 s before the first byte. ``StudyReader.tables`` reads
+the same tables with a few flat SELECTs (params and light attrs pivoted, one row a
+trial), skips the curve attrs and returns columns (``storage.table.TrialTable``):
+100,000 trials in ~2.7 s CPU, most of it SQLite's (an object per trial, as
+before, cost ~2 s more). Curves are read per trial, on demand. The schema is the installed Optuna's
 (``optuna.storages._rdb.models``), and ``RDBStorage`` has already checked on
 opening that the database's schema version is that one. The dashboard reads
 through here; nothing outside ``storage/`` names Optuna's tables.
@@ -13,7 +15,6 @@ through here; nothing outside ``storage/`` names Optuna's tables.
 
 from __future__ import annotations
 
-import datetime as dt
 import functools
 import json
 import threading
@@ -22,12 +23,11 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import optuna
 import sqlalchemy as sa
 from optuna.distributions import (
     BaseDistribution,
-    FloatDistribution,
-    IntDistribution,
     json_to_distribution,
 )
 from optuna.storages._rdb import models as m
@@ -36,10 +36,15 @@ from optuna.trial import FrozenTrial, TrialState
 
 from hpsearch.errors import StorageError
 from hpsearch.storage import tallies
+from hpsearch.storage.table import (
+    TrialTable,
+    concat,
+    external,
+    nones,
+    where_none,
+)
 
 _FINITE = m.TrialValueModel.TrialValueType.FINITE
-#: ``state in UNFINISHED`` is ``not state.is_finished()``, ~5x faster (100,000 trials a call).
-UNFINISHED = (TrialState.RUNNING, TrialState.WAITING)
 
 
 class NotFound(StorageError, LookupError):
@@ -48,7 +53,7 @@ class NotFound(StorageError, LookupError):
 
 @dataclass(frozen=True)
 class StudyInfo:
-    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.trials``)."""
+    """One study: its id, name, direction and user attrs (its trials: ``StudyReader.tables``)."""
 
     study_id: int
     name: str
@@ -61,33 +66,11 @@ class StudyInfo:
         return self.direction == StudyDirection.MAXIMIZE
 
 
-@dataclass(frozen=True)
-class TrialRow:
-    """A trial without its curves: enough for tables, best-so-far charts and importances.
-
-    ``attrs`` and ``system_attrs`` hold the keys the reader was asked for."""
-
-    trial_id: int
-    number: int
-    state: TrialState
-    value: float | None
-    params: dict[str, Any]
-    distributions: dict[str, BaseDistribution]
-    start: dt.datetime | None
-    complete: dt.datetime | None
-    attrs: dict[str, Any]
-    intermediate_steps: int
-    system_attrs: dict[str, Any] = field(default_factory=dict)
-    # A complete trial of a multi-objective study: its value per objective (None where
-    # not finite); empty otherwise (``value`` is the first objective's).
-    values: tuple[float | None, ...] = ()
-
-
 @dataclass
 class _TrialCache:
     """The finished trials of one study already read (they never change again)."""
 
-    finished: dict[int, TrialRow] = field(default_factory=dict)
+    finished: TrialTable = field(default_factory=TrialTable.empty)
     unfinished: set[int] = field(default_factory=set)
     last_finished: int = -1
     # (trials with trial_id <= last_finished, their earliest start): what the database
@@ -99,19 +82,10 @@ class _TrialCache:
 
     def reset(self) -> None:
         self.read = False
-        self.finished.clear()
+        self.finished = TrialTable.empty()
         self.unfinished.clear()
         self.last_finished = -1
         self.fingerprint = (0, None)
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    """A datetime column as ``_raw`` returns it: SQLite's driver gives the text, the
-    others a naive datetime; RDBStorage stores naive UTC."""
-    if value is None:
-        return None
-    moment = dt.datetime.fromisoformat(value) if isinstance(value, str) else value
-    return moment.replace(tzinfo=dt.UTC)
 
 
 def _raw(conn: sa.Connection, query: sa.Select[Any]) -> list[tuple[Any, ...]]:
@@ -158,15 +132,6 @@ def _distribution(distribution_json: str) -> BaseDistribution:
     return json_to_distribution(distribution_json)
 
 
-def _external(dist: BaseDistribution) -> Callable[[float], Any]:
-    """``dist.to_external_repr``, as a plain function where that is all it does."""
-    if isinstance(dist, FloatDistribution):
-        return float
-    if isinstance(dist, IntDistribution):
-        return int
-    return dist.to_external_repr
-
-
 #: Above this many parameters, one column each would make too wide a query.
 _MAX_PIVOT = 400
 
@@ -209,29 +174,50 @@ def _pivot(
     return [(tid, *found) for tid, found in rows.items()]
 
 
-def _decoded(pivot: list[tuple[Any, ...]], keys: list[str]) -> dict[int, dict[str, Any]]:
-    """``{trial_id: {key: decoded JSON}}`` from ``_pivot`` rows of attr texts."""
-    return {
-        tid: {k: _loads(text) for k, text in zip(keys, texts, strict=True) if text is not None}
-        for tid, *texts in pivot
-    }
+class _Positions:
+    """Where each trial id of a read is in its table (``_read_rest``'s base rows)."""
+
+    def __init__(self, ids: np.ndarray) -> None:
+        self.ids = ids
+        self._at: dict[int, int] | None = None
+
+    def of(self, ids: np.ndarray) -> np.ndarray | slice:
+        """The positions of ``ids``: a slice when they are the table's, in its order (the
+        usual case: every trial has a row, and the database returns them by id)."""
+        if len(ids) == len(self.ids) and np.array_equal(ids, self.ids):
+            return slice(None)
+        if self._at is None:
+            self._at = {tid: i for i, tid in enumerate(self.ids.tolist())}
+        return np.fromiter(map(self._at.__getitem__, ids.tolist()), dtype=np.int64, count=len(ids))
 
 
-def _values(first: float | None, rest: dict[int, float] | None, n: int) -> tuple[float | None, ...]:
-    rest = rest or {}
-    return (first, *(rest.get(i) for i in range(1, n)))
+def _scatter(
+    pos: _Positions, rows: list[tuple[Any, ...]], width: int, dtype: Any = object
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """``rows`` of ``(trial_id, v1, ..., v_width)`` as ``width`` columns of the table's
+    trials (None, or NaN for floats, where a trial has no row), and the mask of the
+    trials with a row; one array conversion, no Python loop per trial."""
+    n = len(pos.ids)
+    found = np.zeros(n, dtype=bool)
+    block = np.full((n, width), None if dtype is object else np.nan, dtype=dtype)
+    if rows:
+        read = np.array(rows, dtype=dtype).reshape(len(rows), width + 1)
+        at = pos.of(read[:, 0].astype(np.int64))
+        block[at] = read[:, 1:]
+        found[at] = True
+    return found, [block[:, k] for k in range(width)]
 
 
-_Params = tuple[dict[int, dict[str, Any]], dict[int, dict[str, BaseDistribution]]]
+_RawParams = tuple[dict[str, BaseDistribution], list[tuple[Any, ...]], list[tuple[Any, ...]]]
 
 
 def _submit(
-    pool: ThreadPoolExecutor | None, work: Callable[..., _Params], *args: Any
-) -> Future[_Params]:
+    pool: ThreadPoolExecutor | None, work: Callable[..., _RawParams], *args: Any
+) -> Future[_RawParams]:
     """``work(*args)`` on ``pool``, or now (a done future) without one."""
     if pool is not None:
         return pool.submit(work, *args)
-    done: Future[_Params] = Future()
+    done: Future[_RawParams] = Future()
     try:
         done.set_result(work(*args))
     except BaseException as error:  # re-raised by result(), as the pool's would be
@@ -296,37 +282,36 @@ class StudyReader:
 
     # -- trials ----------------------------------------------------------------------------
 
-    def trials(self, study_id: int) -> list[TrialRow]:
-        """Every trial of the study without its curves, ordered by number.
+    def tables(self, study_id: int) -> tuple[TrialTable, TrialTable]:
+        """The study's trials without their curves, as columns: ``(finished, unfinished)``,
+        each ordered by number.
 
-        Finished trials never change, so they are kept in memory and only the trials
-        unfinished at the last call, or newer than it, are read again.
+        Finished trials never change, so their table is kept in memory (the same object
+        until more trials finish) and only the trials unfinished at the last call, or
+        newer than it, are read again.
         """
         with self._lock:
             cache = self._trials.setdefault(study_id, _TrialCache())
         with cache.lock:
             if cache.last_finished >= 0 and self._fingerprint(study_id, cache) != cache.fingerprint:
                 cache.reset()  # the study was deleted and its id reused: start over
-            fresh = self._read_trials(study_id, cache.unfinished, cache.last_finished)
-            for row in fresh:
-                if row.state not in UNFINISHED:
-                    cache.finished[row.trial_id] = row
-                    cache.unfinished.discard(row.trial_id)
-                else:
-                    cache.unfinished.add(row.trial_id)
-            if fresh:
+            fresh = self._read_table(study_id, cache.unfinished, cache.last_finished)
+            live = fresh.unfinished()
+            # A big unfinished set is read again from its lowest id: skip the known ones.
+            new = ~live & ~np.isin(fresh.trial_id, cache.finished.trial_id)
+            if new.any():
+                cache.finished = concat(cache.finished, fresh.take(new)).by_number()
+            cache.unfinished = set(fresh.trial_id[live].tolist())
+            done = fresh.trial_id[~live]
+            if len(done):
                 # Every trial above the old mark was just read, so the new mark is safe.
-                cache.last_finished = max(
-                    [cache.last_finished] + [r.trial_id for r in fresh if r.state not in UNFINISHED]
-                )
+                cache.last_finished = max(cache.last_finished, int(done.max()))
                 cache.fingerprint = self._fingerprint(study_id, cache)
             cache.read = True
-            rows = list(cache.finished.values())
-        rows += [r for r in fresh if r.state in UNFINISHED]
-        return sorted(rows, key=lambda r: r.number)
+            return cache.finished, fresh.take(live).by_number()
 
     def has_read(self, study_id: int) -> bool:
-        """Whether ``trials(study_id)`` has been read once (later reads are incremental)."""
+        """Whether ``tables(study_id)`` has been read once (later reads are incremental)."""
         with self._lock:
             cache = self._trials.get(study_id)
         return cache is not None and cache.read
@@ -340,9 +325,7 @@ class StudyReader:
             count, first = conn.execute(query).one()
         return int(count), first
 
-    def _read_trials(
-        self, study_id: int, unfinished: set[int], last_finished: int
-    ) -> list[TrialRow]:
+    def _read_table(self, study_id: int, unfinished: set[int], last_finished: int) -> TrialTable:
         t = m.TrialModel.__table__
         mine = t.c.study_id == study_id
         if len(unfinished) > 500:  # keep clear of the databases' limits on IN lists
@@ -365,72 +348,94 @@ class StudyReader:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _read_rest(self, mine: Any, ids: sa.Select[Any], params: Future[_Params]) -> list[TrialRow]:
+    def _read_rest(self, mine: Any, ids: sa.Select[Any], params: Future[_RawParams]) -> TrialTable:
         t, v = m.TrialModel.__table__, m.TrialValueModel.__table__
         u, iv = m.TrialUserAttributeModel.__table__, m.TrialIntermediateValueModel.__table__
         sy = m.TrialSystemAttributeModel.__table__
         with self._engine.connect() as conn:
-            base = [
-                (tid, number, TrialState[state], _moment(start), _moment(complete))
-                for tid, number, state, start, complete in _raw(
-                    conn,
-                    sa.select(
-                        t.c.trial_id,
-                        t.c.number,
-                        t.c.state,
-                        t.c.datetime_start,
-                        t.c.datetime_complete,
-                    ).where(mine),
-                )
-            ]
+            base = _raw(
+                conn,
+                sa.select(
+                    t.c.trial_id, t.c.number, t.c.state, t.c.datetime_start, t.c.datetime_complete
+                ).where(mine),
+            )
             if not base:
-                return []
-            values: dict[int, float] = {}
-            others: dict[int, dict[int, float]] = {}  # objectives after the first
-            for tid, objective, value in _raw(
+                params.result()
+                return TrialTable.empty()
+            values = _raw(
                 conn,
                 sa.select(v.c.trial_id, v.c.objective, v.c.value)
                 .join(t, t.c.trial_id == v.c.trial_id)
                 .where(mine, v.c.value_type == _FINITE),
-            ):
-                if objective == 0:
-                    values[tid] = value
-                else:
-                    others.setdefault(tid, {})[objective] = value
-            n_objectives = 1 + max((max(found) for found in others.values()), default=0)
+            )
             attr_keys, system_keys = sorted(self.attr_keys), sorted(self.system_keys)
             attrs = _pivot(conn, u, "value_json", ids, attr_keys)
             system = _pivot(conn, sy, "value_json", ids, system_keys)
-            steps: dict[int, int] = dict(
-                _raw(
-                    conn,
-                    sa.select(iv.c.trial_id, sa.func.count())
-                    .where(iv.c.trial_id.in_(ids))
-                    .group_by(iv.c.trial_id),
-                )
+            steps = _raw(
+                conn,
+                sa.select(iv.c.trial_id, sa.func.count())
+                .where(iv.c.trial_id.in_(ids))
+                .group_by(iv.c.trial_id),
             )
-        trial_attrs = _decoded(attrs, attr_keys)
-        trial_system = _decoded(system, system_keys)
-        trial_params, trial_dists = params.result()
-        return [
-            TrialRow(
-                trial_id=tid,
-                number=number,
-                state=state,
-                value=values.get(tid) if state == TrialState.COMPLETE else None,
-                values=_values(values.get(tid), others.get(tid), n_objectives)
-                if others and state == TrialState.COMPLETE
-                else (),
-                params=trial_params.get(tid, {}),
-                distributions=trial_dists.get(tid, {}),
-                start=start,
-                complete=complete,
-                attrs=trial_attrs.get(tid, {}),
-                intermediate_steps=steps.get(tid, 0),
-                system_attrs=trial_system.get(tid, {}),
-            )
-            for tid, number, state, start, complete in base
+        columns = np.array(base, dtype=object)
+        tids, numbers, state, starts, completes = (columns[:, k] for k in range(5))
+        n, pos = len(base), _Positions(tids.astype(np.int64))
+        complete = state == TrialState.COMPLETE.name
+        by_objective: dict[int, list[tuple[int, float]]] = {}
+        for tid, objective, value in values:
+            by_objective.setdefault(objective, []).append((tid, value))
+        objectives = [
+            _scatter(pos, by_objective.get(k, []), 1)[1][0]
+            for k in range(1 + max(by_objective, default=0))
         ]
+        first = where_none(complete, objectives[0])
+        multi = nones(n)
+        if len(objectives) > 1:  # each complete trial's value per objective
+            at = np.flatnonzero(complete)
+            each = zip(*(o[at].tolist() for o in objectives), strict=True)
+            for i, point in zip(at.tolist(), each, strict=True):  # tuples, not a 2-D block
+                multi[i] = point
+        step_count = np.zeros(n, dtype=np.int64)
+        found, (counts,) = _scatter(pos, steps, 1)
+        step_count[found] = counts[found].astype(np.int64)
+        table = TrialTable(
+            trial_id=pos.ids,
+            number=numbers.astype(np.int64),
+            state=state,
+            start=np.array(starts, dtype="datetime64[us]"),
+            complete=np.array(completes, dtype="datetime64[us]"),
+            value=first,
+            values=multi,
+            steps=step_count,
+            attrs=dict(zip(attr_keys, _scatter(pos, attrs, len(attr_keys))[1], strict=True)),
+            system=dict(zip(system_keys, _scatter(pos, system, len(system_keys))[1], strict=True)),
+        )
+        self._place_params(table, pos, params.result())
+        return table
+
+    @staticmethod
+    def _place_params(table: TrialTable, pos: _Positions, raw: _RawParams) -> None:
+        """The params read by ``_read_params`` as the table's columns (external values)."""
+        space, pivot, several = raw
+        n = len(table)
+        _, internals = _scatter(pos, pivot, len(space), np.float64)
+        for (name, dist), numbers in zip(space.items(), internals, strict=True):
+            table.params[name] = external(dist, numbers)
+            table.sampled[name] = ~np.isnan(numbers)
+            table.space[name] = dist
+        if not several:
+            return
+        at = pos.of(np.array([row[0] for row in several], dtype=np.int64))
+        for i, (_, name, internal, dist_json) in zip(
+            np.arange(n)[at].tolist(), several, strict=True
+        ):  # names with several distributions
+            dist = _distribution(dist_json)
+            if name not in table.params:
+                table.params[name], table.varied[name] = nones(n), nones(n)
+                table.sampled[name] = np.zeros(n, dtype=bool)
+            table.params[name][i] = dist.to_external_repr(internal)
+            table.varied[name][i] = dist
+            table.sampled[name][i] = True
 
     # -- aggregates (the studies list) -------------------------------------------------
 
@@ -458,8 +463,10 @@ class StudyReader:
     def steps_of(self, study_id: int, key: str, texts: list[str]) -> int:
         return tallies.steps_of(self._engine, study_id, key, texts)
 
-    def _read_params(self, mine: Any, ids: sa.Select[Any]) -> _Params:
-        """Each trial's params (external values) and distributions."""
+    def _read_params(self, mine: Any, ids: sa.Select[Any]) -> _RawParams:
+        """The params: ``({name: distribution}, pivot rows of their internal values,
+        (trial_id, name, internal value, distribution JSON) rows of the names stored with
+        several distributions)``."""
         t, p = m.TrialModel.__table__, m.TrialParamModel.__table__
         with self._engine.connect() as conn:
             # The distribution JSON is long and nearly always one per parameter: read the
@@ -476,36 +483,16 @@ class StudyReader:
             several = sorted(n for n, found in dists.items() if len(found) > 1)
             single = sorted(n for n in dists if n not in several)
             pivot = _pivot(conn, p, "param_value", ids, single, name="param_name")
-            params: list[tuple[int, str, float, str]] = []
+            rows: list[tuple[Any, ...]] = []
             if several:
-                params = _raw(
+                rows = _raw(
                     conn,
                     sa.select(p.c.trial_id, p.c.param_name, p.c.param_value, p.c.distribution_json)
                     .join(t, t.c.trial_id == p.c.trial_id)
                     .where(mine, p.c.param_name.in_(several))
                     .order_by(p.c.param_id),
                 )
-        trial_params: dict[int, dict[str, Any]] = {}
-        trial_dists: dict[int, dict[str, BaseDistribution]] = {}
-        shared: dict[tuple[str, ...], dict[str, BaseDistribution]] = {}
-        space = [(name, _distribution(dists[name][0])) for name in single]
-        external = [_external(dist) for _, dist in space]
-        for tid, *internals in pivot:
-            found = {
-                name: convert(internal)
-                for (name, _), convert, internal in zip(space, external, internals, strict=True)
-                if internal is not None  # NULL: the trial did not sample it
-            }
-            trial_params[tid] = found
-            names = tuple(found)
-            if names not in shared:  # most trials share one space: one dict
-                shared[names] = {name: dist for name, dist in space if name in found}
-            trial_dists[tid] = shared[names]
-        for tid, name, internal, dist_json in params:  # names with several distributions
-            dist = _distribution(dist_json)
-            trial_params.setdefault(tid, {})[name] = dist.to_external_repr(internal)
-            trial_dists[tid] = {**trial_dists.get(tid, {}), name: dist}
-        return trial_params, trial_dists
+        return {name: _distribution(dists[name][0]) for name in single}, pivot, rows
 
     def trial(self, study_id: int, number: int) -> FrozenTrial:
         """One trial with everything (curves included), through the storage API."""

@@ -1,7 +1,7 @@
 """A study's totals counted by the database: trials by state, the best value, the time
 span and the epochs spent, for the studies list.
 
-``StudyReader.trials`` reads every trial (seconds at 100,000 trials); a list of studies
+``StudyReader.tables`` reads every trial (seconds at 100,000 trials); a list of studies
 needs none of them, only these few aggregates (milliseconds). What a key means (which
 attr marks a retry, how epochs are read) is the caller's: this module only counts.
 """

@@ -189,13 +189,13 @@ def test_importances_are_cached_until_trials_change(fresh_storage: str) -> None:
 
     info = reader.study("random-digits")
     for _ in range(2):
-        reader.importances(info, reader.trials(info.study_id), compute)
+        reader.importances(info, reader.tables(info.study_id)[0], compute)
     assert len(calls) == 1
     study = _load(fresh_storage, "random-digits")
     study.enqueue_trial({"eta": 0.1})
     trial = study.ask()
     study.tell(trial, 0.5)
-    reader.importances(info, reader.trials(info.study_id), compute)
+    reader.importances(info, reader.tables(info.study_id)[0], compute)
     assert calls == [calls[0], calls[0] + 1]
 
 

@@ -18,7 +18,6 @@ from optuna.trial import TrialState
 from test_browser import Server, browser, page, server  # noqa: F401  (fixtures)
 
 from hpsearch.dashboard import create_app
-from hpsearch.dashboard.queries import TrialRow
 from hpsearch.dashboard.series import pareto_front
 
 NAME = "two-objectives"
@@ -72,25 +71,18 @@ def test_single_objective_study_has_no_front(filled_storage: str) -> None:
     assert data["best"] is not None
 
 
-def _row(number: int, values: tuple[float | None, ...]) -> TrialRow:
-    return TrialRow(
-        number, number, TrialState.COMPLETE, values[0], {}, {}, None, None, {}, 0, {}, values
-    )
-
-
 @pytest.mark.parametrize("seed", range(5))
 def test_pareto_front_is_optunas_best_trials(seed: int) -> None:
     # Three objectives on a coarse grid (many ties and duplicates), against Optuna.
     rng = np.random.default_rng(seed)
     directions = ["maximize", "minimize", "minimize"]
     study = optuna.create_study(directions=directions)
-    rows = []
+    points = []
     for number in range(60):
         values = tuple(float(v) for v in rng.integers(0, 5, 3))
         study.add_trial(optuna.trial.create_trial(values=list(values)))
-        rows.append(_row(number, values))
-    rows.append(_row(60, (None, 1.0, 1.0)))  # a non-finite value: not on any front
-    assert pareto_front(rows, directions) == sorted(t.number for t in study.best_trials)
+        points.append((values, number))
+    assert pareto_front(points, directions) == sorted(t.number for t in study.best_trials)
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ def test_first_answer_is_the_summary_then_the_full_one(filled_storage: str) -> N
     app = _app(filled_storage, above=5)
     client = app.test_client()
     gate = threading.Event()
-    read = StudyReader.trials
+    read = StudyReader.tables
 
     def slow(self: StudyReader, study_id: int) -> Any:
         gate.wait(10)  # the background read waits until the partial answer is checked
@@ -42,7 +42,7 @@ def test_first_answer_is_the_summary_then_the_full_one(filled_storage: str) -> N
 
     full = create_app(filled_storage).test_client().get("/api/studies/tpe-digits").get_json()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(StudyReader, "trials", slow)
+        patch.setattr(StudyReader, "tables", slow)
         first = client.get("/api/studies/tpe-digits").get_json()
         again = client.get("/api/studies/tpe-digits").get_json()  # still reading
         gate.set()
@@ -77,7 +77,7 @@ def test_a_failed_background_read_is_reported_by_the_next_request(
     def down(*args: object) -> None:
         raise sqlalchemy.exc.OperationalError("SELECT", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(StudyReader, "_read_trials", down)
+    monkeypatch.setattr(StudyReader, "_read_table", down)
     assert client.get("/api/studies/tpe-digits").get_json()["partial"] is True
     warmup: Warmup = app.extensions["hpsearch_warmup"]
     warmup.join(10)

@@ -1,21 +1,25 @@
-"""``StudyReader.trials`` (direct SQL: params and attrs pivoted, one row a trial) reads
+"""``StudyReader.tables`` (direct SQL: params and attrs pivoted, one row a trial) reads
 what Optuna's own ``get_all_trials`` reads, on SQLite, PostgreSQL and MariaDB."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 from optuna.trial import TrialState
 
+from hpsearch.dashboard.columns import from_moment, params_of
 from hpsearch.dashboard.queries import DashboardReader
 from hpsearch.dashboard.series import study_summary as summary_of
 from hpsearch.storage.reads import StudyReader
+from hpsearch.storage.table import concat, state_of
 from hpsearch.tuning.record import LIGHT_KEYS, SYSTEM_KEYS
 
 START = dt.datetime(2026, 1, 2, 3, 4, 5)
@@ -71,33 +75,47 @@ def _fill(url: str, name: str) -> optuna.Study:
     return study
 
 
+def _texts(columns: dict[str, np.ndarray], i: int) -> dict[str, object]:
+    return {k: json.loads(c[i]) for k, c in columns.items() if c[i] is not None}
+
+
 def test_trials_read_as_optuna_reads_them(url: str) -> None:
     name = f"engines-{uuid.uuid4().hex[:8]}"  # the server databases last the session
     study = _fill(url, name)
     storage = optuna.storages.RDBStorage(url)
     reader = StudyReader(storage, attr_keys=LIGHT_KEYS, system_keys=SYSTEM_KEYS)
     study_id = storage.get_study_id_from_name(name)
-    rows = reader.trials(study_id)
+    finished, live = reader.tables(study_id)
+    assert live.number.tolist() == [6]
+    table = concat(finished, live)
     expected = study.get_trials()
-    assert [r.number for r in rows] == [t.number for t in expected] == list(range(7))
-    for row, trial in zip(rows, expected, strict=True):
-        assert row.state == trial.state
-        assert row.value == (trial.value if trial.state == TrialState.COMPLETE else None)
-        assert row.params == trial.params and row.distributions == trial.distributions
-        assert {type(v) for v in row.params.values()} == {type(v) for v in trial.params.values()}
-        assert row.attrs == {k: v for k, v in trial.user_attrs.items() if k in LIGHT_KEYS}
-        assert row.system_attrs == {k: v for k, v in trial.system_attrs.items() if k in SYSTEM_KEYS}
-        assert row.intermediate_steps == len(trial.intermediate_values)
+    assert table.number.tolist() == [t.number for t in expected] == list(range(7))
+    for i, trial in enumerate(expected):
+        assert state_of(table.state[i]) == trial.state
+        assert table.value[i] == (trial.value if trial.state == TrialState.COMPLETE else None)
+        params = params_of(table, i)
+        assert params == trial.params
+        assert {k: table.distribution(k, i) for k in params} == trial.distributions
+        assert [type(v) for v in params.values()] == [type(trial.params[k]) for k in params]
+        assert _texts(table.attrs, i) == {
+            k: v for k, v in trial.user_attrs.items() if k in LIGHT_KEYS
+        }
+        assert _texts(table.system, i) == {
+            k: v for k, v in trial.system_attrs.items() if k in SYSTEM_KEYS
+        }
+        assert table.steps[i] == len(trial.intermediate_values)
         want_start = trial.datetime_start and trial.datetime_start.replace(tzinfo=dt.UTC)
-        assert row.start == want_start
-        assert row.complete == (
+        assert from_moment(table.start[i]) == want_start
+        assert from_moment(table.complete[i]) == (
             trial.datetime_complete and trial.datetime_complete.replace(tzinfo=dt.UTC)
         )
-    assert rows[4].system_attrs == {"failed_trial": 5}
-    assert rows[1].params == {"eta": 0.1, "act": "tanh"}  # sampled no "layers"
-    assert isinstance(rows[0].attrs["epochs_run"], int)
-    assert isinstance(rows[0].attrs["seconds"], float)
-    assert rows[6].state == TrialState.RUNNING and rows[6].attrs == {"seconds": 2.0}
+    assert _texts(table.system, 4) == {"failed_trial": 5}
+    assert params_of(table, 1) == {"eta": 0.1, "act": "tanh"}  # sampled no "layers"
+    assert params_of(table, 3)["act"] == 3 and "act" in params_of(table, 2)  # None is a choice
+    facts = DashboardReader(storage).facts(study_id)
+    assert isinstance(facts[0].record.epochs_run, int)
+    assert isinstance(facts[0].record.seconds, float)
+    assert facts[6].state == TrialState.RUNNING and facts[6].record.seconds == 2.0
 
 
 def test_studies_list_tally_on_every_engine(url: str) -> None:
@@ -106,7 +124,6 @@ def test_studies_list_tally_on_every_engine(url: str) -> None:
     _fill(url, name)
     reader = DashboardReader(optuna.storages.RDBStorage(url))
     info = reader.study(name)
-    rows = reader.trials(info.study_id)
-    expected = summary_of(info, reader.facts(info.study_id, rows))
+    expected = summary_of(info, reader.facts(info.study_id))
     assert {**reader.listed(info), "retrain": None} == expected
     assert expected["best_trial"] == 3 and expected["total_epochs"] == 1 + 2 + 3 + 4 + 5 + 6

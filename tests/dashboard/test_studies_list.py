@@ -23,8 +23,7 @@ START = dt.datetime(2026, 3, 4, 5, 6, 7)
 def _summaries(reader: DashboardReader) -> dict[str, dict[str, object]]:
     """Each study's summary from all its trials (the study page's path)."""
     return {
-        info.name: study_summary(info, reader.facts(info.study_id, reader.trials(info.study_id)))
-        for info in reader.studies()
+        info.name: study_summary(info, reader.facts(info.study_id)) for info in reader.studies()
     }
 
 
@@ -88,7 +87,7 @@ def test_list_reads_no_trial(filled_storage: str, monkeypatch: pytest.MonkeyPatc
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the studies list read the trials")
 
-    monkeypatch.setattr(StudyReader, "_read_trials", refuse)
+    monkeypatch.setattr(StudyReader, "_read_table", refuse)
     response = client.get("/api/studies")
     assert response.status_code == 200
     assert {s["name"] for s in response.get_json()["studies"]} >= {"tpe-digits", "empty"}
