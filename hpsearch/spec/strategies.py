@@ -16,6 +16,7 @@ SAMPLERS: dict[str, str] = {
     "qmc": "quasi-Monte Carlo (scrambled Sobol when the spec has a seed)",
     "grid": "exact grid: every [grid] point enqueued once, each run exactly once",
     "gp": "Gaussian-process Bayesian optimisation (needs PyTorch)",
+    "auto": "the recommended strategy (the default): AUTO_SAMPLER, with AUTO_PRUNER",
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
@@ -25,8 +26,30 @@ PRUNERS: dict[str, str] = {
     "median": "prune below the median of earlier trials at the same epoch",
     "successive_halving": "asynchronous successive halving, rungs at 1, 3, 9, ... epochs",
     "hyperband": "Hyperband over successive-halving brackets up to max epochs",
+    "auto": "the recommended pruner (the default with sampler 'auto'): AUTO_PRUNER",
 }
 PRUNER_NAMES: tuple[str, ...] = tuple(PRUNERS)
+
+#: What "auto" resolves to: the sampler and the pruner that reached the grid's
+#: incumbent test accuracy soonest in benchmarks/search_efficiency.py (docs/RESULTS.md).
+AUTO_SAMPLER = "tpe"
+AUTO_PRUNER = "successive_halving"
+
+
+def resolve_sampler(name: str) -> str:
+    """The sampler ``name`` stands for: ``AUTO_SAMPLER`` for "auto", else itself."""
+    return AUTO_SAMPLER if name == "auto" else name
+
+
+def resolve_pruner(name: str) -> str:
+    """The pruner ``name`` stands for: ``AUTO_PRUNER`` for "auto", else itself."""
+    return AUTO_PRUNER if name == "auto" else name
+
+
+def describe_auto() -> str:
+    """What "auto" resolves to, in words (``hpsearch validate``, the benchmark)."""
+    return f"{AUTO_SAMPLER} + {AUTO_PRUNER}"
+
 
 # Samplers that need a package hpsearch does not install by default:
 # name -> (module to import, how to install it).
@@ -38,6 +61,7 @@ _REQUIREMENTS: dict[str, tuple[str, str]] = {
 
 def sampler_problem(name: str) -> str | None:
     """Why sampler ``name`` can't be used here (unknown, or a missing package), or ``None``."""
+    name = resolve_sampler(name) if name in SAMPLERS else name
     if name not in SAMPLERS:
         return f"expected one of {', '.join(SAMPLER_NAMES)}, got {name!r}"
     if name in _REQUIREMENTS:
