@@ -560,6 +560,12 @@ def main(argv: list[str] | None = None) -> int:
         for future in futures:
             run = future.result()
             runs.setdefault(run.strategy, []).append(run)
+            print(
+                f"#   {run.strategy} seed {run.seed}: {len(run.trials)} trials "
+                f"({time.perf_counter() - started:.0f} s wall)",
+                file=sys.stderr,
+                flush=True,
+            )
     print(
         f"# strategies cut at {cap:.0f} epochs ({args.budget_fraction:g} B), "
         f"{time.perf_counter() - started:.0f} s wall in all, load average now "
