@@ -8,6 +8,12 @@ from __future__ import annotations
 
 import importlib.util
 
+#: What "auto" resolves to: the sampler and the pruner that reached the grid's
+#: incumbent test accuracy soonest in benchmarks/search_efficiency.py (docs/RESULTS.md).
+AUTO_SAMPLER = "tpe"
+AUTO_PRUNER = "successive_halving"
+
+
 #: sampler name -> what it is, shown by ``hpsearch validate`` and in error messages.
 SAMPLERS: dict[str, str] = {
     "tpe": "Tree-structured Parzen Estimator (Optuna's default; multivariate, constant liar)",
@@ -16,7 +22,7 @@ SAMPLERS: dict[str, str] = {
     "qmc": "quasi-Monte Carlo (scrambled Sobol when the spec has a seed)",
     "grid": "exact grid: every [grid] point enqueued once, each run exactly once",
     "gp": "Gaussian-process Bayesian optimisation (needs PyTorch)",
-    "auto": "the recommended strategy (the default): AUTO_SAMPLER, with AUTO_PRUNER",
+    "auto": f"the recommended strategy, and the default: {AUTO_SAMPLER}, pruner {AUTO_PRUNER}",
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
@@ -26,14 +32,9 @@ PRUNERS: dict[str, str] = {
     "median": "prune below the median of earlier trials at the same epoch",
     "successive_halving": "asynchronous successive halving, rungs at 1, 3, 9, ... epochs",
     "hyperband": "Hyperband over successive-halving brackets up to max epochs",
-    "auto": "the recommended pruner (the default with sampler 'auto'): AUTO_PRUNER",
+    "auto": f"the recommended pruner, the default of sampler 'auto': {AUTO_PRUNER}",
 }
 PRUNER_NAMES: tuple[str, ...] = tuple(PRUNERS)
-
-#: What "auto" resolves to: the sampler and the pruner that reached the grid's
-#: incumbent test accuracy soonest in benchmarks/search_efficiency.py (docs/RESULTS.md).
-AUTO_SAMPLER = "tpe"
-AUTO_PRUNER = "successive_halving"
 
 
 def resolve_sampler(name: str) -> str:
