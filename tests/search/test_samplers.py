@@ -100,8 +100,8 @@ def test_hyperband_spans_one_to_max_epochs() -> None:
     assert make_pruner("median", max_epochs=30)._n_warmup_steps == 3
 
 
-def test_auto_is_the_benchmarks_winner() -> None:
-    """ "auto" is TPE with successive halving (the winner of benchmarks/search_efficiency.py,
+def test_auto_is_the_recommended_strategy() -> None:
+    """ "auto" is TPE with successive halving (chosen with benchmarks/search_efficiency.py,
     docs/RESULTS.md): its sampler and pruner are built as those names are."""
     assert (strategies.resolve_sampler("auto"), strategies.resolve_pruner("auto")) == (
         "tpe",
