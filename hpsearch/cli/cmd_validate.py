@@ -12,6 +12,7 @@ from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
 from hpsearch.cli.layout import Col, fit_table
 from hpsearch.spec.hyperparams import HYPERPARAMETERS
+from hpsearch.spec.strategies import PRUNERS, resolve_pruner, resolve_sampler
 from hpsearch.spec.study_spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
 from hpsearch.tuning.space import distribution_for
 
@@ -59,8 +60,12 @@ def _summary(spec: StudySpec) -> Table:
         ("subset", "all" if d.subset is None else str(d.subset)),
         ("validation", f"{d.folds} folds, each in turn" if d.folds else str(d.validation)),
         ("preprocessing", _preprocessing(d)),
-        ("sampler", s.sampler + ("" if s.seed is None else f" (seed {s.seed})")),
-        ("pruner", s.pruner),
+        (
+            "sampler",
+            _auto(s.sampler, resolve_sampler(s.sampler))
+            + ("" if s.seed is None else f" (seed {s.seed})"),
+        ),
+        ("pruner", _auto(s.pruner, resolve_pruner(s.pruner))),
         ("budget", _budget(spec)),
         ("cohort", f"{s.cohort} trial(s) trained at once by each worker"),
         ("training", f"max {t.epochs} epochs, patience {t.patience}, {t.schedule}, {t.dtype}"),
@@ -70,6 +75,14 @@ def _summary(spec: StudySpec) -> Table:
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _auto(name: str, resolved: str) -> str:
+    """``name``, and for "auto" what it resolves to: the user sees what will run."""
+    if name == resolved:
+        return name
+    rule = f": {PRUNERS[resolved]}" if resolved in PRUNERS and resolved != "none" else ""
+    return f"{name} -> {resolved}{rule}"
 
 
 def _preprocessing(d: DataSection) -> str:

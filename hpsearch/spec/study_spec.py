@@ -80,8 +80,9 @@ class StudySection:
     name: str
     metric: str = "validation_accuracy"
     direction: Direction = "maximize"  # default follows metric
-    sampler: str = "tpe"
-    pruner: str = "median"  # "none" by default for grid: an exact grid trains every point fully
+    # Left out, both are "auto": the recommended strategy (hpsearch.spec.strategies.AUTO_*).
+    sampler: str = "auto"
+    pruner: str = "auto"  # "none" by default for grid, "median" for a named sampler
     seed: int | None = None
     n_trials: int | None = None  # study-wide; for grid, at most the number of points
     timeout: float | None = None  # seconds, study-wide
@@ -228,7 +229,9 @@ def _drop_none(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _default_pruner(sampler: str) -> str:
-    return "none" if sampler == "grid" else "median"
+    """The pruner of a spec that names ``sampler`` and no pruner: an exact grid trains
+    every point fully, "auto" brings its own, any other sampler gets the median rule."""
+    return {"grid": "none", "auto": "auto"}.get(sampler, "median")
 
 
 def load_spec(path: str | Path) -> StudySpec:
@@ -307,7 +310,7 @@ def _parse_study(
             f"study.direction: {metric} must be {METRICS[metric]}d, got {direction!r} "
             "(leave direction out: it follows the metric)"
         )
-    sampler = check.choice(raw, "sampler", "study.sampler", SAMPLER_NAMES, "tpe", problems)
+    sampler = check.choice(raw, "sampler", "study.sampler", SAMPLER_NAMES, "auto", problems)
     missing = sampler_problem(sampler) if check_environment else None
     if missing:
         problems.append(f"study.sampler: {missing}")
@@ -330,7 +333,7 @@ def _parse_study(
         limit=check.MAX_DESCRIPTION_LENGTH,
     )
     cohort = check.integer(raw, "cohort", "study.cohort", 1, problems, maximum=MAX_COHORT)
-    sampler_known = raw.get("sampler", "tpe") in SAMPLER_NAMES
+    sampler_known = raw.get("sampler", "auto") in SAMPLER_NAMES
     if sampler_known and sampler != "grid" and "n_trials" not in raw and "timeout" not in raw:
         problems.append(
             "study: needs a budget: n_trials (int > 0) and/or timeout (seconds > 0); "
@@ -444,7 +447,7 @@ def _cross_checks(
     """Rules that involve more than one section."""
     raw_study = mapping.get("study")
     # With an unknown sampler name, "does it fit [grid]?" has no answer: skip.
-    if study is not None and (raw_study or {}).get("sampler", "tpe") in SAMPLER_NAMES:
+    if study is not None and (raw_study or {}).get("sampler", "auto") in SAMPLER_NAMES:
         if study.sampler == "grid" and "grid" not in mapping:
             problems.append(
                 "grid: missing; sampler = 'grid' needs a [grid] table of values per "

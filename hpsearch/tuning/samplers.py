@@ -15,7 +15,13 @@ import optuna
 from optuna.exceptions import ExperimentalWarning
 
 from hpsearch.errors import ConfigError
-from hpsearch.spec.strategies import PRUNER_NAMES, PRUNERS, sampler_problem
+from hpsearch.spec.strategies import (
+    PRUNER_NAMES,
+    PRUNERS,
+    resolve_pruner,
+    resolve_sampler,
+    sampler_problem,
+)
 
 if TYPE_CHECKING:
     from hpsearch.spec.study_spec import StudySpec
@@ -39,6 +45,7 @@ def make_sampler(
     problem = sampler_problem(name)
     if problem:
         raise ConfigError(f"sampler: {problem}")
+    name = resolve_sampler(name)
     startup = _startup_trials(spec)
     if name == "tpe":
         # A cohort asks for several trials before any of them reports: the constant
@@ -82,6 +89,7 @@ def make_pruner(name: str, *, max_epochs: int) -> optuna.pruners.BasePruner:
         raise ConfigError(f"pruner: expected one of {', '.join(PRUNER_NAMES)}, got {name!r}")
     if isinstance(max_epochs, bool) or not isinstance(max_epochs, int) or max_epochs < 1:
         raise ConfigError(f"max_epochs: expected an int >= 1, got {max_epochs!r}")
+    name = resolve_pruner(name)
     if name == "median":
         # The first epochs of every net look alike; judge after a tenth of the budget.
         return optuna.pruners.MedianPruner(n_startup_trials=5, n_warmup_steps=max_epochs // 10)

@@ -376,3 +376,32 @@ def test_delete_asks_first(created: str, cli: Callable[..., Any]) -> None:
     again = cli("delete", "tiny", "--storage", created, "--yes")
     assert again.code == 1 and "no study named 'tiny'" in again.err
     assert "Traceback" not in again.output
+
+
+@pytest.mark.parametrize(
+    ("study_lines", "sampler_row", "pruner_row"),
+    [
+        ("", "auto -> tpe (seed 1)", "auto -> successive_halving: asynchronous successive halving"),
+        ('sampler = "auto"\npruner = "none"', "auto -> tpe (seed 1)", "none"),
+        ('sampler = "random"', "random (seed 1)", "median"),
+    ],
+    ids=["left-out", "auto-no-pruner", "named"],
+)
+def test_validate_shows_what_auto_resolves_to(
+    study_lines: str, sampler_row: str, pruner_row: str, tmp_path: Path, cli: Callable[..., Any]
+) -> None:
+    """`validate` prints the sampler and pruner a spec will run: "auto" (also what leaving
+    them out means) with the names it resolves to, a named one as written."""
+    path = tmp_path / "auto.toml"
+    path.write_text(
+        f'[study]\nname = "auto"\nseed = 1\nn_trials = 3\n{study_lines}\n'
+        '[data]\ndataset = "digits"\n[space]\neta = { low = 0.01, high = 1.0, log = true }\n'
+    )
+    result = cli("validate", str(path))
+    assert result.code == 0, result.output
+    rows = {
+        line.split(None, 1)[0]: line.split(None, 1)[1].strip()
+        for line in result.out.splitlines()[1:11]
+    }
+    assert rows["sampler"] == sampler_row
+    assert rows["pruner"].startswith(pruner_row)

@@ -19,19 +19,21 @@ EXPECTED_SAMPLERS = {
     "qmc": optuna.samplers.QMCSampler,
     "grid": optuna.samplers.RandomSampler,
     "gp": optuna.samplers.GPSampler,
+    "auto": optuna.samplers.TPESampler,
 }
 EXPECTED_PRUNERS = {
     "none": optuna.pruners.NopPruner,
     "median": optuna.pruners.MedianPruner,
     "successive_halving": optuna.pruners.SuccessiveHalvingPruner,
     "hyperband": optuna.pruners.HyperbandPruner,
+    "auto": optuna.pruners.SuccessiveHalvingPruner,
 }
 
 
 def test_names_are_the_documented_ones() -> None:
     """The spec's sampler and pruner names are exactly these, in this order."""
-    assert SAMPLER_NAMES == ("tpe", "random", "cmaes", "qmc", "grid", "gp")
-    assert PRUNER_NAMES == ("none", "median", "successive_halving", "hyperband")
+    assert SAMPLER_NAMES == ("tpe", "random", "cmaes", "qmc", "grid", "gp", "auto")
+    assert PRUNER_NAMES == ("none", "median", "successive_halving", "hyperband", "auto")
 
 
 @pytest.mark.parametrize("name", SAMPLER_NAMES)
@@ -75,7 +77,9 @@ def test_missing_extra_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None
 
 def test_unknown_names_list_the_valid_ones() -> None:
     """An unknown sampler or pruner name lists the valid names."""
-    with pytest.raises(ConfigError, match="expected one of tpe, random, cmaes, qmc, grid, gp"):
+    with pytest.raises(
+        ConfigError, match="expected one of tpe, random, cmaes, qmc, grid, gp, auto"
+    ):
         make_sampler("bayes", seed=1)
     with pytest.raises(ConfigError, match="expected one of none, median, successive_halving"):
         make_pruner("asha", max_epochs=10)
@@ -94,3 +98,36 @@ def test_hyperband_spans_one_to_max_epochs() -> None:
     pruner = make_pruner("hyperband", max_epochs=27)
     assert (pruner._min_resource, pruner._max_resource) == (1, 27)
     assert make_pruner("median", max_epochs=30)._n_warmup_steps == 3
+
+
+def test_auto_is_the_recommended_strategy() -> None:
+    """ "auto" is TPE with successive halving (chosen with benchmarks/search_efficiency.py,
+    docs/RESULTS.md): its sampler and pruner are built as those names are."""
+    assert (strategies.resolve_sampler("auto"), strategies.resolve_pruner("auto")) == (
+        "tpe",
+        "successive_halving",
+    )
+    assert strategies.describe_auto() == "tpe + successive_halving"
+    assert strategies.resolve_sampler("random") == "random"
+    assert strategies.resolve_pruner("median") == "median"
+    pruner = make_pruner("auto", max_epochs=30)
+    assert (pruner._min_resource, pruner._reduction_factor) == (1, 3)
+
+
+def test_auto_is_the_default_and_named_samplers_keep_theirs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Leaving sampler and pruner out means "auto" (stored as "auto", resolved when the
+    study is built); a named sampler without a pruner keeps the median rule, a grid none;
+    overriding the sampler of an "auto" spec lets the pruner follow it."""
+    monkeypatch.setattr(spec_module, "_dataset_problem", lambda name: None)
+    base = {"study": {"name": "s", "n_trials": 20}, "data": {"dataset": "d"}}
+    spec = parse_spec(base)
+    assert (spec.study.sampler, spec.study.pruner) == ("auto", "auto")
+    assert spec.to_dict()["study"]["sampler"] == "auto"
+    named = parse_spec({**base, "study": {**base["study"], "sampler": "random"}})
+    assert named.study.pruner == "median"
+    explicit = parse_spec({**base, "study": {**base["study"], "sampler": "auto", "pruner": "none"}})
+    assert (explicit.study.sampler, explicit.study.pruner) == ("auto", "none")
+    assert spec.with_overrides(sampler="tpe").study.pruner == "median"
+    assert spec.with_overrides(pruner="hyperband").study.sampler == "auto"

@@ -79,7 +79,7 @@ def test_good_spec_parses_with_defaults() -> None:
     spec = parse_spec(good())
     assert spec.study.metric == "validation_accuracy"
     assert spec.study.direction == "maximize"
-    assert (spec.study.sampler, spec.study.pruner) == ("tpe", "median")
+    assert (spec.study.sampler, spec.study.pruner) == ("auto", "auto")
     assert spec.training.schedule == "none" and spec.training.dtype == "float32"
     assert spec.data.validation == 100 and spec.data.standardize is False
     assert spec.space["eta"] == FloatRange(0.01, 3.0, log=True)
@@ -220,7 +220,7 @@ BAD: list[tuple[str, Any, list[str]]] = [
     ),
     ("space.batch_size", True, ["space.batch_size: expected an int in [1, 1000000], got True"]),
     ("space", [1, 2], ["space: expected a table, got [1, 2]"]),
-    ("grid", {"eta": [0.1]}, ["grid: a [grid] table needs study.sampler = 'grid', got 'tpe'"]),
+    ("grid", {"eta": [0.1]}, ["grid: a [grid] table needs study.sampler = 'grid', got 'auto'"]),
 ]
 
 
