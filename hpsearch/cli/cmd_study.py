@@ -22,6 +22,7 @@ from hpsearch.cli.tables import (
     trial_records,
     trials_table,
 )
+from hpsearch.spec.strategies import named, resolve_pruner, resolve_sampler
 from hpsearch.spec.study_spec import load_spec
 from hpsearch.storage.urls import describe_url, open_storage
 from hpsearch.study.lifecycle import (
@@ -84,7 +85,8 @@ def run(spec_path: str, storage: str, jobs: int, **overrides: object) -> None:
         state = "created" if created else f"resumed ({p.done} trials done)"
         note(
             f"study [bold]{escape(spec.study.name)}[/] {state} in {escape(describe_url(url))}: "
-            f"sampler {spec.study.sampler}, pruner {spec.study.pruner}, {jobs} job(s)"
+            f"sampler {named(spec.study.sampler, resolve_sampler(spec.study.sampler))}, "
+            f"pruner {named(spec.study.pruner, resolve_pruner(spec.study.pruner))}, {jobs} job(s)"
             + (f", cohorts of {spec.study.cohort}" if spec.study.cohort > 1 else "")
         )
         if spec.budget is not None and p.done >= spec.budget and not p.running:

@@ -17,7 +17,7 @@ AUTO_PRUNER = "successive_halving"
 
 #: sampler name -> what it is, shown by ``hpsearch validate`` and in error messages.
 SAMPLERS: dict[str, str] = {
-    "tpe": "Tree-structured Parzen Estimator (Optuna's default; multivariate, constant liar)",
+    "tpe": "Tree-structured Parzen Estimator (Optuna's default; with cohorts, constant liar)",
     "random": "independent uniform/log-uniform sampling",
     "cmaes": "CMA-ES for numeric parameters (categoricals sampled at random)",
     "qmc": "quasi-Monte Carlo (scrambled Sobol when the spec has a seed)",
@@ -46,6 +46,11 @@ def resolve_sampler(name: str) -> str:
 def resolve_pruner(name: str) -> str:
     """The pruner ``name`` stands for: ``AUTO_PRUNER`` for "auto", else itself."""
     return AUTO_PRUNER if name == "auto" else name
+
+
+def named(name: str, resolved: str) -> str:
+    """``name``, with what it stands for when it is "auto" (``auto (tpe)``)."""
+    return name if name == resolved else f"{name} ({resolved})"
 
 
 def describe_auto() -> str:
