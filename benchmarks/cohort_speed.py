@@ -185,14 +185,15 @@ def torch_times(
             for k in ("hidden_width", "hidden_layers", "activation", "batch_size")
         )
     ]
-    models = [model(c.params).eval() for c in same]  # vmap: dropout off
+    models = [model(c.params) for c in same]
     params, buffers = stack_module_state(models)
     base = model(first).to("meta")
 
     def loss_of(p: dict[str, Any], b: dict[str, Any], xb: Any, yb: Any) -> Any:
         return loss_fn(functional_call(base, (p, b), (xb,)), yb)
 
-    step = vmap(grad(loss_of), in_dims=(0, 0, None, None))
+    # Dropout on, as in the sequential runs: each member draws its own masks.
+    step = vmap(grad(loss_of), in_dims=(0, 0, None, None), randomness="different")
     etas = torch.tensor([float(c.params["eta"]) for c in same])
     bs = int(first["batch_size"])
     started = time.process_time()
