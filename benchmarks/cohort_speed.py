@@ -300,10 +300,8 @@ def search_overhead(spec_path: Path, cohort: int, folder: Path) -> dict[str, flo
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parent))
-    from workers import StorageTimer  # benchmarks/workers.py
+    from workers import time_storage  # benchmarks/workers.py
 
-    from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
-    from hpsearch.storage.running import storage_layers
     from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
     from hpsearch.workers.loop import run_worker
 
@@ -312,12 +310,7 @@ def search_overhead(spec_path: Path, cohort: int, folder: Path) -> dict[str, flo
     spec = load_spec(spec_path).with_overrides(name=f"overhead-{cohort}", cohort=cohort)
     create_or_resume(spec, url)
     study, spec = load_study_and_spec(url, spec.study.name, worker_index=0)
-    timer = StorageTimer()
-    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
-    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
-    names += [*RETRIED, *OWN_OPERATIONS]
-    for layer in storage_layers(study):
-        timer.wrap(layer, sorted(set(names)))
+    timer = time_storage(study)
     started, cpu = time.perf_counter(), time.process_time()
     with threadpool_limits(1):  # as a worker of --jobs 2 on 2 cores
         report = run_worker(study, spec)

@@ -205,12 +205,25 @@ class StorageTimer:
         return timed
 
 
-def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
+def time_storage(study: Any) -> StorageTimer:
+    """A ``StorageTimer`` wrapped around every storage layer of ``study``: each storage
+    method, the heartbeat and progress calls and hpsearch's retried operations."""
     import optuna
 
-    from hpsearch.spec.study_spec import load_spec
     from hpsearch.storage.resilient import OWN_OPERATIONS, RETRIED
     from hpsearch.storage.running import storage_layers
+
+    timer = StorageTimer()
+    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
+    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
+    names += [*RETRIED, *OWN_OPERATIONS]
+    for layer in storage_layers(study):
+        timer.wrap(layer, sorted(set(names)))
+    return timer
+
+
+def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
+    from hpsearch.spec.study_spec import load_spec
     from hpsearch.study.lifecycle import create_or_resume, load_study_and_spec
     from hpsearch.workers import loop as worker_module
 
@@ -219,12 +232,7 @@ def overhead(url: str, n_trials: int | None, first: int) -> dict[str, Any]:
     spec = spec.with_overrides(name=name, n_trials=n_trials or spec.study.n_trials)
     create_or_resume(spec, url)
     study, spec = load_study_and_spec(url, name, worker_index=0)
-    timer = StorageTimer()
-    names = [n for n in dir(optuna.storages.BaseStorage) if not n.startswith("__")]
-    names += ["record_heartbeat", "_get_stale_trial_ids", "record_progress"]
-    names += [*RETRIED, *OWN_OPERATIONS]
-    for layer in storage_layers(study):
-        timer.wrap(layer, sorted(set(names)))
+    timer = time_storage(study)
     timer.count_statements()
 
     load_seconds = 0.0
