@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import signal
 import threading
 import time
 from collections.abc import Iterator
@@ -30,12 +29,9 @@ from hpsearch.study.lifecycle import BUDGET_SINCE
 from hpsearch.study.queue import claim_records_heartbeat, claim_trial, requeue
 from hpsearch.tuning.objective import Objective, TrialOutcome
 from hpsearch.tuning.record import TrialRecord, record_attrs
+from hpsearch.workers.signals import StopRequest, WorkerStopped, sigterm_raises
 
 log = logging.getLogger("hpsearch.worker")
-
-
-class WorkerStopped(BaseException):
-    """SIGTERM (or SIGINT) arrived: give up the current trial cleanly and exit."""
 
 
 @dataclass
@@ -76,7 +72,7 @@ def run_worker(
     objective = Objective(spec, data, study_name=study.study_name, provenance=provenance)
     report = WorkerReport()
     stale_check = _Every(heartbeat_interval(study))
-    with _sigterm_raises() as stop:
+    with sigterm_raises() as stop:
         while max_trials is None or report.trials < max_trials:
             if stop.requested:
                 report.stopped_by_signal = True
@@ -129,7 +125,7 @@ def _run_one(
     objective: Objective,
     trial: optuna.Trial,
     beaten: bool,
-    stop: _StopRequest,
+    stop: StopRequest,
     report: WorkerReport,
 ) -> bool:
     """Run one trial and tell its result; False when a signal stopped the worker."""
@@ -169,7 +165,7 @@ def _run_cohort(
     objective: Objective,
     trials: list[optuna.Trial],
     beaten: bool,
-    stop: _StopRequest,
+    stop: StopRequest,
     report: WorkerReport,
 ) -> bool:
     """Train ``trials`` as one cohort and tell each its own result; False when a signal
@@ -231,7 +227,7 @@ def _tell(study: optuna.Study, trial: optuna.Trial, outcome: TrialOutcome) -> No
     )
 
 
-def _stopped(report: WorkerReport, stop: _StopRequest, stopped: BaseException) -> None:
+def _stopped(report: WorkerReport, stop: StopRequest, stopped: BaseException) -> None:
     report.stopped_by_signal = True
     interrupt = isinstance(stopped, KeyboardInterrupt)
     report.signal_name = "SIGINT" if interrupt else stop.signal_name
@@ -328,93 +324,6 @@ def _heartbeat(study: optuna.Study, trials: list[optuna.Trial], *, beaten: bool)
     finally:
         stop.set()
         thread.join()
-
-
-#: Code a stop must not interrupt: a database call cut off midway leaves SQLAlchemy
-#: cleaning up half-used cursors and connections (with tracebacks on stderr).
-_UNINTERRUPTIBLE = (
-    "sqlalchemy",
-    "sqlite3",
-    "optuna.storages",
-    "hpsearch.storage.resilient",
-    "hpsearch.storage.cache",
-    "hpsearch.storage.trialwrite",
-    "psycopg",
-    "pymysql",
-    "MySQLdb",
-    "alembic",
-)
-#: Seconds until a stop that arrived during a database call is tried again (SIGALRM).
-_STOP_RETRY_SECONDS = 0.02
-_CAN_RETRY = hasattr(signal, "setitimer")
-
-
-def _in_database_call(frame: Any) -> bool:
-    while frame is not None:
-        if str(frame.f_globals.get("__name__", "")).startswith(_UNINTERRUPTIBLE):
-            return True
-        frame = frame.f_back
-    return False
-
-
-class _StopRequest:
-    """SIGTERM or SIGINT: raise ``WorkerStopped`` inside a trial, else just note it for the loop.
-
-    Raising only inside the objective keeps a signal from landing between a claim and
-    the first heartbeat, which would leave a RUNNING trial that no heartbeat can expire.
-    Inside the objective it waits until a running database call returns (retried on
-    SIGALRM a moment later), so the storage is never left mid-transaction.
-    """
-
-    def __init__(self) -> None:
-        self.requested = False
-        self.signal_name: str | None = None
-        self._in_trial = False
-
-    def handler(self, signum: int, frame: Any) -> None:
-        if signum != getattr(signal, "SIGALRM", None):
-            self.requested = True
-            self.signal_name = self.signal_name or signal.Signals(signum).name
-        if not (self.requested and self._in_trial):
-            return
-        if _CAN_RETRY and _in_database_call(frame):
-            signal.setitimer(signal.ITIMER_REAL, _STOP_RETRY_SECONDS)
-            return
-        self._in_trial = False
-        raise WorkerStopped
-
-    @contextlib.contextmanager
-    def raising(self) -> Iterator[None]:
-        if self.requested:
-            raise WorkerStopped
-        self._in_trial = True
-        try:
-            yield
-        finally:
-            self._in_trial = False
-
-
-@contextlib.contextmanager
-def _sigterm_raises() -> Iterator[_StopRequest]:
-    """SIGTERM, and SIGINT unless it is ignored (local workers of ``hpsearch run`` leave
-    Ctrl-C to their parent, which sends SIGTERM), stop the worker cleanly."""
-    stop = _StopRequest()
-    if threading.current_thread() is not threading.main_thread():
-        yield stop
-        return
-    signals = [signal.SIGTERM]
-    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-        signals.append(signal.SIGINT)
-    if _CAN_RETRY:
-        signals.append(signal.SIGALRM)
-    previous = {signum: signal.signal(signum, stop.handler) for signum in signals}
-    try:
-        yield stop
-    finally:
-        if _CAN_RETRY:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
 
 
 def study_deadline(study: optuna.Study, spec: StudySpec) -> float | None:
