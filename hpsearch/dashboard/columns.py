@@ -251,17 +251,10 @@ def distribution_json(dist: BaseDistribution) -> dict[str, Any]:
     """A distribution as the pages draw its axis: type, range, log scale, step or choices."""
     if isinstance(dist, CategoricalDistribution):
         return {"type": "categorical", "choices": [json_safe(c) for c in dist.choices]}
-    if isinstance(dist, IntDistribution):
+    if isinstance(dist, IntDistribution | FloatDistribution):
+        kind = "int" if isinstance(dist, IntDistribution) else "float"
         return {
-            "type": "int",
-            "low": dist.low,
-            "high": dist.high,
-            "log": dist.log,
-            "step": dist.step,
-        }
-    if isinstance(dist, FloatDistribution):
-        return {
-            "type": "float",
+            "type": kind,
             "low": dist.low,
             "high": dist.high,
             "log": dist.log,

@@ -287,21 +287,24 @@ class Objective:
         fold: int,
     ) -> History:
         """A new network for ``params`` trained on ``data``'s training set (fold ``fold``)."""
-        network = build_network(params, self.spec, data.X_train.shape[1], data.n_classes, seed)
-        options = training_options(params, self.spec)
+        network, options = self._network(params, seed, data)
         return train_on_split(
             network, data, options, seed, self.augment, callback, data_seed(self.spec) + fold
         )
+
+    def _network(
+        self, params: dict[str, Any], seed: int, data: Split
+    ) -> tuple[Network, dict[str, Any]]:
+        """A new network for ``params`` on ``data`` and its ``training_options``."""
+        network = build_network(params, self.spec, data.X_train.shape[1], data.n_classes, seed)
+        return network, training_options(params, self.spec)
 
     def _member(
         self, member: _Member, fold: int, data: Split, callback: Callback | None
     ) -> CohortMember:
         """``member``'s network for fold ``fold``, as ``_train`` would build and train it."""
         seed = member.seed + fold
-        network = build_network(
-            member.params, self.spec, data.X_train.shape[1], data.n_classes, seed
-        )
-        options = training_options(member.params, self.spec)
+        network, options = self._network(member.params, seed, data)
         del options["epochs"]  # the cohort's
         return CohortMember(network, seed=seed, callback=callback, **options)
 
