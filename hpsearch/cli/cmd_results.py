@@ -7,7 +7,14 @@ import sys
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
 from hpsearch.cli import cli
 from hpsearch.cli.console import Verbosity, make_console, note
@@ -86,6 +93,14 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
     help="Train this many networks, each with its own seed and validation set, and "
     "average their class probabilities (N times the training time; at most 50).",
 )
+@click.option(
+    "--jobs",
+    "-j",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Train an ensemble's networks in this many processes at once (one per core).",
+)
 def retrain(
     study_name: str,
     storage: str,
@@ -93,12 +108,14 @@ def retrain(
     output: str | None,
     epochs: int | None,
     ensemble: int,
+    jobs: int,
 ) -> None:
     """Train the best params of STUDY on the full training set and test them once.
 
     Early stopping uses a validation set carved from the training set; the model is
     saved and the test accuracy recorded on the study (user attr "retrain").
-    With --ensemble N, N networks train that way and the model averages them.
+    With --ensemble N, N networks train that way and the model averages them;
+    --jobs 2 trains two of them at a time.
     """
     console = _console()
     from hpsearch.results.retrain import choose_trial
@@ -124,20 +141,20 @@ def retrain(
         console=console,
         disable=Verbosity.quiet(),
     ) as bar:
-        # Shown once the first network starts: an error before that shows no empty bar.
-        task = bar.add_task("epochs", total=total, accuracy="-", visible=False)
+        rows: dict[int, TaskID] = {}  # a row per member while it trains
 
         def start_member(j: int) -> None:
             description = f"network {j + 1}/{ensemble}" if ensemble > 1 else "epochs"
-            bar.reset(task, description=description, accuracy="-", visible=True)
+            rows[j] = bar.add_task(description, total=total, accuracy="-")
 
-        def show(epoch: int, metrics: dict[str, object]) -> None:
+        def show(j: int, epoch: int, metrics: dict[str, object]) -> None:
             accuracy = metrics.get("validation_accuracy")
-            bar.update(
-                task,
-                completed=epoch,
-                accuracy="-" if not isinstance(accuracy, float) else f"{accuracy:.4f}",
-            )
+            shown = "-" if not isinstance(accuracy, float) else f"{accuracy:.4f}"
+            bar.update(rows[j], completed=epoch, accuracy=shown)
+
+        def end_member(j: int) -> None:
+            if ensemble > 1:  # its line is printed below; one network keeps its bar
+                bar.remove_task(rows.pop(j))
 
         result = run_retrain(
             study,
@@ -146,8 +163,10 @@ def retrain(
             output=output,
             epochs=epochs,
             ensemble=ensemble,
+            jobs=jobs,
             on_epoch=show,
             on_member=start_member,
+            on_member_done=end_member,
         )
     n = result.examples
     validation = result.validation_accuracy

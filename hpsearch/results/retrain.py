@@ -5,8 +5,8 @@
    set from the *full* training set (seeded by the study seed), for early stopping.
 3. Train with the trial's params and the spec's [training] (epochs may be overridden);
    the best epoch's weights are restored. With ``ensemble=N``, N networks train this
-   way, each with its own seed and validation set, and their averaged class
-   probabilities are the model (``hpsearch.nn.Ensemble``).
+   way, each with its own seed and validation set (in ``jobs`` processes at once), and
+   their averaged class probabilities are the model (``hpsearch.nn.Ensemble``).
 4. Evaluate the held-out test set once, save the model (plus a small JSON sidecar
    that says which data it expects) and record the result on the study as the user
    attr ``retrain``.
@@ -26,18 +26,18 @@ from typing import Any
 import optuna
 from optuna.trial import FrozenTrial, TrialState
 
-from hpsearch.data import Dataset, Split, split
+from hpsearch.data import Dataset
 from hpsearch.errors import ConfigError, HpsearchError
-from hpsearch.nn import Ensemble, History, Network
+from hpsearch.nn import Ensemble, Network
 from hpsearch.results.dates import now_utc
-from hpsearch.spec.study_spec import StudySpec
-from hpsearch.tuning.objective import (
-    build_network,
-    make_augmentation,
-    train_on_split,
-    training_options,
-    trial_seed,
+from hpsearch.results.members import (
+    MemberEpochCallback,
+    TrainedMembers,
+    retrain_split,
+    train_members,
 )
+from hpsearch.spec.study_spec import StudySpec
+from hpsearch.tuning.objective import training_options, trial_seed
 from hpsearch.tuning.record import read_record
 from hpsearch.tuning.space import params_from_trial_params
 
@@ -56,12 +56,8 @@ __all__ = [
 ]
 
 RETRAIN_ATTR = "retrain"
-#: A validation *count* from the spec is capped at this fraction of the full training set.
-MAX_VALIDATION_FRACTION = 0.5
 #: Most networks ``retrain --ensemble`` trains.
 MAX_ENSEMBLE = 50
-
-EpochCallback = Callable[[int, dict[str, Any]], None]
 
 
 @dataclass
@@ -84,16 +80,6 @@ class RetrainResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@dataclass
-class TrainedMembers:
-    """What ``train_members`` trained: the networks, their histories, and the sizes
-    (``train``, ``validation``) of each member's split, the same for all of them."""
-
-    networks: list[Network]
-    histories: list[History]
-    examples: dict[str, int]
 
 
 def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
@@ -123,18 +109,6 @@ def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
     return trial
 
 
-def retrain_split(dataset: Dataset, spec: StudySpec, member: int = 0) -> Split:
-    """All of ``dataset``'s training set, less a seeded validation set for early stopping.
-
-    A validation fraction is kept; a count is kept too, capped at half the training
-    set so that most of the data trains. Each ensemble ``member`` holds out its own set.
-    """
-    validation = spec.data.validation
-    if isinstance(validation, int):
-        validation = min(validation, int(len(dataset.y_train) * MAX_VALIDATION_FRACTION))
-    return split(dataset, validation=validation, subset=None, seed=(spec.study.seed or 0) + member)
-
-
 def default_model_path(study_name: str, trial: int) -> Path:
     """``models/STUDY-trialN.npz`` in the working directory (unsafe name characters -> '_')."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
@@ -149,8 +123,10 @@ def retrain(
     output: str | Path | None = None,
     epochs: int | None = None,
     ensemble: int = 1,
-    on_epoch: EpochCallback | None = None,
+    jobs: int = 1,
+    on_epoch: MemberEpochCallback | None = None,
     on_member: Callable[[int], None] | None = None,
+    on_member_done: Callable[[int], None] | None = None,
     dataset: Dataset | None = None,
 ) -> RetrainResult:
     """Retrain the chosen trial's params on the full training set, test once, save, record.
@@ -158,8 +134,9 @@ def retrain(
     ``ensemble=N`` trains N members, each with its own seed and its own validation set
     carved from the training set, and tests (and saves) the ``Ensemble`` that averages
     their class probabilities; member 0 is the model ``ensemble=1`` trains.
-    ``on_member(j)`` is called before member j trains and ``on_epoch(epoch, metrics)``
-    after each of its epochs (progress displays).
+    ``jobs`` processes train the members in parallel. ``on_member(j)`` is called as
+    member j starts, ``on_epoch(j, epoch, metrics)`` after each of its epochs and
+    ``on_member_done(j)`` once it has trained (progress displays).
     ``dataset`` defaults to ``spec.data.load()``.
     """
     chosen = choose_trial(study, trial)
@@ -187,8 +164,10 @@ def retrain(
         seed=seed,
         data_seed=read_record(chosen).data_seed,
         ensemble=ensemble,
+        jobs=jobs,
         on_member=on_member,
         on_epoch=on_epoch,
+        on_member_done=on_member_done,
     )
     networks, histories = trained.networks, trained.histories
     model = networks[0] if ensemble == 1 else Ensemble(networks)
@@ -223,51 +202,6 @@ def retrain(
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
-
-
-def train_members(
-    params: dict[str, Any],
-    spec: StudySpec,
-    dataset: Dataset,
-    options: dict[str, Any],
-    *,
-    seed: int,
-    data_seed: int | None = None,
-    ensemble: int = 1,
-    on_member: Callable[[int], None] | None = None,
-    on_epoch: EpochCallback | None = None,
-) -> TrainedMembers:
-    """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
-    ``retrain`` does: member j has seed ``seed + j``, batch order ``data_seed + j`` (the
-    trial's recorded one; None, for trials recorded without it: its seed, as they
-    trained) and holds out ``retrain_split``'s validation set ``j`` for early stopping."""
-
-    def callback(epoch: int, metrics: dict[str, Any]) -> bool:
-        if on_epoch is not None:
-            on_epoch(epoch, metrics)
-        return False
-
-    augment = make_augmentation(spec, dataset.image_shape)
-    trained = TrainedMembers([], [], {})
-    for j in range(ensemble):
-        if on_member is not None:
-            on_member(j)
-        data = retrain_split(dataset, spec, member=j)
-        network = build_network(params, spec, dataset.n_features, dataset.n_classes, seed + j)
-        trained.histories.append(
-            train_on_split(
-                network,
-                data,
-                options,
-                seed + j,
-                augment,
-                callback,
-                None if data_seed is None else data_seed + j,
-            )
-        )
-        trained.networks.append(network)
-        trained.examples = {"train": len(data.y_train), "validation": len(data.y_validation)}
-    return trained
 
 
 def _check_writable(path: Path) -> None:

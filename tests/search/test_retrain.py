@@ -135,9 +135,11 @@ def test_train_members_trains_the_networks_retrain_saves(
 ) -> None:
     """``train_members`` (what the model-quality cross-check trains) is retrain's recipe:
     from the recorded params, trial seed and data seed it gives, net for net, the saved
-    ensemble."""
+    ensemble, which ``--jobs 2`` trained in two processes."""
     url, name = results_studies.url, results_studies.names[0]
-    code, _, err = cli("retrain", name, "--storage", url, "--ensemble", "2", "-o", "two.npz")
+    code, _, err = cli(
+        "retrain", name, "--storage", url, "--ensemble", "2", "--jobs", "2", "-o", "two.npz"
+    )
     assert code == 0, err
     study = optuna.load_study(study_name=name, storage=url)
     record, spec = study.user_attrs[RETRAIN_ATTR], parse_spec(study.user_attrs[SPEC_ATTR])
@@ -163,6 +165,46 @@ def test_train_members_trains_the_networks_retrain_saves(
         for mine, theirs in zip(network.weights, member.weights, strict=True):
             np.testing.assert_array_equal(mine, theirs)
     assert not np.array_equal(networks[0].weights[0], networks[1].weights[0])
+
+
+def test_train_members_in_processes_reports_every_member(results_studies: Any, digits: Any) -> None:
+    """With ``jobs=2`` three members train in two processes: each one's start, epochs (in
+    order, as many as its history says) and end reach the caller, and the networks are
+    those one process trains."""
+    study = optuna.load_study(study_name=results_studies.names[0], storage=results_studies.url)
+    spec = parse_spec(study.user_attrs[SPEC_ATTR])
+    best = study.best_trial
+    params = params_from_trial_params(best.params, spec)
+    options = {**training_options(params, spec), "epochs": 4}
+    events: list[tuple[str, int, int]] = []
+
+    def train(jobs: int) -> Any:
+        return train_members(
+            params,
+            spec,
+            digits,
+            options,
+            seed=trial_seed(spec, best.number),
+            data_seed=5,
+            ensemble=3,
+            jobs=jobs,
+            on_member=lambda j: events.append(("start", j, 0)),
+            on_epoch=lambda j, epoch, metrics: events.append(("epoch", j, epoch)),
+            on_member_done=lambda j: events.append(("done", j, 0)),
+        )
+
+    parallel = train(jobs=2)
+    for j, history in enumerate(parallel.histories):
+        mine = [e for e in events if e[1] == j]
+        epochs = list(range(1, history.epochs_run + 1))
+        assert mine == [("start", j, 0), *(("epoch", j, e) for e in epochs), ("done", j, 0)]
+    events.clear()
+    alone = train(jobs=1)
+    assert [e[0] for e in events].count("done") == 3
+    assert parallel.examples == alone.examples
+    for a, b in zip(parallel.networks, alone.networks, strict=True):
+        for mine, theirs in zip(a.weights, b.weights, strict=True):
+            np.testing.assert_array_equal(mine, theirs)
 
 
 def test_retrain_split_uses_all_training_rows(digits: Any) -> None:
