@@ -81,6 +81,7 @@ def main() -> None:
         path = args.db or Path(tmp, "bench.db")
         url = f"sqlite:///{path}"
         if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
             start = time.perf_counter()
             big_study(url, NAME, n_trials=args.trials, running=4)
             print(

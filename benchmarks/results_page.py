@@ -1,20 +1,25 @@
 """Run the benchmarks and write ``docs/RESULTS.md`` from what they print.
 
 Every figure on the page is the verbatim output of a run, with its command, the
-machine (cores, BLAS) and the date; nothing is typed in by hand. Plots the
-benchmarks write are copied next to the page.
+machine (cores, BLAS), the date and the load average at its start; nothing is typed
+in by hand. Plots the benchmarks write are copied next to the page.
 
     python benchmarks/results_page.py [--only NAME ...] [--quick]
 
+``--only`` runs those sections and keeps the others as the current page has them.
 ``--quick`` runs the search-efficiency comparison on digits instead of Fashion-MNIST.
+A benchmark that fails gets its exit code in its section; the page is still written
+with the others, and this script then exits 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +30,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGE = DOCS / "RESULTS.md"
+#: The 100,000-trial dashboard database, built by the first run and reused after
+#: (tests/dashboard/big_fakes.py, ~1 min, ~700 MB; benchmarks/out/ is not committed).
+DASHBOARD_DB = "benchmarks/out/dash_100k.db"
 
 
 @dataclass(frozen=True)
@@ -55,14 +63,39 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             ("benchmarks/cohort_speed.py", "--epochs", "3"),
         ),
         Benchmark(
+            "cohort-search",
+            "Cohorts in a search: wall time to the budget, storage overhead (issue 17)",
+            (
+                "benchmarks/cohort_speed.py",
+                "--level",
+                "search",
+                "--cohorts",
+                "8,16",
+                "--runs",
+                "3",
+                "--overhead",
+                "1,8",
+            ),
+        ),
+        Benchmark(
+            # No --skip: scaling, storage overhead, each storage speed path off in turn,
+            # the 32-process stress and the 64-process stress through the gRPC proxy.
             "workers",
             "Workers on PostgreSQL: scaling, storage overhead, stress (issue 5)",
             ("benchmarks/workers.py",),
         ),
         Benchmark(
             "dashboard",
-            "Dashboard API on a 5,000-trial study (issue 6)",
-            ("benchmarks/dashboard_api.py",),
+            "Dashboard API on a 100,000-trial study with curves (issue 21)",
+            (
+                "benchmarks/dashboard_api.py",
+                "--trials",
+                "100000",
+                "--repeats",
+                "3",
+                "--db",
+                DASHBOARD_DB,
+            ),
         ),
         Benchmark(
             "quality",
@@ -78,7 +111,9 @@ def benchmarks(quick: bool) -> list[Benchmark]:
     ]
 
 
+@functools.cache
 def machine() -> str:
+    """Architecture, cores, CPU, Python and the BLAS NumPy loads."""
     import numpy  # noqa: F401 - loads the BLAS that threadpoolctl then reports
     from threadpoolctl import threadpool_info
 
@@ -95,7 +130,13 @@ def machine() -> str:
     )
 
 
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages, as ``uptime`` prints them."""
+    return ", ".join(f"{load:.2f}" for load in os.getloadavg())
+
+
 def run(benchmark: Benchmark) -> tuple[str, float, int]:
+    """The benchmark's stdout and stderr, its wall seconds and its exit code."""
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, *benchmark.args], cwd=ROOT, capture_output=True, text=True, check=False
@@ -104,70 +145,127 @@ def run(benchmark: Benchmark) -> tuple[str, float, int]:
     return output, time.perf_counter() - started, done.returncode
 
 
-def section(benchmark: Benchmark, output: str, seconds: float, code: int) -> str:
-    """The page's section for one run: title, command, date, output, plots."""
+def fence_for(output: str) -> str:
+    """A code fence longer than any run of backticks opening a line of the output, so
+    that the output cannot close it."""
+    runs = [len(m.group(1)) for m in re.finditer(r"^[ \t]*(`+)", output, re.MULTILINE)]
+    return "`" * max([3, *(n + 1 for n in runs)])
+
+
+def modified(path: Path) -> int | None:
+    """The file's modification time in nanoseconds; None when there is none."""
+    return path.stat().st_mtime_ns if path.exists() else None
+
+
+def section(benchmark: Benchmark, docs: Path = DOCS) -> tuple[str, int]:
+    """Run the benchmark; its section of the page (title, command, date, load average at
+    the start, machine, verbatim output, plots) and its exit code."""
+    date, load = dt.datetime.now(dt.UTC), load_average()
+    before = {plot: modified(ROOT / plot) for plot in benchmark.plots}
+    output, seconds, code = run(benchmark)
     status = "" if code == 0 else f" **(exit code {code})**"
+    fence = fence_for(output)
     lines = [
         f"## {benchmark.title}",
         "",
-        f"`python {' '.join(benchmark.args)}` — {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, "
-        f"{seconds:.0f} s{status}",
+        f"`python {' '.join(benchmark.args)}` — {date:%Y-%m-%d %H:%M} UTC, "
+        f"{seconds:.0f} s, load average at start {load}{status};",
+        f"machine: {machine()}.",
         "",
-        "```",
+        fence,
         output,
-        "```",
+        fence,
         "",
     ]
     for plot in benchmark.plots:
         source = ROOT / plot
-        if source.exists():
-            target = DOCS / "img" / source.name
+        # Only a plot this run wrote: an older one would show another run's figures.
+        if source.exists() and modified(source) != before[plot]:
+            target = docs / "img" / source.name
+            target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
             lines += [f"![{source.stem}](img/{source.name})", ""]
-    return "\n".join(lines)
+    return "\n".join(lines), code
+
+
+def split_sections(text: str) -> dict[str, str]:
+    """The page's ``## `` sections by title. A heading counts only outside code fences:
+    benchmark output inside a fence may have lines starting with ``## ``."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    fence = ""  # the open fence's backticks, "" outside one
+    for line in text.splitlines():
+        ticks = re.match(r"\s{0,3}(`{3,})(.*)$", line)
+        if fence:
+            if ticks and len(ticks.group(1)) >= len(fence) and not ticks.group(2).strip():
+                fence = ""
+        elif ticks:
+            fence = ticks.group(1)
+        elif line.startswith("## "):
+            current = sections.setdefault(line[3:].strip(), [])
+        if current is not None:
+            current.append(line)
+    return {title: "\n".join(lines).rstrip("\n") + "\n" for title, lines in sections.items()}
 
 
 def previous_sections(page: Path) -> dict[str, str]:
     """The sections of an existing page by title, so that ``--only`` keeps the others."""
-    if not page.exists():
-        return {}
-    text = page.read_text()
-    parts = text.split("\n## ")[1:]
-    return {part.split("\n", 1)[0]: "## " + part.rstrip("\n") + "\n" for part in parts}
+    return split_sections(page.read_text()) if page.exists() else {}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--only",
-        nargs="*",
-        help=f"run only these ({', '.join(b.name for b in benchmarks(quick=False))}); "
-        "the others keep their section from the current page",
-    )
-    parser.add_argument("--quick", action="store_true", help="search efficiency on digits")
-    args = parser.parse_args()
-    (DOCS / "img").mkdir(parents=True, exist_ok=True)
-    kept = previous_sections(PAGE)
-    sections = []
-    for benchmark in benchmarks(args.quick):
-        if args.only and benchmark.name not in args.only:
+HEADER = [
+    "# Results",
+    "",
+    "Generated by `python benchmarks/results_page.py` (one section at a time with",
+    "`--only NAME`): every figure below is the verbatim output of the command above it,",
+    "run on the machine and at the load average given there. These machines are shared",
+    "and noisy: compare ratios measured in one run.",
+    "",
+]
+
+
+def write_page(page: Path, chosen: list[Benchmark], only: set[str] | None) -> list[str]:
+    """Run the benchmarks named in ``only`` (all when None), keep the page's other
+    sections, write the page; the names of the benchmarks that failed."""
+    kept = previous_sections(page)
+    sections: list[str] = []
+    failed: list[str] = []
+    for benchmark in chosen:
+        if only is not None and benchmark.name not in only:
             if benchmark.title in kept:
                 sections.append(kept[benchmark.title])
             continue
         print(f"running {benchmark.name} ...", flush=True)
-        sections.append(section(benchmark, *run(benchmark)))
-    header = [
-        "# Results",
-        "",
-        "Generated by `python benchmarks/results_page.py` (one section at a time with",
-        "`--only NAME`): every figure below is the verbatim output of the command above it.",
-        "Machine: " + machine() + ".",
-        "These machines are shared and noisy: compare ratios measured in one run.",
-        "",
-    ]
-    PAGE.write_text("\n".join(header) + "\n" + "\n".join(sections))
-    print(f"wrote {PAGE}")
+        text, code = section(benchmark, page.parent)
+        sections.append(text)
+        if code != 0:
+            failed.append(benchmark.name)
+    for title in kept.keys() - {b.title for b in chosen}:
+        print(f"dropped a section no benchmark writes: {title}")
+    page.write_text("\n".join(HEADER) + "\n" + "\n".join(sections))
+    print(f"wrote {page}")
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    names = [b.name for b in benchmarks(quick=False)]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        choices=names,
+        metavar="NAME",
+        help=f"run only these ({', '.join(names)}); "
+        "the others keep their section from the current page",
+    )
+    parser.add_argument("--quick", action="store_true", help="search efficiency on digits")
+    args = parser.parse_args(argv)
+    failed = write_page(PAGE, benchmarks(args.quick), set(args.only) if args.only else None)
+    if failed:
+        print(f"failed (exit code in their section): {', '.join(failed)}", file=sys.stderr)
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,7 +3,7 @@
 
 Run: ``python benchmarks/workers.py [--url postgresql+psycopg://...] [--seconds 60]``.
 Without ``--url`` a fresh database is created on 127.0.0.1:5432 (user postgres) and
-dropped at the end. Four measurements, each printed on its own lines:
+dropped at the end. Five measurements (all by default), each printed on its own lines:
 
 1. Trials per minute with 1 and with 2 ``hpsearch worker`` processes (one BLAS thread
    each) on a fixed small spec whose trials all cost the same (~1 s). Throughput is
@@ -16,19 +16,19 @@ dropped at the end. Four measurements, each printed on its own lines:
    The share over the first trials alone (TPE's random start-up: smaller, shorter
    nets, and a cold start) is printed from the same run. Heartbeat-thread calls run
    beside the trial and are printed separately. Only this part:
-   ``--skip scaling --skip stress``.
+   ``--skip scaling --skip speed --skip stress --skip proxy``.
 2b. The same storage overhead with every speed path on, then with each one off in
    turn (``HPSEARCH_SPEED_OFF``; the paths are listed in ``hpsearch.storage.speed``):
    what each saves per trial, in ms and as a share of trial time (a path that saves
    less than 1% has no place in the code). Only this part:
-   ``--skip scaling --skip overhead --skip stress``.
+   ``--skip scaling --skip overhead --skip stress --skip proxy``.
 3. N processes (default 32) with a near-zero-cost objective for S seconds (default 60):
    each claims a trial from the hpsearch queue (``claim_trial``), suggests one float and
    tells the value, against ``open_storage``; trials per second and errors.
 4. The same with M processes (default 64) through ``hpsearch proxy`` (Optuna's gRPC
    storage proxy, one process in front of the same database): every worker uses
    ``grpc://127.0.0.1:PORT`` and holds no database connection. Only this part:
-   ``--skip scaling --skip overhead --skip stress``.
+   ``--skip scaling --skip overhead --skip speed --skip stress``.
 """
 
 from __future__ import annotations
