@@ -108,6 +108,11 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             ("benchmarks/search_efficiency.py", *efficiency),
             ("benchmarks/out/search_efficiency.png",),
         ),
+        Benchmark(
+            "tta",
+            "Time to a good model: hpsearch vs Optuna + scikit-learn MLPClassifier (issue 22)",
+            ("benchmarks/time_to_accuracy.py",),
+        ),
     ]
 
 
