@@ -9,12 +9,14 @@ For each study spec this does exactly what a user would, in a temporary director
 
 1. ``hpsearch run studies/SPEC.toml --jobs 2 --storage sqlite:///quality.db``
 2. ``hpsearch retrain STUDY --storage sqlite:///quality.db`` (digits: ``--ensemble 50``,
-   fifty nets averaged; Fashion-MNIST: one plain MLP, as the bar asks)
+   fifty nets averaged; Fashion-MNIST: ``--ensemble 4 --jobs 2``, four plain MLPs
+   averaged, two trained at a time)
 
 and prints the wall time of each step and of both, the trials by state, the best
 validation value of the search and the retrained model's test accuracy (the
-``retrain`` user attr the CLI records), against the bars of issue 7: Fashion-MNIST
->= 89.5% test within 30 minutes; digits >= 98% test.
+``retrain`` user attr the CLI records), against the bars of issue 22: Fashion-MNIST
+>= 90.5% test within 30 minutes in at least 4 of 5 runs (each on a fresh database;
+``--runs`` to change the count); digits >= 98% test.
 
 For an ensemble it also prints how far luck moves a smaller one: the test accuracy of
 each disjoint block of ``SUB_ENSEMBLE`` members, averaged as the whole ensemble is.
@@ -59,10 +61,17 @@ class Target:
     anchors: bool = False  # also fit scikit-learn's SVC and MLPClassifier (cheap data only)
     cross_check: bool = False  # also cross-validate the retrain recipe (cheap data only)
     retrain_options: tuple[str, ...] = ()  # extra `hpsearch retrain` options
+    runs: int = 1  # independent run + retrain pairs (each on a fresh database)
 
 
 TARGETS = {
-    "fashion-mnist": Target("studies/fashion-mnist.toml", 0.895, 30.0),
+    "fashion-mnist": Target(
+        "studies/fashion-mnist.toml",
+        0.905,
+        30.0,
+        retrain_options=("--ensemble", "4", "--jobs", "2"),
+        runs=5,
+    ),
     "digits": Target(
         "studies/digits.toml",
         0.98,
@@ -92,7 +101,28 @@ def hpsearch(*args: str, cwd: Path) -> float:
     return time.perf_counter() - started
 
 
-def measure(target: Target, jobs: int) -> bool:
+def measure(target: Target, jobs: int, runs: int | None = None) -> bool:
+    """``target``'s runs (``runs`` overrides its own count), then, for more than one,
+    how many met the bar; met when every run did, or, for more than one, all but one."""
+    count = runs or target.runs
+    results = [
+        measure_once(target, jobs, f"run {i + 1}/{count}: " if count > 1 else "")
+        for i in range(count)
+    ]
+    if count == 1:
+        return results[0]
+    met = sum(results)
+    print(
+        f"{Path(target.spec).stem}: {met} of {count} runs met the bar "
+        f"(>= {target.test_accuracy:.3f} test accuracy within {target.minutes:.0f} min)",
+        flush=True,
+    )
+    return met >= count - 1
+
+
+def measure_once(target: Target, jobs: int, label: str = "") -> bool:
+    """One run + retrain of ``target`` on a fresh database: its lines, and whether it met
+    the bar."""
     import optuna
 
     from hpsearch.spec.study_spec import load_spec
@@ -128,7 +158,7 @@ def measure(target: Target, jobs: int) -> bool:
         ok = ok and in_time
         within = f", within {target.minutes:.0f} min: {'yes' if in_time else 'NO'}"
     print(
-        f"{name}: search {search:.0f} s "
+        f"{label}{name}: search {search:.0f} s "
         f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
         f"best {spec.study.metric.replace('_', ' ')} {study.best_value:.4f}), "
         f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "
@@ -269,9 +299,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--study", choices=sorted(TARGETS), action="append", help="default: all")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="hpsearch run --jobs")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=None,
+        help="runs of each study (default: fashion-mnist 5, digits 1)",
+    )
     args = parser.parse_args(argv)
     print(f"# {os.cpu_count()} cores; run --jobs {args.jobs}")
-    results = [measure(TARGETS[name], args.jobs) for name in args.study or TARGETS]
+    results = [measure(TARGETS[name], args.jobs, args.runs) for name in args.study or TARGETS]
     return 0 if all(results) else 1
 
 

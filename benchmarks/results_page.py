@@ -99,7 +99,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         ),
         Benchmark(
             "quality",
-            "Model quality: run + retrain on Fashion-MNIST and digits (issue 7)",
+            "Model quality: run + retrain on Fashion-MNIST (5 runs) and digits (issue 22)",
             ("benchmarks/model_quality.py",),
         ),
         Benchmark(
@@ -141,13 +141,23 @@ def load_average() -> str:
 
 
 def run(benchmark: Benchmark) -> tuple[str, float, int]:
-    """The benchmark's stdout and stderr, its wall seconds and its exit code."""
+    """The benchmark's stdout and stderr (also echoed as they come: some run for an
+    hour), its wall seconds and its exit code."""
     started = time.perf_counter()
-    done = subprocess.run(
-        [sys.executable, *benchmark.args], cwd=ROOT, capture_output=True, text=True, check=False
-    )
-    output = (done.stdout + done.stderr).strip()
-    return output, time.perf_counter() - started, done.returncode
+    lines = []
+    with subprocess.Popen(
+        [sys.executable, *benchmark.args],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    ) as process:
+        assert process.stdout is not None
+        for line in process.stdout:
+            print(f"  {line}", end="", flush=True)
+            lines.append(line)
+    return "".join(lines).strip(), time.perf_counter() - started, process.returncode
 
 
 def fence_for(output: str) -> str:
