@@ -78,7 +78,7 @@ TARGETS = {
         None,
         anchors=True,
         cross_check=True,
-        retrain_options=("--ensemble", "50"),
+        retrain_options=("--ensemble", "50", "--jobs", "2"),
     ),
 }
 #: Members per block in the sub-ensemble spread of an ensemble.
