@@ -99,8 +99,13 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         ),
         Benchmark(
             "quality",
-            "Model quality: run + retrain on Fashion-MNIST (5 runs) and digits (issue 22)",
-            ("benchmarks/model_quality.py",),
+            "Model quality: run + retrain on Fashion-MNIST, 5 runs (issue 22)",
+            ("benchmarks/model_quality.py", "--study", "fashion-mnist"),
+        ),
+        Benchmark(
+            "quality-digits",
+            "Model quality: run + retrain on digits (issue 22)",
+            ("benchmarks/model_quality.py", "--study", "digits"),
         ),
         Benchmark(
             "efficiency",
