@@ -120,9 +120,10 @@ def measure(target: Target, jobs: int, runs: int | None = None) -> bool:
     return met >= count - 1
 
 
-def measure_once(target: Target, jobs: int, label: str = "") -> bool:
-    """One run + retrain of ``target`` on a fresh database: its lines, and whether it met
-    the bar."""
+def measure_once(target: Target, jobs: int, run: int = 0, label: str = "") -> bool:
+    """Run + retrain ``run`` of ``target`` on a fresh database, with the spec's seed + ``run``
+    (each run its own draw: with one seed, the runs would retrain the same trial alike):
+    its lines, and whether it met the bar."""
     import optuna
 
     from hpsearch.spec.study_spec import load_spec
@@ -133,7 +134,8 @@ def measure_once(target: Target, jobs: int, label: str = "") -> bool:
         directory = Path(tmp)
         url = f"sqlite:///{directory / 'quality.db'}"
         path = str(ROOT / target.spec)
-        search = hpsearch("run", path, "--jobs", str(jobs), "--storage", url, cwd=directory)
+        seed = ("--seed", str((spec.study.seed or 0) + run)) if run else ()
+        search = hpsearch("run", path, "--jobs", str(jobs), *seed, "--storage", url, cwd=directory)
         model = directory / "model.npz"
         retrain = hpsearch(
             "retrain",
@@ -158,7 +160,7 @@ def measure_once(target: Target, jobs: int, label: str = "") -> bool:
         ok = ok and in_time
         within = f", within {target.minutes:.0f} min: {'yes' if in_time else 'NO'}"
     print(
-        f"{label}{name}: search {search:.0f} s "
+        f"{label}{name} (seed {(spec.study.seed or 0) + run}): search {search:.0f} s "
         f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
         f"best {spec.study.metric.replace('_', ' ')} {study.best_value:.4f}), "
         f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "

@@ -96,7 +96,8 @@ cohort_option = click.option(
 
 
 def spec_overrides(*, timeout_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """--n-trials, --timeout, --sampler, --cohort, --study-name: override the spec (CLI > spec > default)."""
+    """--n-trials, --timeout, --sampler, --cohort, --seed, --study-name: override the spec
+    (CLI > spec > default)."""
 
     def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
         for option in reversed(
@@ -121,6 +122,13 @@ def spec_overrides(*, timeout_help: str) -> Callable[[Callable[..., Any]], Calla
                     help="Sampler (overrides the spec).",
                 ),
                 cohort_option,
+                click.option(
+                    "--seed",
+                    type=click.IntRange(min=0),
+                    default=None,
+                    help="Seed of the sampler, the data subset and every trial (overrides "
+                    "the spec's [study] seed): the same study, drawn anew.",
+                ),
                 click.option(
                     "--study-name",
                     "name",
