@@ -9,10 +9,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import optuna
 import pytest
 from optuna.trial import TrialState
 
-from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+from hpsearch.spec.study_spec import parse_spec
+from hpsearch.study.lifecycle import SPEC_ATTR, counted_trials, load_study_and_spec
 
 
 def _finished(trials: list[Any]) -> list[Any]:
@@ -163,3 +165,21 @@ def test_two_runs_creating_the_same_study_at_once_enqueue_the_budget_once(
         assert "Traceback" not in err
     trials = study_trials(url, "tiny")
     assert len(trials) == 300 and all(t.state == TrialState.WAITING for t in trials)
+
+
+def test_seed_option_draws_the_study_anew(
+    spec_file: Callable[..., Path],
+    storage_url: str,
+    cli: Callable[..., Any],
+) -> None:
+    """--seed overrides the spec's [study] seed in the stored spec; resuming a study with
+    another seed is refused (its data subset and trials would change), so a redraw is
+    a new study."""
+    assert cli("create", str(spec_file()), "--seed", "12", "--storage", storage_url).code == 0
+    stored = optuna.load_study(study_name="tiny", storage=storage_url).user_attrs[SPEC_ATTR]
+    assert parse_spec(stored).study.seed == 12
+    again = cli("create", str(spec_file()), "--seed", "13", "--storage", storage_url)
+    assert again.code == 1 and "different [study]" in again.err, again.output
+    assert "Traceback" not in again.output
+    bad = cli("create", str(spec_file()), "--seed", "-1", "--storage", storage_url)
+    assert bad.code == 2 and "--seed" in bad.err
