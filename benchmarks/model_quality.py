@@ -106,7 +106,7 @@ def measure(target: Target, jobs: int, runs: int | None = None) -> bool:
     how many met the bar; met when every run did, or, for more than one, all but one."""
     count = runs or target.runs
     results = [
-        measure_once(target, jobs, f"run {i + 1}/{count}: " if count > 1 else "")
+        measure_once(target, jobs, run=i, label=f"run {i + 1}/{count}: " if count > 1 else "")
         for i in range(count)
     ]
     if count == 1:
