@@ -19,7 +19,13 @@ from rich.progress import (
 from hpsearch.cli import cli
 from hpsearch.cli.console import Verbosity, make_console, note
 from hpsearch.cli.formats import emit, format_option
-from hpsearch.cli.options import check_output_path, open_reader, output_path_option, storage_option
+from hpsearch.cli.options import (
+    check_output_path,
+    jobs_option,
+    open_reader,
+    output_path_option,
+    storage_option,
+)
 from hpsearch.cli.tables import compare_records, compare_table, per_class_table
 from hpsearch.errors import ConfigError
 from hpsearch.results.export import FORMATS, render_export, write_export
@@ -93,14 +99,7 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
     help="Train this many networks, each with its own seed and validation set, and "
     "average their class probabilities (N times the training time; at most 50).",
 )
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Train an ensemble's networks in this many processes at once (one per core).",
-)
+@jobs_option("Train an ensemble's networks in this many processes at once (one per core).")
 def retrain(
     study_name: str,
     storage: str,

@@ -11,7 +11,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from hpsearch.cli import INTERRUPTED, cli
 from hpsearch.cli.console import Verbosity, make_console, note
 from hpsearch.cli.formats import emit, format_option
-from hpsearch.cli.options import cohort_option, open_reader, spec_overrides, storage_option
+from hpsearch.cli.options import (
+    cohort_option,
+    jobs_option,
+    open_reader,
+    spec_overrides,
+    storage_option,
+)
 from hpsearch.cli.tables import (
     STATUS_SORTS,
     TRIAL_SORTS,
@@ -45,14 +51,7 @@ limit_option = click.option(
 @cli.command()
 @click.argument("spec_path", metavar="SPEC", type=click.Path(dir_okay=False))
 @storage_option
-@click.option(
-    "--jobs",
-    "-j",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Local worker processes (each limits its BLAS threads to cores / jobs).",
-)
+@jobs_option("Local worker processes (each limits its BLAS threads to cores / jobs).")
 @spec_overrides(timeout_help="Seconds of wall time for this run (overrides the spec).")
 def run(spec_path: str, storage: str, jobs: int, **overrides: object) -> None:
     """Create the study of SPEC (a TOML file) or resume it, and run it to its budget.

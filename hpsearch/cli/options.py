@@ -95,6 +95,13 @@ cohort_option = click.option(
 )
 
 
+def jobs_option(help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--jobs/-j N``: local processes (1 by default); ``help`` says what each one does."""
+    return click.option(
+        "--jobs", "-j", type=click.IntRange(min=1), default=1, show_default=True, help=help
+    )
+
+
 def spec_overrides(*, timeout_help: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """--n-trials, --timeout, --sampler, --cohort, --seed, --study-name: override the spec
     (CLI > spec > default)."""
