@@ -116,7 +116,7 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark(
             "tta",
             "Time to a good model: hpsearch vs Optuna + scikit-learn MLPClassifier (issue 22)",
-            ("benchmarks/time_to_accuracy.py", "--minutes", "8"),
+            ("benchmarks/time_to_accuracy.py", "--minutes", "4"),
         ),
     ]
 
