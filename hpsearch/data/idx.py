@@ -7,6 +7,7 @@ big-endian uint32 dimension sizes, then the data in C order, big-endian.
 from __future__ import annotations
 
 import gzip
+import math
 import struct
 import zlib
 from pathlib import Path
@@ -82,7 +83,7 @@ def parse_idx(data: bytes, source: str = "<bytes>", ndim: int | None = None) -> 
         )
     shape = struct.unpack(f">{n_dims}I", data[4:header_size])
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: no int64 wrap-around
     actual = len(data) - header_size
     if actual < expected:
         raise DataError(

@@ -187,3 +187,11 @@ def test_data_fuzz_every_broken_file_is_a_data_error(kind: str, tmp_path: Path) 
             ) from error
     assert sum(outcomes.values()) == FUZZ_CASES
     assert outcomes["DataError"] > 0  # the mutations do break files
+
+
+def test_an_idx_shape_whose_size_wraps_int64_is_a_data_error() -> None:
+    """The fuzz case HPSEARCH_FUZZ_SEED=1809556475 found: dimensions whose product is
+    2**64 times 60 wrapped to 0 bytes in int64 and passed the size check."""
+    header = bytes.fromhex("00000803") + struct.pack(">3I", 10 << 24, 6 << 24, 1 << 26)
+    with pytest.raises(DataError, match="truncated IDX file"):
+        parse_idx(header, "wrap.idx")
