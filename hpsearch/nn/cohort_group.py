@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from scipy.linalg.blas import get_blas_funcs
-
 from hpsearch.nn.backend import xp
 from hpsearch.nn.cohort_member import MemberState
 from hpsearch.nn.network import EVAL_CHUNK
@@ -89,9 +87,6 @@ class StackGroup:
             coefficient = xp.array([s * st / n for s, st in zip(scale, strength, strict=True)])
             self.penalty_coefficient = spread(coefficient.astype(stack.dtype), stack.w_member)
             self.penalty_scratch = xp.empty_like(stack.W)
-        self.axpy = None
-        if self.penalty == "l2" and xp.ndim(self.penalty_coefficient) == 0:
-            self.axpy = get_blas_funcs("axpy", (stack.W,))  # in place: W, GW are contiguous
 
     def output_scale(self, m: int) -> Any:
         """The row vector scale / m over the output columns (as ``Workspace.backward``)."""
@@ -134,13 +129,10 @@ class StackGroup:
         self.optimizer.step([stack.W, stack.B], [stack.GW, stack.GB], self.blocks, penalize)
 
     def _penalize(self, g: Any, w: Any, sl: slice) -> None:
-        """The L2 or L1 gradient term of one block of the weights (``regularizers``);
-        an L2 term shared by the whole stack is one BLAS axpy (one pass, not two)."""
+        """The L2 or L1 gradient term of one block of the weights, rounded as
+        ``regularizers`` rounds it (a fused axpy would round differently)."""
         scratch, coefficient = self.penalty_scratch[sl], at(self.penalty_coefficient, sl)
         if self.penalty == "l2":
-            if self.axpy is not None:
-                self.axpy(w, g, a=float(coefficient))
-                return
             xp.multiply(w, coefficient, out=scratch)
         else:
             xp.sign(w, out=scratch)

@@ -18,6 +18,9 @@ DATA_SEED = 7
 
 #: Mixed widths, activations, losses, initializers, optimizers, penalties, dropout and
 #: noise; depths mixed within a group; batch sizes that fall into several groups.
+#: Every member trains stably: a 1e-15 change of its initial weights moves its final
+#: weights by a few 1e-15, not more. A chaotic member (eta 0.4 with this 26-14 tanh
+#: net moves them by O(1)) would make the test measure BLAS's rounding, not the cohort.
 CONFIGS: list[dict[str, Any]] = [
     {
         "sizes": [64, 30, 10],
@@ -70,7 +73,7 @@ CONFIGS: list[dict[str, Any]] = [
         "loss": "cross_entropy",
         "init": "glorot",
         "dropout": 0.15,
-        "eta": 0.4,
+        "eta": 0.1,
         "l2": 1.5,
         "optimizer": "sgd",
         "batch_size": 10,

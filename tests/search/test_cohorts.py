@@ -173,11 +173,13 @@ def _trials(points: list[dict[str, Any]], pruner: Any) -> list[optuna.Trial]:
     return [study.ask() for _ in points]
 
 
+#: Points that train stably (an eta of 2.0 here is chaotic: its value would depend on
+#: how BLAS rounds a GEMM of this width, in a cohort or alone).
 POINTS = [
     {"eta": 0.3, "hidden_width": 12, "activation": "tanh", "batch_size": 10},
     {"eta": 1.0, "hidden_width": 25, "activation": "sigmoid", "batch_size": 10},
     {"eta": 0.1, "hidden_width": 30, "activation": "relu", "batch_size": 32},
-    {"eta": 2.0, "hidden_width": 18, "activation": "tanh", "batch_size": 10},
+    {"eta": 0.5, "hidden_width": 18, "activation": "tanh", "batch_size": 10},
 ]
 SPACE = {
     "activation": {"choices": ["sigmoid", "tanh", "relu"]},
@@ -219,7 +221,7 @@ def test_members_are_pruned_alone_and_the_others_learn_what_they_learn_alone(
             continue
         lone_record = read_record(alone_trials[trial.number].study.trials[trial.number])
         assert outcome.state == alone.state == TrialState.COMPLETE
-        assert outcome.value == alone.value
+        assert outcome.value == alone.value, trial.number
         assert record.epochs_run == lone_record.epochs_run
         assert record.epochs_run is not None and record.epochs_run > (folds or 1)
         assert record.folds == lone_record.folds
