@@ -3,8 +3,13 @@
 Run::
 
     python benchmarks/search_efficiency.py --quick             # digits, 10 seeds
-    python benchmarks/search_efficiency.py                     # Fashion-MNIST 10k/5k, 5 seeds
+    python benchmarks/search_efficiency.py                     # Fashion-MNIST 10k/5k
     python benchmarks/search_efficiency.py --strategies auto,tpe+median --seeds 2 --jobs 2
+
+The Fashion-MNIST defaults fit the protocol into about 2 hours of a 2-core machine:
+half the grid (``--grid-subset 2``), runs cut at 0.1 B, 5 seeds of the strategies the
+bars compare and of the cheap baselines, 2 of TPE, TPE + Hyperband and QMC
+(``FASHION_STRATEGIES``). ``--quick`` runs every strategy 10 times, cut at 0.1 B.
 
 Protocol (issue 18):
 
@@ -59,10 +64,12 @@ import optuna
 from optuna.trial import TrialState
 
 from hpsearch.data import split
-from hpsearch.nn import StopReason, train
+from hpsearch.nn import History, Network, StopReason, train
+from hpsearch.nn.cohort import CohortMember, train_cohort
+from hpsearch.nn.training import Callback
 from hpsearch.spec.strategies import describe_auto
 from hpsearch.spec.study_spec import StudySpec, parse_spec
-from hpsearch.tuning.objective import build_network, training_options, trial_seed
+from hpsearch.tuning.objective import build_network, data_seed, training_options, trial_seed
 from hpsearch.tuning.samplers import make_pruner, make_sampler
 from hpsearch.tuning.space import grid_points, params_from_trial_params, suggest_params
 
@@ -82,7 +89,15 @@ STRATEGIES: dict[str, tuple[str, str | None]] = {
     "tpe+asha": ("tpe", "successive_halving"),
     "top-k": ("random", "none"),  # one epoch each, keep the top k (below)
     "qmc": ("qmc", "none"),
+    "auto+cohort4": ("auto", None),  # 4 trials asked at once, trained as one cohort
 }
+#: Strategies whose trials train as cohorts: strategy -> cohort size.
+COHORTS = {"auto+cohort4": 4}
+#: The Fashion-MNIST default of --strategies: 2 seeds of the strategies that never
+#: reached the target within 0.1 B in earlier runs, 5 of the others.
+FASHION_STRATEGIES = (
+    "auto,tpe+median,auto+cohort4,tpe+asha,top-k,random,tpe:2,tpe+hyperband:2,qmc:2"
+)
 #: "top-k": each round trains ROUND_SIZE random configurations one epoch, then the
 #: best TOP_K of them (by validation accuracy after that epoch) to the end.
 ROUND_SIZE = 27
@@ -152,13 +167,16 @@ def quick_setting() -> Setting:
     )
 
 
-def make_spec(setting: Setting, name: str, sampler: str, pruner: str | None) -> StudySpec:
+def make_spec(
+    setting: Setting, name: str, sampler: str, pruner: str | None, cohort: int = 1
+) -> StudySpec:
     """The study spec a user would write for this strategy."""
     study: dict[str, Any] = {
         "name": name,
         "metric": "validation_accuracy",
         "sampler": sampler,
         "seed": DATA_SEED,
+        "cohort": cohort,
     }
     if pruner is not None:
         study["pruner"] = pruner
@@ -236,6 +254,20 @@ def fit(
     options = training_options(params, spec)
     if epochs is not None:
         options["epochs"] = epochs
+    history = train(
+        network,
+        data.train,
+        data.validation,
+        callback=_reporter(trial),
+        seed=seed,
+        data_seed=data_seed(spec),
+        **options,
+    )
+    return _outcome(history, network, data)
+
+
+def _reporter(trial: optuna.Trial | None) -> Callback:
+    """The epoch callback a worker gives a trial: report, then ask the pruner."""
     prunes = trial is not None and not isinstance(trial.study.pruner, optuna.pruners.NopPruner)
 
     def report(epoch: int, metrics: dict[str, Any]) -> bool:
@@ -245,7 +277,13 @@ def fit(
         trial.report(float(value), epoch)
         return prunes and trial.should_prune()
 
-    history = train(network, data.train, data.validation, callback=report, seed=seed, **options)
+    return report
+
+
+def _outcome(
+    history: History, network: Network, data: Data
+) -> tuple[str, int, float | None, float | None]:
+    """(state, epochs run, value, held-out test accuracy) of a trained network."""
     if history.stop_reason == StopReason.DIVERGED:
         return "fail", history.epochs_run, None, None
     state = "pruned" if history.stop_reason == StopReason.CALLBACK else "complete"
@@ -271,7 +309,8 @@ def run_grid_points(setting: Setting, indices: list[int]) -> list[tuple[int, Tri
 def run_strategy(setting: Setting, strategy: str, seed: int, budget: int) -> Run:
     """One seeded run of ``strategy`` until its trials' epochs reach ``budget``."""
     sampler_name, pruner_name = STRATEGIES[strategy]
-    spec = make_spec(setting, f"{strategy}-{seed}", sampler_name, pruner_name)
+    cohort = COHORTS.get(strategy, 1)
+    spec = make_spec(setting, f"{strategy}-{seed}", sampler_name, pruner_name, cohort)
     data = load_data(spec)
     # Every worker builds these from the spec (hpsearch.study.lifecycle); the seed is
     # the run's, not the study's (which fixes the data split).
@@ -286,6 +325,8 @@ def run_strategy(setting: Setting, strategy: str, seed: int, budget: int) -> Run
     while spent < budget:
         if strategy == "top-k":
             trials = _top_k_round(study, spec, data)
+        elif spec.study.cohort > 1:
+            trials = _cohort_round(study, spec, data)
         else:
             trials = [_one_trial(study, spec, data)]
         for trial in trials:
@@ -311,6 +352,35 @@ def _one_trial(
     if epochs is not None:  # a one-epoch probe: never an incumbent
         return Trial("pruned", ran, seconds, value, test)
     return Trial(state, ran, seconds, value, test)
+
+
+def _cohort_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Trial]:
+    """``spec.study.cohort`` trials asked at once and trained as one cohort, as a worker
+    with ``--cohort K`` does; each member's CPU seconds are the cohort's, shared in
+    proportion to the epochs it trained. Trials are listed in the order they stopped."""
+    started = time.process_time()
+    asked = [study.ask() for _ in range(spec.study.cohort)]
+    networks, members = [], []
+    for trial in asked:
+        params = suggest_params(trial, spec)
+        seed = trial_seed(spec, trial.number)
+        network = build_network(params, spec, data.n_features, data.n_classes, seed)
+        options = training_options(params, spec)
+        del options["epochs"]  # the cohort's
+        networks.append(network)
+        members.append(CohortMember(network, seed=seed, callback=_reporter(trial), **options))
+    histories = train_cohort(
+        members, data.train, data.validation, epochs=spec.training.epochs, data_seed=data_seed(spec)
+    )
+    outcomes = [_outcome(h, n, data) for h, n in zip(histories, networks, strict=True)]
+    for trial, (state, _, value, _) in zip(asked, outcomes, strict=True):
+        if state == "complete":
+            study.tell(trial, value)
+        else:
+            study.tell(trial, state=TrialState.FAIL if state == "fail" else TrialState.PRUNED)
+    per_epoch = (time.process_time() - started) / max(1, sum(h.epochs_run for h in histories))
+    done = sorted(outcomes, key=lambda outcome: outcome[1])
+    return [Trial(state, ran, ran * per_epoch, value, test) for state, ran, value, test in done]
 
 
 def _top_k_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Trial]:
@@ -483,29 +553,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     parser.add_argument(
         "--strategies",
-        default=",".join(STRATEGIES),
-        help=f"comma list of {', '.join(STRATEGIES)} (default: all)",
+        help=f"comma list of {', '.join(STRATEGIES)}; NAME:N runs N seeds of NAME instead "
+        f"of --seeds (default: all; Fashion-MNIST: {FASHION_STRATEGIES})",
     )
     parser.add_argument(
         "--budget-fraction",
         type=float,
-        help="cut each strategy run at this share of the grid's epochs (default 1; --quick 0.1)",
+        help="cut each strategy run at this share of the grid's epochs (default 0.1)",
     )
     parser.add_argument(
         "--grid-subset",
         type=int,
-        help="run a random 1/k of the grid's points (a smaller grid; default: all)",
+        help="run a random 1/k of the grid's points (default: all with --quick, else 2)",
     )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="the PNG to write")
     args = parser.parse_args(argv)
-    args.strategies = [s.strip() for s in args.strategies.split(",") if s.strip()]
-    unknown = [s for s in args.strategies if s not in STRATEGIES]
-    if unknown:
-        parser.error(f"unknown strategies {', '.join(unknown)}; valid: {', '.join(STRATEGIES)}")
     if args.seeds is None:
         args.seeds = 10 if args.quick else 5
+    if args.strategies is None:
+        args.strategies = ",".join(STRATEGIES) if args.quick else FASHION_STRATEGIES
+    if args.grid_subset is None and not args.quick:
+        args.grid_subset = 2
+    args.runs = {}  # strategy -> its number of seeds
+    for item in filter(None, (s.strip() for s in args.strategies.split(","))):
+        name, _, count = item.partition(":")
+        if name not in STRATEGIES:
+            parser.error(f"unknown strategy {name!r}; valid: {', '.join(STRATEGIES)}")
+        if count and (not count.isdigit() or int(count) < 1):
+            parser.error(f"{item!r}: the number after ':' must be an int >= 1")
+        args.runs[name] = int(count) if count else args.seeds
     if args.budget_fraction is None:
-        args.budget_fraction = 0.1 if args.quick else 1.0
+        args.budget_fraction = 0.1
     if args.seeds < 1 or args.jobs < 1 or not 0 < args.budget_fraction <= 1:
         parser.error("--seeds and --jobs must be >= 1, --budget-fraction in (0, 1]")
     return args
@@ -554,7 +632,7 @@ def main(argv: list[str] | None = None) -> int:
             f"({time.perf_counter() - started:.0f} s wall)",
             flush=True,
         )
-        tasks = [(s, seed) for s in args.strategies for seed in range(args.seeds)]
+        tasks = [(s, seed) for s, seeds in args.runs.items() for seed in range(seeds)]
         futures = [pool.submit(run_strategy, setting, s, seed, int(cap)) for s, seed in tasks]
         runs: dict[str, list[Run]] = {}
         for future in futures:

@@ -11,9 +11,11 @@ from rich.table import Table
 from hpsearch.cli import cli
 from hpsearch.cli.console import make_console
 from hpsearch.cli.layout import Col, fit_table
+from hpsearch.cli.tables import params_text
 from hpsearch.spec.hyperparams import HYPERPARAMETERS
 from hpsearch.spec.strategies import PRUNERS, resolve_pruner, resolve_sampler
 from hpsearch.spec.study_spec import HYPERPARAMETER_NAMES, DataSection, StudySpec, load_spec
+from hpsearch.tuning.opening import opening_points
 from hpsearch.tuning.space import distribution_for
 
 
@@ -72,6 +74,10 @@ def _summary(spec: StudySpec) -> Table:
     ]
     if s.description:
         rows.insert(1, ("description", s.description))
+    if s.sampler == "auto":  # the trials it opens with, after the sampler's row
+        opening = [f"trial {i}: {params_text(p)}" for i, p in enumerate(opening_points(spec))]
+        at = next(i for i, row in enumerate(rows) if row[0] == "sampler") + 1
+        rows.insert(at, ("opening", "\n".join(opening)))
     for key, value in rows:
         table.add_row(key, value)
     return table

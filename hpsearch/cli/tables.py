@@ -7,6 +7,7 @@ the matching ``*_table`` lays the same records out for a terminal ``width`` colu
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import optuna
@@ -40,6 +41,11 @@ def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.4g}"
     return str(value)
+
+
+def params_text(params: Mapping[str, Any]) -> str:
+    """``eta=0.03, hidden_layers=2, ...``: a params dict on one line."""
+    return ", ".join(f"{k}={_fmt(v)}" for k, v in params.items())
 
 
 # --- status ----------------------------------------------------------------------------
@@ -187,14 +193,12 @@ def best_table(records: list[dict[str, Any]], width: int, *, title: str) -> Tabl
             _fmt(r["value"]),
             _fmt(r["epochs"]),
             _fmt(r["seconds"]),
-            ", ".join(f"{k}={_fmt(v)}" for k, v in r["params"].items()),
+            params_text(r["params"]),
         ]
         for r in records
     ]
     if records:
-        caption = "best params: " + ", ".join(
-            f"{k}={_fmt(v)}" for k, v in records[0]["params"].items()
-        )
+        caption = "best params: " + params_text(records[0]["params"])
     else:
         caption = "no complete trials yet"
     return fit_table(columns, rows, width, title=title, caption=caption)

@@ -23,7 +23,8 @@ SAMPLERS: dict[str, str] = {
     "qmc": "quasi-Monte Carlo (scrambled Sobol when the spec has a seed)",
     "grid": "exact grid: every [grid] point enqueued once, each run exactly once",
     "gp": "Gaussian-process Bayesian optimisation (needs PyTorch)",
-    "auto": f"the recommended strategy, and the default: {AUTO_SAMPLER}, pruner {AUTO_PRUNER}",
+    "auto": f"the recommended strategy, and the default: {AUTO_SAMPLER}, pruner {AUTO_PRUNER}, "
+    "opened by three points of the space (hpsearch validate lists them)",
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
@@ -55,7 +56,7 @@ def named(name: str, resolved: str) -> str:
 
 def describe_auto() -> str:
     """What "auto" resolves to, in words (``hpsearch validate``, the benchmark)."""
-    return f"{AUTO_SAMPLER} + {AUTO_PRUNER}"
+    return f"{AUTO_SAMPLER} + {AUTO_PRUNER}, opened by the space's wide, shallow and centre points"
 
 
 # Samplers that need a package hpsearch does not install by default:

@@ -22,6 +22,7 @@ from hpsearch.spec.strategies import (
     resolve_sampler,
     sampler_problem,
 )
+from hpsearch.tuning.opening import OpeningSampler, opening_points
 
 if TYPE_CHECKING:
     from hpsearch.spec.study_spec import StudySpec
@@ -35,6 +36,9 @@ def make_sampler(
     ``spec`` (optional) sizes the TPE/GP start-up phase to the trial budget: with a
     20-trial study, 10 random start-up trials would leave little for the model.
 
+    ``auto`` with a ``spec`` gives TPE behind an ``OpeningSampler``: trials 0-2 run the
+    space's opening points (``hpsearch.tuning.opening``); without one, plain TPE.
+
     ``grid`` gives a ``RandomSampler``: the controller enqueues every grid point once
     (``study.enqueue_trial``) and each trial takes one from the queue, so the sampler
     never chooses. Optuna's ``GridSampler`` is not used because under parallel
@@ -45,6 +49,9 @@ def make_sampler(
     problem = sampler_problem(name)
     if problem:
         raise ConfigError(f"sampler: {problem}")
+    if name == "auto" and spec is not None:
+        base = make_sampler(resolve_sampler(name), seed=seed, spec=spec)
+        return OpeningSampler(base, opening_points(spec))
     name = resolve_sampler(name)
     startup = _startup_trials(spec)
     if name == "tpe":

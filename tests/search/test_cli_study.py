@@ -402,6 +402,9 @@ def test_validate_shows_what_auto_resolves_to(
     rows = {
         line.split(None, 1)[0]: line.split(None, 1)[1].strip()
         for line in result.out.splitlines()[1:11]
+        if not line.startswith(" ")
     }
     assert rows["sampler"] == sampler_row
     assert rows["pruner"].startswith(pruner_row)
+    # "auto" shows the point it opens with (the space has eta alone: one point).
+    assert rows.get("opening") == ("trial 0: eta=0.1" if "auto" in sampler_row else None)

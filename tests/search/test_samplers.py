@@ -101,13 +101,16 @@ def test_hyperband_spans_one_to_max_epochs() -> None:
 
 
 def test_auto_is_the_recommended_strategy() -> None:
-    """ "auto" is TPE with successive halving (chosen with benchmarks/search_efficiency.py,
-    docs/RESULTS.md): its sampler and pruner are built as those names are."""
+    """ "auto" is TPE with successive halving, opened by three points of the space
+    (chosen with benchmarks/search_efficiency.py, docs/RESULTS.md; tests/search/
+    test_opening.py): its sampler and pruner are built as those names are."""
     assert (strategies.resolve_sampler("auto"), strategies.resolve_pruner("auto")) == (
         "tpe",
         "successive_halving",
     )
-    assert strategies.describe_auto() == "tpe + successive_halving"
+    assert strategies.describe_auto() == (
+        "tpe + successive_halving, opened by the space's wide, shallow and centre points"
+    )
     assert strategies.resolve_sampler("random") == "random"
     assert strategies.resolve_pruner("median") == "median"
     pruner = make_pruner("auto", max_epochs=30)
