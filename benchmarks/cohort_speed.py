@@ -14,9 +14,11 @@ and the net-epochs per second of each are printed with the cohort's speed-up. A
 second table measures the price of mixed widths: a cohort of K members of widths
 drawn from the space against cohorts of equal widths (each member's own width),
 as the ratio of the mixed cohort's time to the mean of the equal-width cohorts'.
-The last column, "GEMM ceiling", is sequential time over the time of the matrix
-products alone that train() runs for those K networks (``gemm_floor``): the most
-any trainer doing the same arithmetic could gain over sequential train().
+The last columns bound what any trainer doing the same arithmetic could gain over
+sequential train(): "GEMM ceiling" is sequential time over the time of the matrix
+products alone that train() runs for those K networks, each timed at its own shape
+(``gemm_floor``); "FLOP ceiling" is sequential time over the time those products'
+operations take at the core's peak rate (one large product, ``peak_rate``).
 
     python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--repeat 1]
         [--spaces digits-quick,fashion-mnist]
@@ -35,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import math
 import platform
 import time
 from dataclasses import dataclass
@@ -209,17 +212,20 @@ def torch_times(
     return sequential, time.process_time() - started, len(same)
 
 
-def gemm_floor(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -> float:
-    """CPU seconds of the matrix products alone that ``train()`` runs for ``configs``
-    (training steps, then each epoch's sample, probe and validation passes), each
-    distinct shape timed on its own: no trainer doing the same arithmetic in NumPy
-    gets under it, so sequential / floor bounds any cohort's speed-up."""
+def gemm_floor(
+    configs: list[Config], spec: StudySpec, data: Any, epochs: int
+) -> tuple[float, float]:
+    """(CPU seconds, floating-point operations) of the matrix products alone that
+    ``train()`` runs for ``configs`` (training steps, then each epoch's sample, probe and
+    validation passes), each distinct shape timed on its own. No trainer doing the same
+    arithmetic in NumPy gets under those seconds, nor under those operations at the
+    core's peak rate (``peak_rate``): sequential time over either bounds the speed-up."""
     n, n_val = len(data.X_train), len(data.X_validation)
     n_sample = len(range(0, n, -(-n // METRICS_SAMPLE)))
     dtype = data.X_train.dtype
     timed: dict[tuple[int, int, int], float] = {}
 
-    def cost(m: int, k: int, c: int) -> float:
+    def cost(m: int, k: int, c: int) -> tuple[float, float]:
         if (m, k, c) not in timed:
             a, b = np.ones((m, k), dtype), np.ones((k, c), dtype)
             out = np.empty((m, c), dtype)
@@ -229,17 +235,17 @@ def gemm_floor(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -
             for _ in range(reps):
                 np.matmul(a, b, out=out)
             timed[(m, k, c)] = (time.process_time() - started) / reps
-        return timed[(m, k, c)]
+        return timed[(m, k, c)], 2.0 * m * k * c
 
-    def passes(rows: int, layers: list[tuple[int, int]], backward: bool) -> float:
+    def passes(rows: int, layers: list[tuple[int, int]], backward: bool) -> np.ndarray:
         chunks = [min(EVAL_CHUNK, rows - s) for s in range(0, rows, EVAL_CHUNK)]
-        total = sum(cost(m, i, o) for m in chunks for i, o in layers)
+        shapes = [(m, i, o) for m in chunks for i, o in layers]
         if backward:  # weight gradients, and errors below every layer but the first
-            total += sum(cost(i, rows, o) for i, o in layers)
-            total += sum(cost(rows, o, i) for i, o in layers[1:])
-        return total
+            shapes += [(i, rows, o) for i, o in layers]
+            shapes += [(rows, o, i) for i, o in layers[1:]]
+        return np.sum([cost(*shape) for shape in shapes], axis=0)
 
-    total = 0.0
+    total = np.zeros(2)
     for config in configs:
         sizes = build_network(config.params, spec, data.X_train.shape[1], data.n_classes, 0).sizes
         layers = list(itertools.pairwise(sizes))
@@ -251,7 +257,20 @@ def gemm_floor(configs: list[Config], spec: StudySpec, data: Any, epochs: int) -
         evaluation = passes(n_sample, layers, False) + passes(probe, layers, True)
         evaluation += passes(n_val, layers, False)
         total += epochs * (steps + evaluation) + passes(n_sample, layers, False)
-    return total
+    return float(total[0]), float(total[1])
+
+
+def peak_rate(dtype: Any, size: int = 1024) -> float:
+    """Operations per CPU second of one large square product: about the core's peak."""
+    a, b = np.ones((size, size), dtype), np.ones((size, size), dtype)
+    out = np.empty_like(a)
+    np.matmul(a, b, out=out)
+    best = math.inf
+    for _ in range(3):
+        started = time.process_time()
+        np.matmul(a, b, out=out)
+        best = min(best, time.process_time() - started)
+    return 2.0 * size**3 / best
 
 
 # --------------------------------------------------------------------------- search level
@@ -452,8 +471,10 @@ def main() -> None:
         print(f"\n## {name} space: {len(data.X_train)} training rows, {args.epochs} epochs")
         print(
             f"{'K':>3} {'train() net-ep/s':>17} {'cohort net-ep/s':>16} {'speed-up':>9} "
-            f"{'torch seq':>10} {'torch vmap (n)':>15} {'GEMM ceiling':>13}"
+            f"{'torch seq':>10} {'torch vmap (n)':>15} {'GEMM ceiling':>13} {'FLOP ceiling':>13}"
         )
+        peak = peak_rate(data.X_train.dtype)
+        print(f"# peak: {peak / 1e9:.1f} GFLOP/s ({data.X_train.dtype}, one 1024^3 product)")
         for k in ks:
             configs = draw_configs(spec, k, args.seed + k)
             # Alternated, then the median of each: a shared machine's load drifts.
@@ -477,8 +498,8 @@ def main() -> None:
             else:
                 line += f" {'n/a':>10} {'n/a':>15}"
             if not args.no_floor:
-                floor = gemm_floor(configs, spec, data, args.epochs)
-                line += f" {seq / floor:>12.2f}x"
+                floor, flops = gemm_floor(configs, spec, data, args.epochs)
+                line += f" {seq / floor:>12.2f}x {seq * peak / flops:>12.2f}x"
             if k == 16:
                 bar = BARS[name]
                 line += f"   bar >= {bar}x: {'met' if seq / coh >= bar else 'NOT met'}"

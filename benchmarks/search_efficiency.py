@@ -35,8 +35,8 @@ Each trial is what a worker runs: ``suggest_params`` from the spec's space,
 the validation accuracy reported to the pruner after every epoch, and the sampler and
 pruner from ``make_sampler``/``make_pruner`` for the strategy's ``StudySpec``
 ("auto" included, so the default measured is the default shipped). Seconds are CPU
-seconds (``time.process_time``, 1 BLAS thread) of ask + train + tell; the test scoring
-is left out.
+seconds (``time.process_time``, 1 BLAS thread) of ask + train + tell, and of the test
+scoring too (one forward pass, about 1% of a trial's training).
 
 ``--budget-fraction`` cuts every strategy's runs at that share of B (the grid always
 runs in full): strategies that reach the target do so long before B.
@@ -89,14 +89,14 @@ STRATEGIES: dict[str, tuple[str, str | None]] = {
     "tpe+asha": ("tpe", "successive_halving"),
     "top-k": ("random", "none"),  # one epoch each, keep the top k (below)
     "qmc": ("qmc", "none"),
-    "auto+cohort4": ("auto", None),  # 4 trials asked at once, trained as one cohort
+    "auto+cohort1": ("auto", None),  # auto's openers and pruner, trials one by one
 }
-#: Strategies whose trials train as cohorts: strategy -> cohort size.
-COHORTS = {"auto+cohort4": 4}
+#: Strategies run with another ``[study] cohort`` than their sampler's default.
+COHORTS = {"auto+cohort1": 1}
 #: The Fashion-MNIST default of --strategies: 2 seeds of the strategies that never
 #: reached the target within 0.1 B in earlier runs, 5 of the others.
 FASHION_STRATEGIES = (
-    "auto,tpe+median,auto+cohort4,tpe+asha,top-k,random,tpe:2,tpe+hyperband:2,qmc:2"
+    "auto,tpe+median,auto+cohort1,tpe+asha,top-k,random,tpe:2,tpe+hyperband:2,qmc:2"
 )
 #: "top-k": each round trains ROUND_SIZE random configurations one epoch, then the
 #: best TOP_K of them (by validation accuracy after that epoch) to the end.
@@ -168,18 +168,19 @@ def quick_setting() -> Setting:
 
 
 def make_spec(
-    setting: Setting, name: str, sampler: str, pruner: str | None, cohort: int = 1
+    setting: Setting, name: str, sampler: str, pruner: str | None, cohort: int | None = None
 ) -> StudySpec:
-    """The study spec a user would write for this strategy."""
+    """The study spec a user would write for this strategy (``None``: left out)."""
     study: dict[str, Any] = {
         "name": name,
         "metric": "validation_accuracy",
         "sampler": sampler,
         "seed": DATA_SEED,
-        "cohort": cohort,
     }
     if pruner is not None:
         study["pruner"] = pruner
+    if cohort is not None:
+        study["cohort"] = cohort
     raw: dict[str, Any] = {
         "study": study,
         "data": setting.data,
@@ -230,7 +231,7 @@ class Trial:
     """One finished trial: what the search saw (state, value) and the held-out score."""
 
     state: str  # "complete", "pruned" or "fail"
-    epochs: int
+    epochs: int  # added to its run's cumulative epochs when it stopped (_cohort_round)
     seconds: float  # CPU seconds of ask + train + tell
     value: float | None  # validation accuracy at the best epoch (complete trials)
     test: float | None  # held-out test accuracy of the same weights
@@ -309,7 +310,7 @@ def run_grid_points(setting: Setting, indices: list[int]) -> list[tuple[int, Tri
 def run_strategy(setting: Setting, strategy: str, seed: int, budget: int) -> Run:
     """One seeded run of ``strategy`` until its trials' epochs reach ``budget``."""
     sampler_name, pruner_name = STRATEGIES[strategy]
-    cohort = COHORTS.get(strategy, 1)
+    cohort = COHORTS.get(strategy)
     spec = make_spec(setting, f"{strategy}-{seed}", sampler_name, pruner_name, cohort)
     data = load_data(spec)
     # Every worker builds these from the spec (hpsearch.study.lifecycle); the seed is
@@ -356,8 +357,10 @@ def _one_trial(
 
 def _cohort_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Trial]:
     """``spec.study.cohort`` trials asked at once and trained as one cohort, as a worker
-    with ``--cohort K`` does; each member's CPU seconds are the cohort's, shared in
-    proportion to the epochs it trained. Trials are listed in the order they stopped."""
+    with ``--cohort K`` does, listed in the order they stopped. A trial's epochs are
+    those the whole cohort trained since the one before it stopped, so a run's
+    cumulative epochs at each stop are what it had spent by then; its CPU seconds
+    are the cohort's, shared in proportion."""
     started = time.process_time()
     asked = [study.ask() for _ in range(spec.study.cohort)]
     networks, members = [], []
@@ -379,8 +382,20 @@ def _cohort_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Tria
         else:
             study.tell(trial, state=TrialState.FAIL if state == "fail" else TrialState.PRUNED)
     per_epoch = (time.process_time() - started) / max(1, sum(h.epochs_run for h in histories))
-    done = sorted(outcomes, key=lambda outcome: outcome[1])
-    return [Trial(state, ran, ran * per_epoch, value, test) for state, ran, value, test in done]
+    return in_stop_order(outcomes, per_epoch)
+
+
+def in_stop_order(
+    outcomes: list[tuple[str, int, float | None, float | None]], per_epoch: float
+) -> list[Trial]:
+    """A cohort's outcomes ``(state, epochs run, value, test)`` as trials in the order
+    they stopped, each charged the epochs the cohort trained since the one before."""
+    trials, before, live = [], 0, len(outcomes)
+    for state, ran, value, test in sorted(outcomes, key=lambda outcome: outcome[1]):
+        spent = (ran - before) * live  # every member still training ran these epochs
+        trials.append(Trial(state, spent, spent * per_epoch, value, test))
+        before, live = ran, live - 1
+    return trials
 
 
 def _top_k_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Trial]:

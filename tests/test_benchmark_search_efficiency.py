@@ -37,16 +37,23 @@ def test_bad_strategy_lists_are_refused(strategies: str) -> None:
         se.parse_args(["--strategies", strategies])
 
 
-def test_cohort_variant_trains_four_trials_at_once() -> None:
-    """auto+cohort4 asks 4 trials per round (the opening points first), trains them as
-    one cohort, lists them in the order they stopped, and shares the round's CPU time."""
+def test_auto_trains_four_trials_at_once() -> None:
+    """auto (cohorts of 4 by default) asks 4 trials per round and trains them as one
+    cohort; auto+cohort1 trains one at a time."""
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     setting = se.quick_setting()
-    run = se.run_strategy(setting, "auto+cohort4", 0, budget=1)
+    run = se.run_strategy(setting, "auto", 0, budget=1)
     assert len(run.trials) == 4  # one round, whatever its epochs
-    assert [t.epochs for t in run.trials] == sorted(t.epochs for t in run.trials)
     assert all(t.state in ("complete", "pruned", "fail") for t in run.trials)
-    per_epoch = {round(t.seconds / t.epochs, 9) for t in run.trials}
-    assert len(per_epoch) == 1 and per_epoch.pop() > 0
-    complete = [t for t in run.trials if t.state == "complete"]
-    assert complete and all(0 < (t.test or 0) <= 1 for t in complete)
+    rate = sum(t.seconds for t in run.trials) / sum(t.epochs for t in run.trials)
+    assert rate > 0 and all(t.seconds == pytest.approx(t.epochs * rate) for t in run.trials)
+    assert len(se.run_strategy(setting, "auto+cohort1", 0, budget=1).trials) == 1
+
+
+def test_a_cohort_member_costs_what_the_cohort_spent_until_it_stopped() -> None:
+    """Members stopping after 1, 3, 20 and 25 epochs: the run has spent 4, 10, 44 and 49
+    epochs at those stops (the members still training ran the same epochs)."""
+    outcomes = [("complete", ran, 0.5, 0.5) for ran in (1, 25, 3, 20)]
+    trials = se.in_stop_order(outcomes, 0.5)
+    assert [sum(t.epochs for t in trials[: i + 1]) for i in range(4)] == [4, 10, 44, 49]
+    assert [t.seconds for t in trials] == [2.0, 3.0, 17.0, 2.5]

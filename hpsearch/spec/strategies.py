@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import importlib.util
 
-#: What "auto" resolves to, chosen with benchmarks/search_efficiency.py (docs/RESULTS.md):
-#: it reached the grid's incumbent test accuracy in every run, in B/17 to B/210 of the
-#: grid's epochs; no strategy measured there was clearly faster (nor was this one).
+#: What "auto" resolves to, chosen with benchmarks/search_efficiency.py (its figures:
+#: docs/RESULTS.md and the README's "Which strategy?"); the sampler opens with three
+#: points of the space (hpsearch.tuning.opening).
 AUTO_SAMPLER = "tpe"
 AUTO_PRUNER = "successive_halving"
+#: Trials an "auto" worker trains at once when the spec leaves ``cohort`` out: the
+#: opening points train side by side, none pruned for trailing another's start.
+AUTO_COHORT = 4
 
 
 #: sampler name -> what it is, shown by ``hpsearch validate`` and in error messages.
@@ -24,7 +27,7 @@ SAMPLERS: dict[str, str] = {
     "grid": "exact grid: every [grid] point enqueued once, each run exactly once",
     "gp": "Gaussian-process Bayesian optimisation (needs PyTorch)",
     "auto": f"the recommended strategy, and the default: {AUTO_SAMPLER}, pruner {AUTO_PRUNER}, "
-    "opened by three points of the space (hpsearch validate lists them)",
+    f"cohorts of {AUTO_COHORT}, opened by three points of the space (validate lists them)",
 }
 SAMPLER_NAMES: tuple[str, ...] = tuple(SAMPLERS)
 
@@ -54,9 +57,18 @@ def named(name: str, resolved: str) -> str:
     return name if name == resolved else f"{name} ({resolved})"
 
 
+def default_cohort(sampler: str) -> int:
+    """Trials a worker trains at once when the spec leaves ``cohort`` out: "auto" brings
+    its own (``AUTO_COHORT``), any other sampler trains them one by one."""
+    return AUTO_COHORT if sampler == "auto" else 1
+
+
 def describe_auto() -> str:
     """What "auto" resolves to, in words (``hpsearch validate``, the benchmark)."""
-    return f"{AUTO_SAMPLER} + {AUTO_PRUNER}, opened by the space's wide, shallow and centre points"
+    return (
+        f"{AUTO_SAMPLER} + {AUTO_PRUNER} in cohorts of {AUTO_COHORT}, opened by the space's "
+        "wide, shallow and centre points"
+    )
 
 
 # Samplers that need a package hpsearch does not install by default:

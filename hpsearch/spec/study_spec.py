@@ -34,7 +34,12 @@ from hpsearch.spec.hyperparams import (
     parse_entry,
     show,
 )
-from hpsearch.spec.strategies import PRUNER_NAMES, SAMPLER_NAMES, sampler_problem
+from hpsearch.spec.strategies import (
+    PRUNER_NAMES,
+    SAMPLER_NAMES,
+    default_cohort,
+    sampler_problem,
+)
 
 if TYPE_CHECKING:
     from hpsearch.data import Dataset
@@ -89,6 +94,8 @@ class StudySection:
     description: str | None = None
     # Trials a worker trains at once, as one cohort (hpsearch.nn.cohort); 1 = one by one.
     # The results do not depend on it: every trial has the same seeds either way.
+    # Left out of a spec: strategies.default_cohort (4 for "auto", else 1); to_dict
+    # leaves a default out, so it follows a sampler changed by with_overrides.
     cohort: int = 1
 
 
@@ -173,7 +180,7 @@ class StudySpec:
         if self.data.folds is not None:
             del data["validation"]  # derived from folds
         study = _drop_none(asdict(self.study))
-        if study["cohort"] == 1:
+        if study["cohort"] == default_cohort(self.study.sampler):
             del study["cohort"]  # the default: specs stored before cohorts read the same
         return {
             "study": study,
@@ -332,7 +339,9 @@ def _parse_study(
         kind="a description",
         limit=check.MAX_DESCRIPTION_LENGTH,
     )
-    cohort = check.integer(raw, "cohort", "study.cohort", 1, problems, maximum=MAX_COHORT)
+    cohort = check.integer(
+        raw, "cohort", "study.cohort", default_cohort(sampler), problems, maximum=MAX_COHORT
+    )
     sampler_known = raw.get("sampler", "auto") in SAMPLER_NAMES
     if sampler_known and sampler != "grid" and "n_trials" not in raw and "timeout" not in raw:
         problems.append(

@@ -16,6 +16,7 @@ import pytest
 from optuna.trial import TrialState
 
 from hpsearch.errors import ConfigError, SpecError
+from hpsearch.spec.strategies import AUTO_COHORT
 from hpsearch.spec.study_spec import MAX_COHORT, load_spec, parse_spec
 from hpsearch.study.lifecycle import SPEC_ATTR
 from hpsearch.tuning.objective import Objective, data_seed
@@ -58,6 +59,23 @@ def test_cohort_in_the_spec_defaults_to_1_and_bad_values_name_the_valid_ones(
     assert four.with_overrides(cohort=None).study.cohort == 4
     with pytest.raises(ConfigError, match=f"1..{MAX_COHORT}"):
         four.with_cohort(0)
+
+
+def test_auto_brings_cohorts_of_4_unless_the_spec_says_otherwise(spec_tools: Any) -> None:
+    """Left out, the cohort follows the sampler: 4 for "auto" (the default sampler),
+    1 for a named one, also when --sampler changes it; a cohort written in the spec
+    stays, and every spec is stored so that it reads back the same."""
+    auto = parse_spec(spec_tools.merged(spec_tools.tiny, {"study": {"sampler": "auto"}}))
+    assert auto.study.cohort == AUTO_COHORT == 4
+    assert "cohort" not in auto.to_dict()["study"]
+    assert auto.with_overrides(sampler="random").study.cohort == 1  # follows the sampler
+    assert parse_spec(spec_tools.tiny).with_overrides(sampler="auto").study.cohort == 4
+    for cohort in (1, 2):
+        raw = spec_tools.merged(spec_tools.tiny, {"study": {"sampler": "auto", "cohort": cohort}})
+        written = parse_spec(raw)
+        assert written.study.cohort == cohort
+        assert parse_spec(written.to_dict()) == written
+        assert written.with_overrides(sampler="tpe").study.cohort == cohort
 
 
 def test_validate_shows_the_cohort_and_the_cli_overrides_it(

@@ -109,7 +109,8 @@ def test_auto_is_the_recommended_strategy() -> None:
         "successive_halving",
     )
     assert strategies.describe_auto() == (
-        "tpe + successive_halving, opened by the space's wide, shallow and centre points"
+        "tpe + successive_halving in cohorts of 4, opened by the space's wide, shallow and "
+        "centre points"
     )
     assert strategies.resolve_sampler("random") == "random"
     assert strategies.resolve_pruner("median") == "median"
