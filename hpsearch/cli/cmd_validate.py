@@ -67,6 +67,7 @@ def _summary(spec: StudySpec) -> Table:
             _auto(s.sampler, resolve_sampler(s.sampler))
             + ("" if s.seed is None else f" (seed {s.seed})"),
         ),
+        *_opening(spec),
         ("pruner", _auto(s.pruner, resolve_pruner(s.pruner))),
         ("budget", _budget(spec)),
         ("cohort", f"{s.cohort} trial(s) trained at once by each worker"),
@@ -74,13 +75,17 @@ def _summary(spec: StudySpec) -> Table:
     ]
     if s.description:
         rows.insert(1, ("description", s.description))
-    if s.sampler == "auto":  # the trials it opens with, after the sampler's row
-        opening = [f"trial {i}: {params_text(p)}" for i, p in enumerate(opening_points(spec))]
-        at = next(i for i, row in enumerate(rows) if row[0] == "sampler") + 1
-        rows.insert(at, ("opening", "\n".join(opening)))
     for key, value in rows:
         table.add_row(key, value)
     return table
+
+
+def _opening(spec: StudySpec) -> list[tuple[str, str]]:
+    """The "opening" row of an "auto" study: the trials it starts with."""
+    if spec.study.sampler != "auto":
+        return []
+    points = opening_points(spec)
+    return [("opening", "\n".join(f"trial {i}: {params_text(p)}" for i, p in enumerate(points)))]
 
 
 def _auto(name: str, resolved: str) -> str:
