@@ -9,7 +9,8 @@ Run::
 The Fashion-MNIST defaults fit the protocol into about 2 hours of a 2-core machine:
 half the grid (``--grid-subset 2``), runs cut at 0.1 B, 5 seeds of the strategies the
 bars compare and of the cheap baselines, 2 of TPE, TPE + Hyperband and QMC
-(``FASHION_STRATEGIES``). ``--quick`` runs every strategy 10 times, cut at 0.1 B.
+(``FASHION_STRATEGIES``). ``--quick`` runs every strategy 10 times, cut at 0.1 B: under
+10 minutes on 2 cores.
 
 Protocol (issue 18):
 
@@ -401,8 +402,9 @@ def in_stop_order(
 def _top_k_round(study: optuna.Study, spec: StudySpec, data: Data) -> list[Trial]:
     probes = []
     for _ in range(ROUND_SIZE):
-        trial_number = len(study.trials)
-        probes.append((_one_trial(study, spec, data, epochs=1), study.trials[trial_number].params))
+        probe = _one_trial(study, spec, data, epochs=1)
+        # deepcopy=False: study.trials copies every trial, quadratic over a run
+        probes.append((probe, study.get_trials(deepcopy=False)[-1].params))
     ranked = sorted(probes, key=lambda p: -(p[0].value or 0.0))[:TOP_K]
     out = [probe for probe, _ in probes]
     for _, params in ranked:
