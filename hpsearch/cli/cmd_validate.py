@@ -62,6 +62,7 @@ def _summary(spec: StudySpec) -> Table:
         ("subset", "all" if d.subset is None else str(d.subset)),
         ("validation", f"{d.folds} folds, each in turn" if d.folds else str(d.validation)),
         ("preprocessing", _preprocessing(d)),
+        ("augmentation", _augmentation(d)),
         (
             "sampler",
             _auto(s.sampler, resolve_sampler(s.sampler))
@@ -99,6 +100,19 @@ def _auto(name: str, resolved: str) -> str:
 def _preprocessing(d: DataSection) -> str:
     steps = [name for name, on in (("deskew", d.deskew), ("standardize", d.standardize)) if on]
     return ", then ".join(steps) if steps else "none"
+
+
+def _augmentation(d: DataSection) -> str:
+    """What each training batch goes through, e.g. "rotation +-10 deg, mirror half"."""
+    aug = d.augmentation
+    steps = []
+    if aug is not None and aug.rotation:
+        steps.append(f"rotation +-{aug.rotation:g} deg")
+    if aug is not None and aug.shift:
+        steps.append(f"shift +-{aug.shift} px")
+    if aug is not None and aug.flip:
+        steps.append("mirror half")
+    return ", ".join(steps) if steps else "none"
 
 
 def _space_table(spec: StudySpec, width: int) -> Table:

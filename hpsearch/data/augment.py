@@ -1,8 +1,8 @@
-"""Random small rotations and shifts of image batches, vectorised over the batch.
+"""Random small rotations, shifts and mirror flips of image batches, vectorised over the batch.
 
 The training loop calls an ``Augmentation`` on each training mini-batch (never
 on validation or test data); labels are untouched, since a slightly rotated or
-shifted digit or garment keeps its class.
+shifted digit or garment keeps its class (a mirrored garment too; not a mirrored digit).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ _CHUNK_ROWS = 4096
 
 class Augmentation:
     """Rotate each image by a random angle in [-rotation, rotation] degrees and shift it by
-    a random whole number of pixels in [-shift, shift] along each axis.
+    a random whole number of pixels in [-shift, shift] along each axis; with ``flip``,
+    mirror it left to right with probability 1/2.
 
     Each image gets its own angle and shift, drawn from the ``rng`` passed to
     ``__call__``, so a seeded run is reproducible. Pixels are resampled
@@ -33,6 +34,7 @@ class Augmentation:
     image_shape: tuple[int, int]
     rotation: float
     shift: int
+    flip: bool
     fill: float | None
     _centre: tuple[np.float32, np.float32]
     _rows: np.ndarray
@@ -44,6 +46,7 @@ class Augmentation:
         rotation: float = 0.0,
         shift: int = 0,
         fill: float | None = None,
+        flip: bool = False,
     ) -> None:
         try:
             height, width = (int(d) for d in image_shape)
@@ -64,6 +67,7 @@ class Augmentation:
         self.image_shape = (height, width)
         self.rotation = float(rotation)
         self.shift = int(shift)
+        self.flip = bool(flip)
         self.fill = None if fill is None else float(fill)
         rows, cols = np.indices(self.image_shape, dtype=np.float32)
         # Output pixel coordinates relative to the image centre, flattened.
@@ -73,15 +77,16 @@ class Augmentation:
 
     def __repr__(self) -> str:
         fill = "" if self.fill is None else f", fill={self.fill}"
+        flip = ", flip=True" if self.flip else ""
         return (
             f"Augmentation(image_shape={self.image_shape}, rotation={self.rotation:g}, "
-            f"shift={self.shift}{fill})"
+            f"shift={self.shift}{fill}{flip})"
         )
 
     @property
     def enabled(self) -> bool:
-        """False when the augmentation is the identity (no rotation, no shift)."""
-        return self.rotation > 0 or self.shift > 0
+        """False when the augmentation is the identity (no rotation, shift or flip)."""
+        return self.rotation > 0 or self.shift > 0 or self.flip
 
     def __call__(self, X_batch: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return a new float32 array: each row of ``X_batch`` is a flattened image, transformed."""
@@ -101,11 +106,15 @@ class Augmentation:
             if self.shift
             else np.zeros((2, n), dtype=np.int64)
         )
+        # Drawn last, so a spec that turns flip on keeps the angles and shifts it had.
+        mirrored = rng.random(n) < 0.5 if self.flip else np.zeros(n, dtype=bool)
         X = X.astype(np.float32, copy=False)
         out = np.empty((n, height * width), dtype=np.float32)
         for start in range(0, n, _CHUNK_ROWS):
             rows = slice(start, start + _CHUNK_ROWS)
-            out[rows] = self._transform(X[rows], angles[rows], shifts[0, rows], shifts[1, rows])
+            out[rows] = self._transform(
+                X[rows], angles[rows], shifts[0, rows], shifts[1, rows], mirrored[rows]
+            )
         return out
 
     def _padded(self, X: np.ndarray) -> np.ndarray:
@@ -123,7 +132,12 @@ class Augmentation:
         return padded.reshape(-1)
 
     def _transform(
-        self, X: np.ndarray, degrees: np.ndarray, dy: np.ndarray, dx: np.ndarray
+        self,
+        X: np.ndarray,
+        degrees: np.ndarray,
+        dy: np.ndarray,
+        dx: np.ndarray,
+        mirrored: np.ndarray,
     ) -> np.ndarray:
         height, width = self.image_shape
         stride = width + 2
@@ -133,6 +147,8 @@ class Augmentation:
         #    in the padded frame (+1), clamped to it
         r = self._rows - dy.astype(np.float32)[:, None]
         c = self._cols - dx.astype(np.float32)[:, None]
+        if mirrored.any():  # a mirrored image reads column -c about the centre
+            c[mirrored] *= -1
         if not self.rotation:  # whole-pixel shifts: one gather, no interpolation
             src_r = np.clip(r + (self._centre[0] + 1), 0, height + 1).astype(np.int64)
             src_c = np.clip(c + (self._centre[1] + 1), 0, width + 1).astype(np.int64)

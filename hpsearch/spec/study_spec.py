@@ -105,6 +105,7 @@ class Augmentation:
 
     rotation: float = 0.0  # max rotation, degrees either way
     shift: int = 0  # max translation, pixels in each axis
+    flip: bool = False  # mirror left to right, half the images
 
 
 @dataclass(frozen=True)
@@ -394,7 +395,7 @@ def _parse_data(
     augmentation = None
     aug = check.table(raw, "augmentation", "data.augmentation", problems)
     if aug:
-        check.unknown_keys(aug, ("rotation", "shift"), "data.augmentation", problems)
+        check.unknown_keys(aug, ("rotation", "shift", "flip"), "data.augmentation", problems)
         rotation = aug.get("rotation", 0.0)
         if (
             isinstance(rotation, bool)
@@ -406,7 +407,8 @@ def _parse_data(
             )
             rotation = 0.0
         shift = check.integer(aug, "shift", "data.augmentation.shift", 0, problems, minimum=0)
-        augmentation = Augmentation(rotation=float(rotation), shift=shift)
+        flip = check.boolean(aug, "flip", "data.augmentation.flip", False, problems)
+        augmentation = Augmentation(rotation=float(rotation), shift=shift, flip=flip)
     if len(problems) > before or dataset is None:
         return None
     return DataSection(dataset, subset, validation, standardize, augmentation, folds, deskew)

@@ -70,9 +70,9 @@ def training_options(params: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
 
 def make_augmentation(spec: StudySpec, image_shape: tuple[int, int] | None) -> Augmentation | None:
     aug = spec.data.augmentation
-    if aug is None or image_shape is None or (not aug.rotation and not aug.shift):
+    if aug is None or image_shape is None or not (aug.rotation or aug.shift or aug.flip):
         return None
-    return Augmentation(image_shape, rotation=aug.rotation, shift=aug.shift)
+    return Augmentation(image_shape, rotation=aug.rotation, shift=aug.shift, flip=aug.flip)
 
 
 def trial_seed(spec: StudySpec, number: int) -> int:

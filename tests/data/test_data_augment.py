@@ -14,15 +14,25 @@ from hpsearch.errors import DataError
 class FixedDraws:
     """A stand-in Generator returning given angles and shifts (to test the geometry)."""
 
-    def __init__(self, angles: list[float], shifts: list[list[int]] | None = None) -> None:
+    def __init__(
+        self,
+        angles: list[float],
+        shifts: list[list[int]] | None = None,
+        mirrored: list[bool] | None = None,
+    ) -> None:
         self.angles = np.array(angles, dtype=float)
         self.shifts = np.array(shifts if shifts is not None else [[0] * len(angles)] * 2)
+        # random() < 0.5 mirrors an image
+        self.draws = np.array([0.0 if m else 0.9 for m in mirrored or [False] * len(angles)])
 
     def uniform(self, low: float, high: float, size: int) -> np.ndarray:
         return self.angles[:size]
 
     def integers(self, low: int, high: int, size: tuple[int, int], endpoint: bool) -> np.ndarray:
         return self.shifts[:, : size[1]]
+
+    def random(self, size: int) -> np.ndarray:
+        return self.draws[:size]
 
 
 def _image(h: int = 7, w: int = 7) -> np.ndarray:
@@ -56,6 +66,32 @@ def test_shift_moves_pixels_by_whole_pixels() -> None:
     expected = np.zeros_like(image)
     expected[2:, :-1] = image[:-2, 1:]
     np.testing.assert_array_equal(out, expected)
+
+
+def test_flip_mirrors_then_shifts() -> None:
+    """Rule: a flipped image is mirrored left to right; a shift then moves the mirror."""
+    image = _image()
+    both = np.stack([image.ravel(), image.ravel()])
+    rng = FixedDraws([0.0, 0.0], [[0, 1], [0, 2]], mirrored=[True, True])
+    out = Augmentation((7, 7), shift=2, flip=True, fill=0.0)(both, rng).reshape(2, 7, 7)
+    np.testing.assert_array_equal(out[0], image[:, ::-1])
+    expected = np.zeros_like(image)
+    expected[1:, 2:] = image[:, ::-1][:-1, :-2]
+    np.testing.assert_array_equal(out[1], expected)
+
+
+def test_flip_mirrors_about_half_the_images_reproducibly() -> None:
+    """Rule: with flip alone each image is either itself or its mirror, about half of
+    them mirrored, the same ones for the same seed."""
+    X = np.random.default_rng(0).random((400, 6 * 5)).astype(np.float32)
+    mirror = X.reshape(-1, 6, 5)[:, :, ::-1].reshape(len(X), -1)
+    augment = Augmentation((6, 5), flip=True)
+    out = augment(X, np.random.default_rng(3))
+    flipped = np.all(out == mirror, axis=1)
+    assert np.all(flipped | np.all(out == X, axis=1))
+    assert 150 < flipped.sum() < 250
+    np.testing.assert_array_equal(augment(X, np.random.default_rng(3)), out)
+    assert augment.enabled and "flip=True" in repr(augment)
 
 
 def test_rotation_by_90_degrees_matches_rot90() -> None:

@@ -127,6 +127,7 @@ BAD: list[tuple[str, Any, list[str]]] = [
     ),
     ("data.standardize", "yes", ["data.standardize: expected true or false"]),
     ("data.deskew", 1, ["data.deskew: expected true or false"]),
+    ("data.augmentation", {"flip": "yes"}, ["data.augmentation.flip: expected true or false"]),
     ("space.input_noise", -0.5, ["space.input_noise: expected a number >= 0"]),
     ("data.folds", 1, ["data.folds: expected an int >= 2, got 1"]),
     ("data.folds", 50, ["data.folds: expected an int in 2..20, got 50"]),
@@ -351,11 +352,24 @@ def test_near_valid_specs_raise_only_spec_error(raw: dict[str, Any]) -> None:
 def test_to_dict_round_trips_through_json(make: Any) -> None:
     """to_dict() is JSON-serialisable and parse_spec(to_dict()) equals the original."""
     raw = make()
-    raw["data"]["augmentation"] = {"rotation": 10, "shift": 2}
+    raw["data"]["augmentation"] = {"rotation": 10, "shift": 2, "flip": True}
     spec = parse_spec(raw)
+    assert spec.data.augmentation is not None and spec.data.augmentation.flip
     again = parse_spec(json.loads(json.dumps(spec.to_dict())))
     assert again == spec
     assert again.to_dict() == spec.to_dict()
+
+
+def test_flip_alone_turns_augmentation_on() -> None:
+    """A spec whose augmentation only flips still augments the trials' batches."""
+    from hpsearch.tuning.objective import make_augmentation
+
+    raw = good()
+    raw["data"]["augmentation"] = {"flip": True}
+    augment = make_augmentation(parse_spec(raw), (8, 8))
+    assert augment is not None and augment.flip and not augment.shift
+    raw["data"]["augmentation"] = {"flip": False}
+    assert make_augmentation(parse_spec(raw), (8, 8)) is None
 
 
 def test_folds_replace_the_validation_set() -> None:

@@ -32,6 +32,21 @@ def test_good_spec_prints_summary_and_space(capsys: pytest.CaptureFixture[str]) 
     assert "default" in out and "fixed" in out
 
 
+def test_augmentation_row_says_what_training_batches_go_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """validate shows [data.augmentation]: each transform with its range, or none."""
+    text = (STUDIES / "fashion-mnist.toml").read_text()
+    assert main(["validate", str(STUDIES / "fashion-mnist.toml")]) == 0
+    assert any(
+        line.split() == ["augmentation", "none"] for line in capsys.readouterr().out.splitlines()
+    )
+    spec = tmp_path / "spec.toml"
+    spec.write_text(text + "\n[data.augmentation]\nrotation = 8\nshift = 2\nflip = true\n")
+    assert main(["validate", str(spec)]) == 0
+    assert "rotation +-8 deg, shift +-2 px, mirror half" in capsys.readouterr().out
+
+
 def test_bad_spec_prints_every_problem_and_exits_1(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
