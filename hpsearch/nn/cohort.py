@@ -150,7 +150,7 @@ def _train_group(
     noisy = xp.empty((batch_size, X.shape[1]), dtype=X.dtype) if noise > 0 else None
     sample = slice(None, None, -(-n // METRICS_SAMPLE))
     X_sample, y_sample = X[sample], y[sample]
-    X_probe, y_probe = X_sample[:PROBE_SIZE], y_sample[:PROBE_SIZE]
+    probe = min(PROBE_SIZE, len(X_sample))  # rows of the gradient-norm probe, as train()
     biggest = max(len(X_sample), len(X_val) if X_val is not None else 0)
     optimizer = StackOptimizer(group[0].optimizer)
     state = StackGroup(lives, batch_size, eval_rows(biggest, lives), optimizer)
@@ -174,9 +174,8 @@ def _train_group(
                     masks = state.masks_for(position, len(xb), n) if state.dropout else None
                     state.step(xb, yb, masks)
                     position += len(xb)
-            train_metrics, norms = state.evaluate(X_sample, y_sample, probe=len(X_probe))
-            if norms is None:  # the probe is longer than an evaluation chunk
-                norms = state.gradient_norms(X_probe, y_probe)
+            train_metrics, norms = state.evaluate(X_sample, y_sample, probe=probe)
+            assert norms is not None  # eval_rows: the first chunk holds the probe
             val_metrics = state.evaluate(X_val, y_val)[0] if X_val is not None else None
             seconds = (time.perf_counter() - started) / len(state.live)
             changed = False

@@ -10,6 +10,7 @@ from hpsearch.nn.cohort_member import MemberState
 from hpsearch.nn.network import EVAL_CHUNK
 from hpsearch.nn.stack import Buffers, Stack, order_key
 from hpsearch.nn.stack_optimizers import StackOptimizer, at, spread
+from hpsearch.nn.training import PROBE_SIZE
 
 #: Weights updated at once (penalty and update rule, block by block): a block and its
 #: gradient and state stay in cache, where one pass over a big stack would not.
@@ -144,7 +145,8 @@ class StackGroup:
     ) -> tuple[list[tuple[float, float]], list[list[float]] | None]:
         """Every member's (mean loss, accuracy) over ``X, y`` (as ``Network.evaluate``),
         and with ``probe`` > 0 its gradient norms on the first ``probe`` rows
-        (``gradient_norms``), back-propagated from the first chunk's forward pass."""
+        back-propagated from the first chunk's forward pass (``eval_rows`` keeps it at
+        least ``probe`` rows long)."""
         stack = self.stack
         totals = xp.zeros(stack.K)
         correct = xp.zeros(stack.K, dtype=xp.int64)
@@ -169,11 +171,6 @@ class StackGroup:
                 norms = self._norms(labels[:probe])
         n = len(X)
         return [(float(totals[k]) / n, int(correct[k]) / n) for k in range(stack.K)], norms
-
-    def gradient_norms(self, X: Any, y: Any) -> list[list[float]]:
-        """Each member's per-layer weight-gradient norms on ``X, y`` (no dropout, no penalty)."""
-        self.stack.forward(X, self.eval_buffers)
-        return self._norms(y)
 
     def _norms(self, y: Any) -> list[list[float]]:
         """Gradient norms back-propagated from the last forward pass over ``len(y)`` rows."""
@@ -201,6 +198,7 @@ class StackGroup:
 
 
 def eval_rows(rows: int, lives: list[MemberState]) -> int:
-    """Rows evaluated at once: ``EVAL_CHUNK`` at most, fewer when the stack is wide."""
+    """Rows evaluated at once: ``EVAL_CHUNK`` at most, fewer when the stack is wide, but
+    never fewer than the gradient-norm probe, which back-propagates from the first chunk."""
     width = sum(sum(live.network.sizes[1:]) for live in lives)
-    return max(1, min(rows, EVAL_CHUNK, max(256, 2**22 // max(1, width))))
+    return max(1, min(rows, EVAL_CHUNK, max(PROBE_SIZE, 2**22 // max(1, width))))

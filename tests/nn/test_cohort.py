@@ -320,6 +320,39 @@ def test_a_diverging_member_stops_alone_as_train_does() -> None:
     assert all(np.isfinite(histories[1].train_loss))
 
 
+def test_a_very_wide_member_probes_its_gradients_as_train_does() -> None:
+    """Rule: a stack so wide that evaluation chunks shrink (8,400 units: under 500 rows
+    at the chunk's width cap) still measures gradient norms on train()'s 500-row probe,
+    and its history equals train()'s (it raised a ValueError once)."""
+    rng = np.random.default_rng(0)
+    X, y = rng.random((600, 4)), rng.integers(0, 3, 600)
+
+    def network() -> Network:
+        return Network(
+            [4, 8400, 3], activation="relu", loss="log_likelihood", seed=1, dtype="float64"
+        )
+
+    assert (
+        cohort_group.eval_rows(
+            600, [cohort_module.MemberState(CohortMember(network(), batch_size=300, eta=0.01), 600)]
+        )
+        >= 500
+    )
+    alone = train(
+        network(),
+        (X, y),
+        (X[:100], y[:100]),
+        epochs=2,
+        batch_size=300,
+        eta=0.01,
+        seed=1,
+        data_seed=0,
+    )
+    member = CohortMember(network(), batch_size=300, eta=0.01, seed=1)
+    (history,) = train_cohort([member], (X, y), (X[:100], y[:100]), epochs=2, data_seed=0)
+    _assert_close(_records(alone), _records(history))
+
+
 def test_a_finite_but_exploded_loss_diverges_as_in_train() -> None:
     """Rule: as train(), a member whose training loss exceeds 1000x its untrained loss
     (saturated units: huge but finite) stops with ``diverged``; its neighbour does not."""
