@@ -288,6 +288,86 @@ def test_members_learn_in_a_cohort_what_they_learn_alone(data64) -> None:
     assert min(histories[3].eta) < CONFIGS[3]["eta"]
 
 
+def _random_cohort(rng: np.random.Generator) -> dict[str, Any]:
+    """Tiny data and a random cohort: 0-3 hidden layers of 1-29 units, any activation,
+    loss, init, optimizer and penalty, dropout, noise, patience and schedule."""
+    n, d, classes = int(rng.integers(1, 80)), int(rng.integers(1, 6)), int(rng.integers(2, 5))
+    n_val = int(rng.integers(0, 20))
+    optimizer = str(rng.choice(["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]))
+    penalty = str(rng.choice(["l2", "l1", "none"]))
+    configs = []
+    for _ in range(int(rng.integers(1, 7))):
+        layers = int(rng.integers(0, 4))
+        configs.append(
+            {
+                "sizes": [d, *rng.integers(1, 30, layers).tolist(), classes],
+                "activation": str(rng.choice(["sigmoid", "tanh", "relu", "leaky_relu"])),
+                "loss": str(rng.choice(["quadratic", "cross_entropy", "log_likelihood"])),
+                "init": str(rng.choice(["scaled", "large", "he"])),
+                "dropout": float(rng.choice([0.0, 0.3])) if layers else 0.0,
+                "eta": float(10 ** rng.uniform(-3, 0)),
+                "l2": float(rng.uniform(0, 2)) if penalty == "l2" else 0.0,
+                "l1": float(rng.uniform(0, 2)) if penalty == "l1" else 0.0,
+                "input_noise": float(rng.choice([0.0, 0.0, 0.1])),
+                "momentum": float(rng.uniform(0, 0.95)),
+                "patience": int(rng.integers(1, 4)) if n_val else None,
+                "schedule": "halve_on_plateau" if n_val and rng.random() < 0.3 else None,
+                "seed": int(rng.integers(10**6)),
+            }
+        )
+    return {
+        "train": (rng.normal(size=(n, d)), rng.integers(0, classes, n)),
+        "validation": (rng.normal(size=(n_val, d)), rng.integers(0, classes, n_val))
+        if n_val
+        else None,
+        "configs": configs,
+        "batch_size": int(rng.choice([3, 10, 100])),
+        "optimizer": optimizer,
+        "epochs": int(rng.integers(1, 6)),
+        "data_seed": int(rng.integers(100)),
+    }
+
+
+@pytest.mark.parametrize("case", range(40))
+def test_random_cohorts_learn_what_their_members_learn_alone(case: int) -> None:
+    """Rule: over random cohorts on tiny data (no hidden layer to three, a batch bigger
+    than the data, no validation set, every optimizer and penalty), each member's
+    history and weights equal train()'s (float64, rel. diff <= 1e-9)."""
+    c = _random_cohort(np.random.default_rng(case))
+
+    def network(config: dict[str, Any]) -> Network:
+        return _network(config, config["seed"])
+
+    def options(config: dict[str, Any]) -> dict[str, Any]:
+        keys = ("eta", "l2", "l1", "input_noise", "momentum", "patience", "schedule", "seed")
+        return {k: config[k] for k in keys} | {
+            "batch_size": c["batch_size"],
+            "optimizer": c["optimizer"],
+        }
+
+    alone = []
+    for config in c["configs"]:
+        net = network(config)
+        history = train(
+            net,
+            c["train"],
+            c["validation"],
+            epochs=c["epochs"],
+            data_seed=c["data_seed"],
+            **options(config),
+        )
+        alone.append((net, history))
+    members = [CohortMember(network(config), **options(config)) for config in c["configs"]]
+    histories = train_cohort(
+        members, c["train"], c["validation"], epochs=c["epochs"], data_seed=c["data_seed"]
+    )
+    for (net, history), member, cohort_history in zip(alone, members, histories, strict=True):
+        assert cohort_history.stop_reason == history.stop_reason
+        _assert_close(_records(history), _records(cohort_history))
+        for a, b in zip(net.weights, member.network.weights, strict=True):
+            assert np.max(np.abs(a - b)) <= 1e-9 * max(1e-300, float(np.max(np.abs(a))))
+
+
 def test_a_diverging_member_stops_alone_as_train_does() -> None:
     """Rule: a member whose loss becomes NaN or infinite stops with ``diverged`` at the
     epoch train() stops it, and the other members train on unaffected."""
