@@ -103,7 +103,7 @@ def _preprocessing(d: DataSection) -> str:
 
 
 def _augmentation(d: DataSection) -> str:
-    """What each training batch goes through, e.g. "rotation +-10 deg, mirror half"."""
+    """What each training batch goes through, named by the spec's keys."""
     aug = d.augmentation
     steps = []
     if aug is not None and aug.rotation:
@@ -111,7 +111,7 @@ def _augmentation(d: DataSection) -> str:
     if aug is not None and aug.shift:
         steps.append(f"shift +-{aug.shift} px")
     if aug is not None and aug.flip:
-        steps.append("mirror half")
+        steps.append("flip (half the images mirrored)")
     return ", ".join(steps) if steps else "none"
 
 

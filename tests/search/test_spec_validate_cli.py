@@ -44,7 +44,9 @@ def test_augmentation_row_says_what_training_batches_go_through(
     spec = tmp_path / "spec.toml"
     spec.write_text(text + "\n[data.augmentation]\nrotation = 8\nshift = 2\nflip = true\n")
     assert main(["validate", str(spec)]) == 0
-    assert "rotation +-8 deg, shift +-2 px, mirror half" in capsys.readouterr().out
+    assert (
+        "rotation +-8 deg, shift +-2 px, flip (half the images mirrored)" in capsys.readouterr().out
+    )
 
 
 def test_bad_spec_prints_every_problem_and_exits_1(
