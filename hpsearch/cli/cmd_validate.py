@@ -105,14 +105,18 @@ def _preprocessing(d: DataSection) -> str:
 def _augmentation(d: DataSection) -> str:
     """What each training batch goes through, named by the spec's keys."""
     aug = d.augmentation
-    steps = []
-    if aug is not None and aug.rotation:
-        steps.append(f"rotation +-{aug.rotation:g} deg")
-    if aug is not None and aug.shift:
-        steps.append(f"shift +-{aug.shift} px")
-    if aug is not None and aug.flip:
-        steps.append("flip (half the images mirrored)")
-    return ", ".join(steps) if steps else "none"
+    if aug is None:
+        return "none"
+    steps = [
+        text
+        for on, text in (
+            (aug.rotation, f"rotation +-{aug.rotation:g} deg"),
+            (aug.shift, f"shift +-{aug.shift} px"),
+            (aug.flip, "flip (half the images mirrored)"),
+        )
+        if on
+    ]
+    return ", ".join(steps) or "none"
 
 
 def _space_table(spec: StudySpec, width: int) -> Table:

@@ -70,9 +70,10 @@ def training_options(params: dict[str, Any], spec: StudySpec) -> dict[str, Any]:
 
 def make_augmentation(spec: StudySpec, image_shape: tuple[int, int] | None) -> Augmentation | None:
     aug = spec.data.augmentation
-    if aug is None or image_shape is None or not (aug.rotation or aug.shift or aug.flip):
+    if aug is None or image_shape is None:
         return None
-    return Augmentation(image_shape, rotation=aug.rotation, shift=aug.shift, flip=aug.flip)
+    augment = Augmentation(image_shape, rotation=aug.rotation, shift=aug.shift, flip=aug.flip)
+    return augment if augment.enabled else None
 
 
 def trial_seed(spec: StudySpec, number: int) -> int:
