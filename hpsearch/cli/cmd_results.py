@@ -92,6 +92,13 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
     help="Max epochs (default: the spec's [training] epochs).",
 )
 @click.option(
+    "--validation",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Rows each network holds out for early stopping (default: the spec's [data] "
+    "validation; at most half the training set). Fewer rows leave more to train on.",
+)
+@click.option(
     "--ensemble",
     type=click.IntRange(min=1),
     default=1,
@@ -106,6 +113,7 @@ def retrain(
     trial_number: int | None,
     output: str | None,
     epochs: int | None,
+    validation: int | None,
     ensemble: int,
     jobs: int,
 ) -> None:
@@ -161,6 +169,7 @@ def retrain(
             trial=chosen.number,
             output=output,
             epochs=epochs,
+            validation=validation,
             ensemble=ensemble,
             jobs=jobs,
             on_epoch=show,
@@ -168,13 +177,13 @@ def retrain(
             on_member_done=end_member,
         )
     n = result.examples
-    validation = result.validation_accuracy
+    best = result.validation_accuracy
     for j, member in enumerate(result.members):
         console.print(
             f"network {j + 1}: {member['epochs_run']} epoch(s), test accuracy "
             f"{member['test_accuracy']:.4f}"
         )
-    shown = "-" if validation is None else f"{validation:.4f}"
+    shown = "-" if best is None else f"{best:.4f}"
     if result.members:
         trained = (
             f"{result.ensemble} networks, {result.epochs_run} epochs in all, each on "

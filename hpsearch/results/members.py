@@ -58,13 +58,17 @@ class TrainedMembers:
     examples: dict[str, int]
 
 
-def retrain_split(dataset: Dataset, spec: StudySpec, member: int = 0) -> Split:
+def retrain_split(
+    dataset: Dataset, spec: StudySpec, member: int = 0, validation: int | float | None = None
+) -> Split:
     """All of ``dataset``'s training set, less a seeded validation set for early stopping.
 
-    A validation fraction is kept; a count is kept too, capped at half the training
-    set so that most of the data trains. Each ensemble ``member`` holds out its own set.
+    ``validation`` (rows or a fraction) defaults to the spec's ``[data] validation``.
+    A fraction is kept; a count is kept too, capped at half the training set so that
+    most of the data trains. Each ensemble ``member`` holds out its own set.
     """
-    validation = spec.data.validation
+    if validation is None:
+        validation = spec.data.validation
     if isinstance(validation, int):
         validation = min(validation, int(len(dataset.y_train) * MAX_VALIDATION_FRACTION))
     return split(dataset, validation=validation, subset=None, seed=(spec.study.seed or 0) + member)
@@ -80,6 +84,7 @@ class _Recipe:
     options: dict[str, Any]
     seed: int
     data_seed: int | None
+    validation: int | float | None
 
     def train(self, j: int, on_epoch: EpochCallback | None) -> _Trained:
         """Member ``j``: its network, history, and its split's sizes."""
@@ -89,7 +94,7 @@ class _Recipe:
                 on_epoch(epoch, metrics)
             return False
 
-        data = retrain_split(self.dataset, self.spec, member=j)
+        data = retrain_split(self.dataset, self.spec, member=j, validation=self.validation)
         network = build_network(
             self.params, self.spec, self.dataset.n_features, self.dataset.n_classes, self.seed + j
         )
@@ -113,6 +118,7 @@ def train_members(
     *,
     seed: int,
     data_seed: int | None = None,
+    validation: int | float | None = None,
     ensemble: int = 1,
     jobs: int = 1,
     on_member: Callable[[int], None] | None = None,
@@ -122,12 +128,13 @@ def train_members(
     """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
     ``retrain`` does (module doc), in ``jobs`` processes (at most one per member).
     ``data_seed`` is the trial's recorded one (None, for trials recorded without it:
-    the seed, as they trained). ``on_member(j)`` is called as member j starts,
+    the seed, as they trained); ``validation`` overrides the spec's (``retrain_split``).
+    ``on_member(j)`` is called as member j starts,
     ``on_epoch(j, epoch, metrics)`` after each of its epochs and ``on_member_done(j)``
     once it has trained, all in this process."""
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, but got {jobs}")
-    recipe = _Recipe(params, spec, dataset, options, seed, data_seed)
+    recipe = _Recipe(params, spec, dataset, options, seed, data_seed, validation)
     events = _Events(on_member, on_epoch, on_member_done)
     if min(jobs, ensemble) == 1:
         trained = []

@@ -122,6 +122,7 @@ def retrain(
     trial: int | None = None,
     output: str | Path | None = None,
     epochs: int | None = None,
+    validation: int | None = None,
     ensemble: int = 1,
     jobs: int = 1,
     on_epoch: MemberEpochCallback | None = None,
@@ -134,6 +135,7 @@ def retrain(
     ``ensemble=N`` trains N members, each with its own seed and its own validation set
     carved from the training set, and tests (and saves) the ``Ensemble`` that averages
     their class probabilities; member 0 is the model ``ensemble=1`` trains.
+    ``validation`` rows are held out by each member (default: the spec's [data] validation).
     ``jobs`` processes train the members in parallel. ``on_member(j)`` is called as
     member j starts, ``on_epoch(j, epoch, metrics)`` after each of its epochs and
     ``on_member_done(j)`` once it has trained (progress displays).
@@ -143,6 +145,8 @@ def retrain(
     params = params_from_trial_params(chosen.params, spec)
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1, but got {epochs}")
+    if validation is not None and validation < 1:
+        raise ConfigError(f"validation must be >= 1 rows, but got {validation}")
     if not 1 <= ensemble <= MAX_ENSEMBLE:
         raise ConfigError(f"ensemble must be 1 to {MAX_ENSEMBLE} networks, but got {ensemble}")
     path = (
@@ -163,6 +167,7 @@ def retrain(
         options,
         seed=seed,
         data_seed=read_record(chosen).data_seed,
+        validation=validation,
         ensemble=ensemble,
         jobs=jobs,
         on_member=on_member,
@@ -183,8 +188,9 @@ def retrain(
         if ensemble > 1
     ]
     _save(model, path, spec, study.study_name, chosen.number)
-    validation = [h.best_validation_accuracy for h in histories]
-    known = [v for v in validation if v is not None]
+    known = [
+        h.best_validation_accuracy for h in histories if h.best_validation_accuracy is not None
+    ]
     result = RetrainResult(
         trial=chosen.number,
         params=params,

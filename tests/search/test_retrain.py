@@ -130,6 +130,29 @@ def test_retrain_ensemble_averages_networks_with_their_own_seeds_and_splits(
     assert len(held_out[0]) == len(held_out[1]) == record["examples"]["validation"]
 
 
+def test_retrain_validation_holds_out_that_many_rows_per_member(
+    results_studies: Any, cli: Callable[..., Any], digits: Any
+) -> None:
+    """--validation N overrides the spec's [data] validation for the retrain only: each
+    member holds out N rows (its own N), trains on the rest, and the record says so."""
+    url, name = results_studies.url, results_studies.names[0]
+    args = ("retrain", name, "--storage", url, "--ensemble", "2", "--validation", "150")
+    code, out, err = cli(*args)
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    record = study.user_attrs[RETRAIN_ATTR]
+    n = len(digits.y_train)
+    assert record["examples"]["validation"] == 150
+    assert record["examples"]["train"] == n - 150
+    assert "on 150" in out
+    spec = parse_spec(study.user_attrs[SPEC_ATTR])
+    assert spec.data.validation != 150  # the stored spec is untouched
+    held_out = [retrain_split(digits, spec, member=j, validation=150) for j in range(2)]
+    assert set(held_out[0].validation_indices) != set(held_out[1].validation_indices)
+    code, _, err = cli("retrain", name, "--storage", url, "--validation", "0")
+    assert code == 2 and "--validation" in err and "Traceback" not in err
+
+
 def test_train_members_trains_the_networks_retrain_saves(
     results_studies: Any, cli: Callable[..., Any], digits: Any
 ) -> None:
