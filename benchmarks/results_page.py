@@ -60,7 +60,19 @@ def benchmarks(quick: bool) -> list[Benchmark]:
         Benchmark(
             "cohorts",
             "Cohorts: K networks in lockstep vs one after another (issue 17)",
-            ("benchmarks/cohort_speed.py", "--epochs", "3"),
+            (
+                *("benchmarks/cohort_speed.py", "--spaces", "digits-quick"),
+                *("--epochs", "3", "--repeat", "3"),
+            ),
+        ),
+        Benchmark(
+            # One epoch and K <= 16: each Fashion-MNIST net-epoch is seconds, not ms.
+            "cohorts-fashion",
+            "Cohorts on the Fashion-MNIST space (issue 17)",
+            (
+                *("benchmarks/cohort_speed.py", "--spaces", "fashion-mnist", "--epochs", "1"),
+                *("--ks", "1,4,8,16", "--no-widths"),
+            ),
         ),
         Benchmark(
             "cohort-search",
