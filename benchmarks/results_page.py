@@ -61,8 +61,13 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             "cohorts",
             "Cohorts: K networks in lockstep vs one after another (issue 17)",
             (
-                *("benchmarks/cohort_speed.py", "--spaces", "digits-quick"),
-                *("--epochs", "3", "--repeat", "3"),
+                "benchmarks/cohort_speed.py",
+                "--spaces",
+                "digits-quick",
+                "--epochs",
+                "3",
+                "--repeat",
+                "3",
             ),
         ),
         Benchmark(
@@ -70,8 +75,14 @@ def benchmarks(quick: bool) -> list[Benchmark]:
             "cohorts-fashion",
             "Cohorts on the Fashion-MNIST space (issue 17)",
             (
-                *("benchmarks/cohort_speed.py", "--spaces", "fashion-mnist", "--epochs", "1"),
-                *("--ks", "1,4,8,16", "--no-widths"),
+                "benchmarks/cohort_speed.py",
+                "--spaces",
+                "fashion-mnist",
+                "--epochs",
+                "1",
+                "--ks",
+                "1,4,8,16",
+                "--no-widths",
             ),
         ),
         Benchmark(
