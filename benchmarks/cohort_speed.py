@@ -19,6 +19,11 @@ sequential train(): "GEMM ceiling" is sequential time over the time of the matri
 products alone that train() runs for those K networks, each timed at its own shape
 (``gemm_floor``); "FLOP ceiling" is sequential time over the time those products'
 operations take at the core's peak rate (one large product, ``peak_rate``).
+"Measure ceiling" is sequential time over what a cohort cannot share: the
+measurements each epoch's record needs (loss and accuracy over the training sample
+and the validation set, gradient norms on the probe), at what ``train()`` pays for
+them, plus the training steps' products at peak (``measure_floor``). The "measure
+s" column shows train()'s and the cohort's own measurement seconds side by side.
 
     python benchmarks/cohort_speed.py [--epochs 3] [--ks 1,4,8,16,32] [--repeat 1]
         [--spaces digits-quick,fashion-mnist]
@@ -49,8 +54,11 @@ import optuna
 from threadpoolctl import threadpool_limits
 
 from hpsearch.nn import train
-from hpsearch.nn.cohort import CohortMember, train_cohort
+from hpsearch.nn.cohort import CohortMember, group_members, train_cohort
+from hpsearch.nn.cohort_group import StackGroup, eval_rows
+from hpsearch.nn.cohort_member import MemberState
 from hpsearch.nn.network import EVAL_CHUNK
+from hpsearch.nn.stack_optimizers import StackOptimizer
 from hpsearch.nn.training import METRICS_SAMPLE, PROBE_SIZE
 from hpsearch.spec.study_spec import StudySpec, load_spec
 from hpsearch.tuning.objective import build_network, training_options
@@ -214,10 +222,10 @@ def torch_times(
 
 def gemm_floor(
     configs: list[Config], spec: StudySpec, data: Any, epochs: int
-) -> tuple[float, float]:
-    """(CPU seconds, floating-point operations) of the matrix products alone that
-    ``train()`` runs for ``configs`` (training steps, then each epoch's sample, probe and
-    validation passes), each distinct shape timed on its own. No trainer doing the same
+) -> tuple[float, float, float]:
+    """(CPU seconds, floating-point operations, of which in training steps) of the
+    matrix products alone that ``train()`` runs for ``configs`` (training steps, then
+    each epoch's sample, probe and validation passes), each distinct shape timed on its own. No trainer doing the same
     arithmetic in NumPy gets under those seconds, nor under those operations at the
     core's peak rate (``peak_rate``): sequential time over either bounds the speed-up."""
     n, n_val = len(data.X_train), len(data.X_validation)
@@ -246,6 +254,7 @@ def gemm_floor(
         return np.sum([cost(*shape) for shape in shapes], axis=0)
 
     total = np.zeros(2)
+    step_flops = 0.0
     for config in configs:
         sizes = build_network(config.params, spec, data.X_train.shape[1], data.n_classes, 0).sizes
         layers = list(itertools.pairwise(sizes))
@@ -257,7 +266,43 @@ def gemm_floor(
         evaluation = passes(n_sample, layers, False) + passes(probe, layers, True)
         evaluation += passes(n_val, layers, False)
         total += epochs * (steps + evaluation) + passes(n_sample, layers, False)
-    return float(total[0]), float(total[1])
+        step_flops += epochs * float(steps[1])
+    return float(total[0]), float(total[1]), step_flops
+
+
+def measure_floor(
+    configs: list[Config], spec: StudySpec, data: Any, epochs: int
+) -> tuple[float, float]:
+    """CPU seconds of the measurements ``train()`` and ``train_cohort`` make for
+    ``configs`` over ``epochs``: the untrained loss, then each epoch's sample and
+    validation losses and accuracies and probe gradient norms; the cohort's as its
+    groups (``group_members``) make them. Values do not change the cost of a pass, so
+    the networks are measured as initialised."""
+    n = len(data.X_train)
+    sample = slice(None, None, -(-n // METRICS_SAMPLE))
+    X_sample, y_sample = data.X_train[sample], data.y_train[sample]
+    probe = min(PROBE_SIZE, len(X_sample))
+    validation = (data.X_validation, data.y_validation)
+    members = [member_for(c, spec, data, epochs) for c in configs]
+    started = time.process_time()
+    for member in members:
+        network = member.network
+        network.evaluate(X_sample, y_sample)
+        for _ in range(epochs):
+            network.evaluate(X_sample, y_sample)
+            network.gradients(X_sample[:probe], y_sample[:probe])
+            network.evaluate(*validation)
+    alone = time.process_time() - started
+    started = time.process_time()
+    for indices in group_members(members):
+        lives = [MemberState(members[i], n) for i in indices]
+        rows = eval_rows(max(len(X_sample), len(validation[0])), lives)
+        group = StackGroup(lives, members[indices[0]].batch_size, rows, StackOptimizer("sgd"))
+        group.evaluate(X_sample, y_sample)
+        for _ in range(epochs):
+            group.evaluate(X_sample, y_sample, probe=probe)
+            group.evaluate(*validation)
+    return alone, time.process_time() - started
 
 
 def peak_rate(dtype: Any, size: int = 1024) -> float:
@@ -437,7 +482,9 @@ def main() -> None:
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--no-widths", action="store_true")
     parser.add_argument(
-        "--no-floor", action="store_true", help="skip the GEMM ceiling (gemm_floor) column"
+        "--no-floor",
+        action="store_true",
+        help="skip the ceiling columns (gemm_floor, measure_floor)",
     )
     parser.add_argument(
         "--threads",
@@ -472,6 +519,7 @@ def main() -> None:
         print(
             f"{'K':>3} {'train() net-ep/s':>17} {'cohort net-ep/s':>16} {'speed-up':>9} "
             f"{'torch seq':>10} {'torch vmap (n)':>15} {'GEMM ceiling':>13} {'FLOP ceiling':>13}"
+            f" {'measure s (cohort)':>19} {'measure ceiling':>16}"
         )
         peak = peak_rate(data.X_train.dtype)
         print(f"# peak: {peak / 1e9:.1f} GFLOP/s ({data.X_train.dtype}, one 1024^3 product)")
@@ -498,8 +546,11 @@ def main() -> None:
             else:
                 line += f" {'n/a':>10} {'n/a':>15}"
             if not args.no_floor:
-                floor, flops = gemm_floor(configs, spec, data, args.epochs)
+                floor, flops, step_flops = gemm_floor(configs, spec, data, args.epochs)
                 line += f" {seq / floor:>12.2f}x {seq * peak / flops:>12.2f}x"
+                alone, together = measure_floor(configs, spec, data, args.epochs)
+                ceiling = seq / (alone + step_flops / peak)
+                line += f" {alone:>9.3f} ({together:.3f}) {ceiling:>15.2f}x"
             if k == 16:
                 bar = BARS[name]
                 line += f"   bar >= {bar}x: {'met' if seq / coh >= bar else 'NOT met'}"
