@@ -32,8 +32,9 @@ Search level (``--level search``): ``hpsearch run studies/digits-quick.toml --jo
 with ``--cohort`` 1 and each K of ``--cohorts`` (default 4,8,16), ``--runs`` seeds each
 (default 3; the spec's seed and the next ones), each on a fresh SQLite database: wall
 time to the full 150-trial budget and the best validation accuracy (median, min-max),
-then the storage overhead per trial of one in-process worker at each cohort (every
-storage call on the worker's main thread timed, as ``benchmarks/workers.py`` does).
+the ceiling that cohort 1's own trials set (``search_ceiling``), then the storage
+overhead per trial of one in-process worker at each cohort (every storage call on the
+worker's main thread timed, as ``benchmarks/workers.py`` does).
 
     python benchmarks/cohort_speed.py --level search [--cohorts 4,8,16] [--runs 3]
 """
@@ -222,10 +223,10 @@ def torch_times(
 
 def gemm_floor(
     configs: list[Config], spec: StudySpec, data: Any, epochs: int
-) -> tuple[float, float, float]:
-    """(CPU seconds, floating-point operations, of which in training steps) of the
-    matrix products alone that ``train()`` runs for ``configs`` (training steps, then
-    each epoch's sample, probe and validation passes), each distinct shape timed on its own. No trainer doing the same
+) -> tuple[float, float]:
+    """(CPU seconds, floating-point operations) of the matrix products alone that
+    ``train()`` runs for ``configs`` (training steps, then each epoch's sample, probe and
+    validation passes), each distinct shape timed on its own. No trainer doing the same
     arithmetic in NumPy gets under those seconds, nor under those operations at the
     core's peak rate (``peak_rate``): sequential time over either bounds the speed-up."""
     n, n_val = len(data.X_train), len(data.X_validation)
@@ -254,7 +255,6 @@ def gemm_floor(
         return np.sum([cost(*shape) for shape in shapes], axis=0)
 
     total = np.zeros(2)
-    step_flops = 0.0
     for config in configs:
         sizes = build_network(config.params, spec, data.X_train.shape[1], data.n_classes, 0).sizes
         layers = list(itertools.pairwise(sizes))
@@ -266,33 +266,47 @@ def gemm_floor(
         evaluation = passes(n_sample, layers, False) + passes(probe, layers, True)
         evaluation += passes(n_val, layers, False)
         total += epochs * (steps + evaluation) + passes(n_sample, layers, False)
-        step_flops += epochs * float(steps[1])
-    return float(total[0]), float(total[1]), step_flops
+    return float(total[0]), float(total[1])
+
+
+def measure_alone(network: Any, data: Any, epochs: int) -> float:
+    """CPU seconds of the measurements ``train()`` makes for ``network`` over ``epochs``:
+    the untrained loss, then each epoch's sample and validation loss and accuracy and
+    probe gradient norms. Values do not change a pass's cost: any weights will do."""
+    n = len(data.X_train)
+    sample = slice(None, None, -(-n // METRICS_SAMPLE))
+    X_sample, y_sample = data.X_train[sample], data.y_train[sample]
+    probe = min(PROBE_SIZE, len(X_sample))
+    started = time.process_time()
+    network.evaluate(X_sample, y_sample)
+    for _ in range(epochs):
+        network.evaluate(X_sample, y_sample)
+        network.gradients(X_sample[:probe], y_sample[:probe])
+        network.evaluate(data.X_validation, data.y_validation)
+    return time.process_time() - started
+
+
+def step_flops(sizes: list[int], rows: int) -> float:
+    """Floating-point operations of one epoch's training products over ``rows``
+    examples: forward, weight gradients, and errors below every layer but the first."""
+    layers = list(itertools.pairwise(sizes))
+    macs = 2 * sum(a * b for a, b in layers) + sum(a * b for a, b in layers[1:])
+    return 2.0 * macs * rows
 
 
 def measure_floor(
     configs: list[Config], spec: StudySpec, data: Any, epochs: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float]:
     """CPU seconds of the measurements ``train()`` and ``train_cohort`` make for
-    ``configs`` over ``epochs``: the untrained loss, then each epoch's sample and
-    validation losses and accuracies and probe gradient norms; the cohort's as its
-    groups (``group_members``) make them. Values do not change the cost of a pass, so
-    the networks are measured as initialised."""
+    ``configs`` over ``epochs`` (``measure_alone``; the cohort's as its groups,
+    ``group_members``, make them), and the training products' operations."""
     n = len(data.X_train)
     sample = slice(None, None, -(-n // METRICS_SAMPLE))
     X_sample, y_sample = data.X_train[sample], data.y_train[sample]
     probe = min(PROBE_SIZE, len(X_sample))
     validation = (data.X_validation, data.y_validation)
     members = [member_for(c, spec, data, epochs) for c in configs]
-    started = time.process_time()
-    for member in members:
-        network = member.network
-        network.evaluate(X_sample, y_sample)
-        for _ in range(epochs):
-            network.evaluate(X_sample, y_sample)
-            network.gradients(X_sample[:probe], y_sample[:probe])
-            network.evaluate(*validation)
-    alone = time.process_time() - started
+    alone = sum(measure_alone(m.network, data, epochs) for m in members)
     started = time.process_time()
     for indices in group_members(members):
         lives = [MemberState(members[i], n) for i in indices]
@@ -302,7 +316,10 @@ def measure_floor(
         for _ in range(epochs):
             group.evaluate(X_sample, y_sample, probe=probe)
             group.evaluate(*validation)
-    return alone, time.process_time() - started
+    together = time.process_time() - started
+    rows = len(data.X_train)
+    flops = sum(epochs * step_flops(list(m.network.sizes), rows) for m in members)
+    return alone, together, flops
 
 
 def peak_rate(dtype: Any, size: int = 1024) -> float:
@@ -324,12 +341,21 @@ def peak_rate(dtype: Any, size: int = 1024) -> float:
 SEARCH_BAR = 4.0
 
 
-def search_run(
-    spec_path: Path, cohort: int, seed: int, folder: Path
-) -> tuple[float, float, float, int]:
+@dataclass
+class SearchRun:
+    """One ``hpsearch run`` of the search level and where its study is."""
+
+    wall: float  # seconds, process start-up included
+    cpu: float  # seconds of the run and its workers
+    best: float  # best validation accuracy
+    finished: int  # trials
+    url: str
+    spec: StudySpec
+
+
+def search_run(spec_path: Path, cohort: int, seed: int, folder: Path) -> SearchRun:
     """``hpsearch run SPEC --jobs 2 --cohort K`` with the spec's seed replaced, on a fresh
-    SQLite database: (wall seconds, CPU seconds of the run and its workers, best
-    validation accuracy, finished trials)."""
+    SQLite database."""
     import re
     import resource
     import subprocess
@@ -353,9 +379,36 @@ def search_run(
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{done.stdout}{done.stderr}")
-    study, _ = load_study_and_spec(url, load_spec(spec_file).study.name)
+    spec = load_spec(spec_file)
+    study, _ = load_study_and_spec(url, spec.study.name)
     finished = [t for t in counted_trials(study) if t.state.is_finished()]
-    return wall, cpu, float(study.best_value), len(finished)
+    return SearchRun(wall, cpu, float(study.best_value), len(finished), url, spec)
+
+
+def search_ceiling(url: str, spec: StudySpec) -> tuple[float, float, float]:
+    """(trial seconds, measurement seconds, training products at peak) summed over the
+    finished trials of the study at ``url``: each trial's network rebuilt from its params
+    and its ``epochs_run`` measured as ``train()`` measures them (``measure_alone``). A
+    cohort shares neither, so trial seconds over the other two bound its speed-up on
+    these very trials. Measured on one BLAS thread, as each worker of ``--jobs 2`` ran."""
+    from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+    from hpsearch.tuning.space import params_from_trial_params
+
+    study, _ = load_study_and_spec(url, spec.study.name)
+    data, _ = load_split(spec)
+    seconds = measured = at_peak = 0.0
+    with threadpool_limits(1):
+        rows, peak = len(data.X_train), peak_rate(data.X_train.dtype)
+        for trial in counted_trials(study):
+            epochs = int(trial.user_attrs.get("epochs_run", 0))
+            if not trial.state.is_finished() or epochs == 0:
+                continue
+            params = params_from_trial_params(trial.params, spec)
+            network = build_network(params, spec, data.X_train.shape[1], data.n_classes, 0)
+            seconds += float(trial.user_attrs.get("seconds", 0.0))
+            measured += measure_alone(network, data, epochs)
+            at_peak += epochs * step_flops(list(network.sizes), rows) / peak
+    return seconds, measured, at_peak
 
 
 def search_overhead(spec_path: Path, cohort: int, folder: Path) -> dict[str, float]:
@@ -421,16 +474,17 @@ def search_level(cohorts: list[int], runs: int, overhead: list[int]) -> None:
         f"{'best val acc median (min-max)':>30} {'trials':>11}"
     )
     rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
+    baseline: list[SearchRun] = []
     with tempfile.TemporaryDirectory(prefix="cohort-search-") as tmp:
         folder = Path(tmp)
         for cohort in [1, *cohorts]:
-            walls, cpus, bests, counts = [], [], [], []
-            for seed in seeds:
-                wall, cpu, best, count = search_run(spec_path, cohort, seed, folder)
-                walls.append(wall)
-                cpus.append(cpu)
-                bests.append(best)
-                counts.append(count)
+            runs_k = [search_run(spec_path, cohort, seed, folder) for seed in seeds]
+            if cohort == 1:
+                baseline = runs_k
+            walls = [r.wall for r in runs_k]
+            cpus = [r.cpu for r in runs_k]
+            bests = [r.best for r in runs_k]
+            counts = [r.finished for r in runs_k]
             rows[cohort] = (walls, cpus, bests)
             speed = statistics.median(rows[1][0]) / statistics.median(walls)
             cpu_speed = statistics.median(rows[1][1]) / statistics.median(cpus)
@@ -447,6 +501,19 @@ def search_level(cohorts: list[int], runs: int, overhead: list[int]) -> None:
                 f"{cohort:>6} {_spread(walls):>24} {speed:>8.2f}x {_spread(cpus):>24} "
                 f"{cpu_speed:>8.2f}x {_spread(bests, '.4f'):>30} "
                 f"{'/'.join(map(str, counts)):>11}{verdict}",
+                flush=True,
+            )
+        print(
+            "\nceiling on cohort 1's own trials (search_ceiling): their training seconds "
+            "over what no cohort shares, train()'s measurements of their epochs plus "
+            "their training products at peak:"
+        )
+        for seed, run in zip(seeds, baseline, strict=True):
+            seconds, measured, at_peak = search_ceiling(run.url, run.spec)
+            print(
+                f"  seed {seed}: trials {seconds:.1f} s, measurements {measured:.1f} s, "
+                f"products at peak {at_peak:.1f} s: at most "
+                f"{seconds / (measured + at_peak):.2f}x (bar {SEARCH_BAR:g}x)",
                 flush=True,
             )
         print("\nstorage overhead per trial (1 in-process worker, SQLite, digits-quick budget):")
@@ -546,10 +613,10 @@ def main() -> None:
             else:
                 line += f" {'n/a':>10} {'n/a':>15}"
             if not args.no_floor:
-                floor, flops, step_flops = gemm_floor(configs, spec, data, args.epochs)
+                floor, flops = gemm_floor(configs, spec, data, args.epochs)
                 line += f" {seq / floor:>12.2f}x {seq * peak / flops:>12.2f}x"
-                alone, together = measure_floor(configs, spec, data, args.epochs)
-                ceiling = seq / (alone + step_flops / peak)
+                alone, together, training = measure_floor(configs, spec, data, args.epochs)
+                ceiling = seq / (alone + training / peak)
                 line += f" {alone:>9.3f} ({together:.3f}) {ceiling:>15.2f}x"
             if k == 16:
                 bar = BARS[name]
