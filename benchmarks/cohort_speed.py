@@ -230,7 +230,8 @@ def gemm_floor(
     arithmetic in NumPy gets under those seconds, nor under those operations at the
     core's peak rate (``peak_rate``): sequential time over either bounds the speed-up."""
     n, n_val = len(data.X_train), len(data.X_validation)
-    n_sample = len(range(0, n, -(-n // METRICS_SAMPLE)))
+    X_sample, _, probe = measured_rows(data)
+    n_sample = len(X_sample)
     dtype = data.X_train.dtype
     timed: dict[tuple[int, int, int], float] = {}
 
@@ -262,21 +263,24 @@ def gemm_floor(
         steps = passes(batch, layers, True) * (n // batch)
         if n % batch:
             steps += passes(n % batch, layers, True)
-        probe = min(PROBE_SIZE, n_sample)
         evaluation = passes(n_sample, layers, False) + passes(probe, layers, True)
         evaluation += passes(n_val, layers, False)
         total += epochs * (steps + evaluation) + passes(n_sample, layers, False)
     return float(total[0]), float(total[1])
 
 
+def measured_rows(data: Any) -> tuple[Any, Any, int]:
+    """The training sample ``train()`` measures each epoch (X, y) and its probe's rows."""
+    sample = slice(None, None, -(-len(data.X_train) // METRICS_SAMPLE))
+    X_sample, y_sample = data.X_train[sample], data.y_train[sample]
+    return X_sample, y_sample, min(PROBE_SIZE, len(X_sample))
+
+
 def measure_alone(network: Any, data: Any, epochs: int) -> float:
     """CPU seconds of the measurements ``train()`` makes for ``network`` over ``epochs``:
     the untrained loss, then each epoch's sample and validation loss and accuracy and
     probe gradient norms. Values do not change a pass's cost: any weights will do."""
-    n = len(data.X_train)
-    sample = slice(None, None, -(-n // METRICS_SAMPLE))
-    X_sample, y_sample = data.X_train[sample], data.y_train[sample]
-    probe = min(PROBE_SIZE, len(X_sample))
+    X_sample, y_sample, probe = measured_rows(data)
     started = time.process_time()
     network.evaluate(X_sample, y_sample)
     for _ in range(epochs):
@@ -301,9 +305,7 @@ def measure_floor(
     ``configs`` over ``epochs`` (``measure_alone``; the cohort's as its groups,
     ``group_members``, make them), and the training products' operations."""
     n = len(data.X_train)
-    sample = slice(None, None, -(-n // METRICS_SAMPLE))
-    X_sample, y_sample = data.X_train[sample], data.y_train[sample]
-    probe = min(PROBE_SIZE, len(X_sample))
+    X_sample, y_sample, probe = measured_rows(data)
     validation = (data.X_validation, data.y_validation)
     members = [member_for(c, spec, data, epochs) for c in configs]
     alone = sum(measure_alone(m.network, data, epochs) for m in members)
@@ -317,8 +319,7 @@ def measure_floor(
             group.evaluate(X_sample, y_sample, probe=probe)
             group.evaluate(*validation)
     together = time.process_time() - started
-    rows = len(data.X_train)
-    flops = sum(epochs * step_flops(list(m.network.sizes), rows) for m in members)
+    flops = sum(epochs * step_flops(list(m.network.sizes), n) for m in members)
     return alone, together, flops
 
 
@@ -392,6 +393,7 @@ def search_ceiling(url: str, spec: StudySpec) -> tuple[float, float, float]:
     cohort shares neither, so trial seconds over the other two bound its speed-up on
     these very trials. Measured on one BLAS thread, as each worker of ``--jobs 2`` ran."""
     from hpsearch.study.lifecycle import counted_trials, load_study_and_spec
+    from hpsearch.tuning.record import read_record
     from hpsearch.tuning.space import params_from_trial_params
 
     study, _ = load_study_and_spec(url, spec.study.name)
@@ -400,12 +402,13 @@ def search_ceiling(url: str, spec: StudySpec) -> tuple[float, float, float]:
     with threadpool_limits(1):
         rows, peak = len(data.X_train), peak_rate(data.X_train.dtype)
         for trial in counted_trials(study):
-            epochs = int(trial.user_attrs.get("epochs_run", 0))
+            record = read_record(trial)
+            epochs = record.epochs_run or 0
             if not trial.state.is_finished() or epochs == 0:
                 continue
             params = params_from_trial_params(trial.params, spec)
             network = build_network(params, spec, data.X_train.shape[1], data.n_classes, 0)
-            seconds += float(trial.user_attrs.get("seconds", 0.0))
+            seconds += record.seconds or 0.0
             measured += measure_alone(network, data, epochs)
             at_peak += epochs * step_flops(list(network.sizes), rows) / peak
     return seconds, measured, at_peak
@@ -473,22 +476,19 @@ def search_level(cohorts: list[int], runs: int, overhead: list[int]) -> None:
         f"{'CPU s median (min-max)':>24} {'speed-up':>9} "
         f"{'best val acc median (min-max)':>30} {'trials':>11}"
     )
-    rows: dict[int, tuple[list[float], list[float], list[float]]] = {}
     baseline: list[SearchRun] = []
     with tempfile.TemporaryDirectory(prefix="cohort-search-") as tmp:
         folder = Path(tmp)
         for cohort in [1, *cohorts]:
-            runs_k = [search_run(spec_path, cohort, seed, folder) for seed in seeds]
-            if cohort == 1:
-                baseline = runs_k
-            walls = [r.wall for r in runs_k]
-            cpus = [r.cpu for r in runs_k]
-            bests = [r.best for r in runs_k]
-            counts = [r.finished for r in runs_k]
-            rows[cohort] = (walls, cpus, bests)
-            speed = statistics.median(rows[1][0]) / statistics.median(walls)
-            cpu_speed = statistics.median(rows[1][1]) / statistics.median(cpus)
-            lo, hi = min(rows[1][2]), max(rows[1][2])
+            done = [search_run(spec_path, cohort, seed, folder) for seed in seeds]
+            baseline = baseline or done  # cohort 1 runs first
+            walls = [r.wall for r in done]
+            cpus = [r.cpu for r in done]
+            bests = [r.best for r in done]
+            counts = [r.finished for r in done]
+            speed = statistics.median(r.wall for r in baseline) / statistics.median(walls)
+            cpu_speed = statistics.median(r.cpu for r in baseline) / statistics.median(cpus)
+            lo, hi = min(r.best for r in baseline), max(r.best for r in baseline)
             within = lo <= statistics.median(bests) <= hi
             verdict = ""
             if cohort > 1:
