@@ -9,8 +9,8 @@ For each study spec this does exactly what a user would, in a temporary director
 
 1. ``hpsearch run studies/SPEC.toml --jobs 2 --storage sqlite:///quality.db``
 2. ``hpsearch retrain STUDY --storage sqlite:///quality.db`` (digits: ``--ensemble 50``,
-   fifty nets averaged; Fashion-MNIST: ``--ensemble 4 --jobs 2``, four plain MLPs
-   averaged, two trained at a time)
+   fifty nets averaged; Fashion-MNIST: ``--ensemble 4 --top 4 --jobs 2``, a plain MLP
+   from each of the four best trials, averaged, two trained at a time)
 
 and prints the wall time of each step and of both, the trials by state, the best
 validation value of the search and the retrained model's test accuracy (the
@@ -69,7 +69,7 @@ TARGETS = {
         "studies/fashion-mnist.toml",
         0.905,
         30.0,
-        retrain_options=("--ensemble", "4", "--jobs", "2"),
+        retrain_options=("--ensemble", "4", "--top", "4", "--jobs", "2"),
         runs=5,
     ),
     "digits": Target(
@@ -150,6 +150,8 @@ def measure_once(target: Target, jobs: int, run: int = 0, label: str = "") -> bo
         study = optuna.load_study(study_name=name, storage=url)
         states = Counter(t.state.name for t in study.get_trials(deepcopy=False))
         result = study.user_attrs["retrain"]
+        trials = list(dict.fromkeys(m["trial"] for m in result["members"])) or [result["trial"]]
+        searched = {t.number: t.params for t in study.get_trials(deepcopy=False)}
         blocks = sub_ensemble_accuracies(model, spec)
     total = search + retrain
     accuracy = float(result["test_accuracy"])
@@ -163,10 +165,14 @@ def measure_once(target: Target, jobs: int, run: int = 0, label: str = "") -> bo
         f"{label}{name} (seed {(spec.study.seed or 0) + run}): search {search:.0f} s "
         f"({', '.join(f'{n} {s.lower()}' for s, n in sorted(states.items()))}; "
         f"best {spec.study.metric.replace('_', ' ')} {study.best_value:.4f}), "
-        f"retrain {retrain:.0f} s (trial {result['trial']}, {result['epochs_run']} epochs on "
+        f"retrain {retrain:.0f} s (trial{'s' if len(trials) > 1 else ''} "
+        f"{', '.join(map(str, trials))}, {result['epochs_run']} epochs on "
         f"{result['examples'].get('train', '?')} examples), total {total / 60:.1f} min"
     )
-    print(f"  params: {result['params']}")
+    if len(trials) == 1:
+        print(f"  params: {result['params']}")
+    for number in trials if len(trials) > 1 else ():  # the searched params of each
+        print(f"  trial {number}: {searched[number]}")
     members = [m["test_accuracy"] for m in result.get("members", [])]
     if members:
         print(
@@ -224,7 +230,7 @@ def print_cross_check(spec: Any, result: dict[str, Any]) -> None:
 
     from hpsearch.data import k_folds
     from hpsearch.nn import Ensemble
-    from hpsearch.results.retrain import train_members
+    from hpsearch.results.retrain import Source, train_members
     from hpsearch.tuning.objective import training_options, trial_seed
 
     data = spec.data.load()
@@ -233,7 +239,7 @@ def print_cross_check(spec: Any, result: dict[str, Any]) -> None:
     scores, right, seen = [], 0, 0
     for fold in k_folds(data, folds=CHECK_FOLDS, seed=spec.study.seed or 0):
         rest = dataclasses.replace(data, X_train=fold.X_train, y_train=fold.y_train)
-        trained = train_members(params, spec, rest, options, seed=seed, ensemble=SUB_ENSEMBLE)
+        trained = train_members(Source(params, options, seed), spec, rest, ensemble=SUB_ENSEMBLE)
         correct = int(
             (Ensemble(trained.networks).predict(fold.X_validation) == fold.y_validation).sum()
         )

@@ -106,6 +106,15 @@ def export(study_name: str, storage: str, fmt: str, output: str | None) -> None:
     help="Train this many networks, each with its own seed and validation set, and "
     "average their class probabilities (N times the training time; at most 50).",
 )
+@click.option(
+    "--top",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Draw the ensemble's networks from the K best complete trials in turn, not all "
+    "from the best: nets of different params err differently, so their average errs "
+    "less. Needs --ensemble >= K; not with --trial.",
+)
 @jobs_option("Train an ensemble's networks in this many processes at once (one per core).")
 def retrain(
     study_name: str,
@@ -115,6 +124,7 @@ def retrain(
     epochs: int | None,
     validation: int | None,
     ensemble: int,
+    top: int,
     jobs: int,
 ) -> None:
     """Train the best params of STUDY on the full training set and test them once.
@@ -122,20 +132,21 @@ def retrain(
     Early stopping uses a validation set carved from the training set; the model is
     saved and the test accuracy recorded on the study (user attr "retrain").
     With --ensemble N, N networks train that way and the model averages them;
-    --jobs 2 trains two of them at a time.
+    --top K draws them from the K best trials; --jobs 2 trains two at a time.
     """
     console = _console()
-    from hpsearch.results.retrain import choose_trial
+    from hpsearch.results.retrain import drawn_trials
     from hpsearch.results.retrain import retrain as run_retrain
 
     if output == "-":
         raise ConfigError("retrain -o: give a file name for the model ('-' is not one)")
     study, spec = load_study_and_spec(open_reader(storage, study_name), study_name)
-    chosen = choose_trial(study, trial_number)  # fail fast, before loading data
+    drawn = drawn_trials(study, trial_number, ensemble=ensemble, top=top)  # before the data
     total = epochs or spec.training.epochs
     networks = f"{ensemble} networks, " if ensemble > 1 else ""
+    trials = ("trials " if top > 1 else "trial ") + ", ".join(str(t.number) for t in drawn)
     console.print(
-        f"retraining trial {chosen.number} of [bold]{escape(study_name)}[/] on the full "
+        f"retraining {trials} of [bold]{escape(study_name)}[/] on the full "
         f"{escape(spec.data.dataset)} training set ({networks}max {total} epochs)",
         markup=True,
     )
@@ -166,11 +177,12 @@ def retrain(
         result = run_retrain(
             study,
             spec,
-            trial=chosen.number,
+            trial=trial_number,
             output=output,
             epochs=epochs,
             validation=validation,
             ensemble=ensemble,
+            top=top,
             jobs=jobs,
             on_epoch=show,
             on_member=start_member,
@@ -180,7 +192,8 @@ def retrain(
     best = result.validation_accuracy
     for j, member in enumerate(result.members):
         console.print(
-            f"network {j + 1}: {member['epochs_run']} epoch(s), test accuracy "
+            f"network {j + 1} (trial {member['trial']}): {member['epochs_run']} epoch(s), "
+            f"test accuracy "
             f"{member['test_accuracy']:.4f}"
         )
     shown = "-" if best is None else f"{best:.4f}"
@@ -198,7 +211,7 @@ def retrain(
         )
         tested = f"test accuracy [bold]{result.test_accuracy:.4f}[/]"
     console.print(
-        f"trial {result.trial}: {trained}\n"
+        f"{trials}: {trained}\n"
         f"{tested} (loss {result.test_loss:.4g}) "
         f"on {n['test']} examples\n"
         f"model saved to {escape(str(result.model_path))}; recorded on study "

@@ -1,9 +1,10 @@
-"""``Ensemble``: networks of one shape that vote by averaging their class probabilities.
+"""``Ensemble``: networks that vote by averaging their class probabilities.
 
 The book's ch. 6 cites ensembles of independently trained networks as a cheap gain
 in accuracy: each net makes its own mistakes, and the average of their probabilities
 makes fewer. ``hpsearch retrain --ensemble N`` trains N members with different seeds
-and saves them here, in one ``.npz`` file that ``load_model`` reads back.
+(``--top K``: from the K best trials, so their hidden layers may differ) and saves
+them here, in one ``.npz`` file that ``load_model`` reads back.
 """
 
 from __future__ import annotations
@@ -27,15 +28,19 @@ _NOT_A_MODEL = (
 
 
 class Ensemble:
-    """Members of identical ``sizes`` whose ``predict_proba`` is the mean of theirs."""
+    """Members that read the same inputs and name the same classes (their hidden layers
+    may differ), whose ``predict_proba`` is the mean of theirs."""
 
     def __init__(self, members: Sequence[Network]) -> None:
         members = list(members)
         if not members:
             raise ConfigError("an ensemble needs at least one network")
-        shapes = {tuple(m.sizes) for m in members}
-        if len(shapes) > 1:
-            raise ConfigError(f"ensemble members must share one shape, got {sorted(shapes)}")
+        ends = {(m.sizes[0], m.sizes[-1]) for m in members}
+        if len(ends) > 1:
+            raise ConfigError(
+                "ensemble members must share their inputs and classes, got (inputs, classes) "
+                f"{sorted(ends)}"
+            )
         self.members = members
 
     def __len__(self) -> int:
@@ -46,6 +51,7 @@ class Ensemble:
 
     @property
     def sizes(self) -> list[int]:
+        """Member 0's layer sizes (all members share the first and the last)."""
         return self.members[0].sizes
 
     @property

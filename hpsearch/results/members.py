@@ -1,9 +1,11 @@
 """The networks ``retrain`` trains: one, or an ensemble's members, one after another or
 in parallel processes.
 
-Member j trains with seed ``seed + j`` and batch order ``data_seed + j`` on the full
-training set less its own validation set (``retrain_split``), so the members differ in
-init, dropout, batch order and held-out rows, and together see all of the data. With
+Member j trains from source ``j mod K`` of the K it is given (a trial's params, options
+and seeds: one source, or the K best trials' for a hyperparameter ensemble), with that
+source's seed ``+ j`` and batch order ``data_seed + j``, on the full training set less its
+own validation set (``retrain_split``), so the members differ in init, dropout, batch
+order and held-out rows, and together see all of the data. With
 ``jobs > 1`` the members train in that many spawned processes (a small-batch network
 keeps one core busy, so an ensemble on 2 cores trains in about half the time); each
 member is the same network it would be in one process, since its seeds fix it.
@@ -16,7 +18,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +33,7 @@ __all__ = [
     "MAX_VALIDATION_FRACTION",
     "EpochCallback",
     "MemberEpochCallback",
+    "Source",
     "TrainedMembers",
     "retrain_split",
     "train_members",
@@ -46,6 +49,17 @@ EpochCallback = Callable[[int, dict[str, Any]], None]
 _Trained = tuple[Network, History, dict[str, int]]
 #: ``(member, epoch, metrics)``: an epoch of one member, from whichever process trains it.
 MemberEpochCallback = Callable[[int, int, dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class Source:
+    """A trial that members train from: its params, the training options they give, its
+    seed and its recorded data seed (None for trials recorded without one: the seed)."""
+
+    params: dict[str, Any]
+    options: dict[str, Any]
+    seed: int
+    data_seed: int | None = None
 
 
 @dataclass
@@ -78,12 +92,9 @@ def retrain_split(
 class _Recipe:
     """Everything a member needs besides its index (sent once to each process)."""
 
-    params: dict[str, Any]
+    sources: tuple[Source, ...]
     spec: StudySpec
     dataset: Dataset
-    options: dict[str, Any]
-    seed: int
-    data_seed: int | None
     validation: int | float | None
 
     def train(self, j: int, on_epoch: EpochCallback | None) -> _Trained:
@@ -94,30 +105,32 @@ class _Recipe:
                 on_epoch(epoch, metrics)
             return False
 
+        source = self.sources[j % len(self.sources)]
         data = retrain_split(self.dataset, self.spec, member=j, validation=self.validation)
         network = build_network(
-            self.params, self.spec, self.dataset.n_features, self.dataset.n_classes, self.seed + j
+            source.params,
+            self.spec,
+            self.dataset.n_features,
+            self.dataset.n_classes,
+            source.seed + j,
         )
         history = train_on_split(
             network,
             data,
-            self.options,
-            self.seed + j,
+            source.options,
+            source.seed + j,
             make_augmentation(self.spec, self.dataset.image_shape),
             callback,
-            None if self.data_seed is None else self.data_seed + j,
+            None if source.data_seed is None else source.data_seed + j,
         )
         return network, history, {"train": len(data.y_train), "validation": len(data.y_validation)}
 
 
 def train_members(
-    params: dict[str, Any],
+    sources: Source | Sequence[Source],
     spec: StudySpec,
     dataset: Dataset,
-    options: dict[str, Any],
     *,
-    seed: int,
-    data_seed: int | None = None,
     validation: int | float | None = None,
     ensemble: int = 1,
     jobs: int = 1,
@@ -125,16 +138,18 @@ def train_members(
     on_epoch: MemberEpochCallback | None = None,
     on_member_done: Callable[[int], None] | None = None,
 ) -> TrainedMembers:
-    """Train ``ensemble`` networks with ``params`` on ``dataset``'s training set, the way
-    ``retrain`` does (module doc), in ``jobs`` processes (at most one per member).
-    ``data_seed`` is the trial's recorded one (None, for trials recorded without it:
-    the seed, as they trained); ``validation`` overrides the spec's (``retrain_split``).
-    ``on_member(j)`` is called as member j starts,
+    """Train ``ensemble`` networks from ``sources`` (member j from source ``j mod K``) on
+    ``dataset``'s training set, the way ``retrain`` does (module doc), in ``jobs``
+    processes (at most one per member). ``validation`` overrides the spec's
+    (``retrain_split``). ``on_member(j)`` is called as member j starts,
     ``on_epoch(j, epoch, metrics)`` after each of its epochs and ``on_member_done(j)``
     once it has trained, all in this process."""
     if jobs < 1:
         raise ConfigError(f"jobs must be >= 1, but got {jobs}")
-    recipe = _Recipe(params, spec, dataset, options, seed, data_seed, validation)
+    sources = (sources,) if isinstance(sources, Source) else tuple(sources)
+    if not sources:
+        raise ConfigError("an ensemble needs at least one trial to train from")
+    recipe = _Recipe(sources, spec, dataset, validation)
     events = _Events(on_member, on_epoch, on_member_done)
     if min(jobs, ensemble) == 1:
         trained = []

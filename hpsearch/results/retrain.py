@@ -1,6 +1,8 @@
 """``hpsearch retrain``: train the best (or a chosen) trial's params on the full training set.
 
-1. Pick the trial: the best complete one, or trial N (any state, as long as it has params).
+1. Pick the trial: the best complete one, or trial N (any state, as long as it has params);
+   with ``top=K``, the K best complete ones, whose members alternate (a hyperparameter
+   ensemble: nets of different params err differently, so their average errs less).
 2. Load the dataset as the search did (same ``standardize``, ``deskew``) and carve a validation
    set from the *full* training set (seeded by the study seed), for early stopping.
 3. Train with the trial's params and the spec's [training] (epochs may be overridden);
@@ -32,6 +34,7 @@ from hpsearch.nn import Ensemble, Network
 from hpsearch.results.dates import now_utc
 from hpsearch.results.members import (
     MemberEpochCallback,
+    Source,
     TrainedMembers,
     retrain_split,
     train_members,
@@ -45,9 +48,12 @@ __all__ = [
     "MAX_ENSEMBLE",
     "RETRAIN_ATTR",
     "RetrainResult",
+    "Source",
     "TrainedMembers",
+    "best_trials",
     "choose_trial",
     "default_model_path",
+    "drawn_trials",
     "read_model_info",
     "retrain",
     "retrain_split",
@@ -109,6 +115,41 @@ def choose_trial(study: optuna.Study, number: int | None = None) -> FrozenTrial:
     return trial
 
 
+def drawn_trials(
+    study: optuna.Study, trial: int | None = None, *, ensemble: int = 1, top: int = 1
+) -> list[FrozenTrial]:
+    """The trials an ensemble of ``ensemble`` networks trains from: trial ``trial`` (or
+    the best complete one), or with ``top=K`` the K best, best first. Checks the counts
+    first; a ``ConfigError`` says what is wrong."""
+    if not 1 <= ensemble <= MAX_ENSEMBLE:
+        raise ConfigError(f"ensemble must be 1 to {MAX_ENSEMBLE} networks, but got {ensemble}")
+    if not 1 <= top <= ensemble:
+        raise ConfigError(
+            f"top must be 1 to the ensemble's {ensemble} network(s) (each trial trains at "
+            f"least one), but got {top}"
+        )
+    if top > 1 and trial is not None:
+        raise ConfigError("give a trial or the number of best trials to draw from, not both")
+    return [choose_trial(study, trial)] if top == 1 else best_trials(study, top)
+
+
+def best_trials(study: optuna.Study, top: int) -> list[FrozenTrial]:
+    """The ``top`` best complete trials, best first; a ``ConfigError`` when fewer are."""
+    complete = [
+        t
+        for t in study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
+        if t.value is not None
+    ]
+    if len(complete) < top:
+        raise ConfigError(
+            f"study {study.study_name!r} has {len(complete)} complete trial(s), fewer than "
+            f"the {top} best asked for; run it longer or ask for fewer"
+        )
+    sign = -1.0 if study.direction == optuna.study.StudyDirection.MAXIMIZE else 1.0
+    complete.sort(key=lambda t: (sign * float(t.value or 0.0), t.number))
+    return complete[:top]
+
+
 def default_model_path(study_name: str, trial: int) -> Path:
     """``models/STUDY-trialN.npz`` in the working directory (unsafe name characters -> '_')."""
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", study_name)
@@ -124,6 +165,7 @@ def retrain(
     epochs: int | None = None,
     validation: int | None = None,
     ensemble: int = 1,
+    top: int = 1,
     jobs: int = 1,
     on_epoch: MemberEpochCallback | None = None,
     on_member: Callable[[int], None] | None = None,
@@ -135,38 +177,32 @@ def retrain(
     ``ensemble=N`` trains N members, each with its own seed and its own validation set
     carved from the training set, and tests (and saves) the ``Ensemble`` that averages
     their class probabilities; member 0 is the model ``ensemble=1`` trains.
+    ``top=K`` draws the members from the K best complete trials in turn (member j from
+    the ``j mod K``-th; member 0 from the best), instead of all from one trial.
     ``validation`` rows are held out by each member (default: the spec's [data] validation).
     ``jobs`` processes train the members in parallel. ``on_member(j)`` is called as
     member j starts, ``on_epoch(j, epoch, metrics)`` after each of its epochs and
     ``on_member_done(j)`` once it has trained (progress displays).
     ``dataset`` defaults to ``spec.data.load()``.
     """
-    chosen = choose_trial(study, trial)
+    drawn = drawn_trials(study, trial, ensemble=ensemble, top=top)
+    chosen = drawn[0]
     params = params_from_trial_params(chosen.params, spec)
     if epochs is not None and epochs < 1:
         raise ConfigError(f"epochs must be >= 1, but got {epochs}")
     if validation is not None and validation < 1:
         raise ConfigError(f"validation must be >= 1 rows, but got {validation}")
-    if not 1 <= ensemble <= MAX_ENSEMBLE:
-        raise ConfigError(f"ensemble must be 1 to {MAX_ENSEMBLE} networks, but got {ensemble}")
     path = (
         Path(output) if output is not None else default_model_path(study.study_name, chosen.number)
     )
     _check_writable(path)
     if dataset is None:
         dataset = spec.data.load()
-    options = training_options(params, spec)
-    if epochs is not None:
-        options["epochs"] = epochs
-
-    seed = trial_seed(spec, chosen.number)
+    sources = [_source(t, spec, epochs) for t in drawn]
     trained = train_members(
-        params,
+        sources,
         spec,
         dataset,
-        options,
-        seed=seed,
-        data_seed=read_record(chosen).data_seed,
         validation=validation,
         ensemble=ensemble,
         jobs=jobs,
@@ -179,7 +215,8 @@ def retrain(
     test_loss, test_accuracy = model.evaluate(dataset.X_test, dataset.y_test)  # once
     members = [  # an ensemble's members, each tested alone too (reported, never chosen on)
         {
-            "seed": seed + j,
+            "trial": drawn[j % top].number,
+            "seed": sources[j % top].seed + j,
             "epochs_run": history.epochs_run,
             "validation_accuracy": history.best_validation_accuracy,
             "test_accuracy": float(network.evaluate(dataset.X_test, dataset.y_test)[1]),
@@ -208,6 +245,16 @@ def retrain(
     )
     study.set_user_attr(RETRAIN_ATTR, result.to_dict())
     return result
+
+
+def _source(trial: FrozenTrial, spec: StudySpec, epochs: int | None) -> Source:
+    """What members train from ``trial``: its params and options (``epochs`` overriding
+    the spec's), its seed and the data seed it recorded."""
+    params = params_from_trial_params(trial.params, spec)
+    options = training_options(params, spec)
+    if epochs is not None:
+        options["epochs"] = epochs
+    return Source(params, options, trial_seed(spec, trial.number), read_record(trial).data_seed)
 
 
 def _check_writable(path: Path) -> None:

@@ -48,8 +48,8 @@ def test_evaluate_is_the_log_likelihood_of_the_averaged_probabilities(
 
 
 def test_save_and_load_model_round_trip(tmp_path: Path, digits: dict[str, np.ndarray]) -> None:
-    """load_model reads an ensemble back as an Ensemble that predicts identically, and a
-    single network's file as a Network."""
+    """load_model reads an ensemble back as an Ensemble that predicts identically (members
+    of different hidden layers too), and a single network's file as a Network."""
     X = digits["X_test"]
     ensemble = Ensemble(_members(3))
     ensemble.save(tmp_path / "e.npz")
@@ -57,18 +57,29 @@ def test_save_and_load_model_round_trip(tmp_path: Path, digits: dict[str, np.nda
     assert isinstance(loaded, Ensemble) and len(loaded) == 3
     np.testing.assert_array_equal(loaded.predict_proba(X), ensemble.predict_proba(X))
     assert [m.config for m in loaded.members] == [m.config for m in ensemble.members]
+    mixed = Ensemble(_members(1) + _members(1, [64, 20, 10]) + _members(1, [64, 7, 7, 10]))
+    mixed.save(tmp_path / "mixed.npz")
+    back = load_model(tmp_path / "mixed.npz")
+    assert isinstance(back, Ensemble) and [m.sizes for m in back.members] == [
+        [64, 12, 10],
+        [64, 20, 10],
+        [64, 7, 7, 10],
+    ]
+    np.testing.assert_array_equal(back.predict_proba(X), mixed.predict_proba(X))
     single = _members(1)[0]
     single.save(tmp_path / "n.npz")
     assert isinstance(load_model(tmp_path / "n.npz"), Network)
 
 
 def test_bad_ensembles_and_files_are_clear_errors(tmp_path: Path) -> None:
-    """No members, members of two shapes, a missing file and a damaged ensemble file:
+    """No members, members of two input or class counts, a missing file and a damaged ensemble file:
     one ConfigError each that names the problem."""
     with pytest.raises(ConfigError, match="at least one network"):
         Ensemble([])
-    with pytest.raises(ConfigError, match="must share one shape"):
-        Ensemble(_members(1) + _members(1, [64, 5, 10]))
+    with pytest.raises(ConfigError, match="must share their inputs and classes"):
+        Ensemble(_members(1) + _members(1, [64, 5, 9]))
+    with pytest.raises(ConfigError, match="must share their inputs and classes"):
+        Ensemble(_members(1) + _members(1, [63, 5, 10]))
     with pytest.raises(ConfigError, match="no model file"):
         load_model(tmp_path / "missing.npz")
     Ensemble(_members(2)).save(tmp_path / "e.npz")

@@ -14,7 +14,7 @@ import pytest
 from hpsearch.data import load
 from hpsearch.nn import Ensemble, Network, load_model
 from hpsearch.results.predict import predict
-from hpsearch.results.retrain import RETRAIN_ATTR, retrain_split, train_members
+from hpsearch.results.retrain import RETRAIN_ATTR, Source, retrain_split, train_members
 from hpsearch.spec.study_spec import parse_spec
 from hpsearch.study.lifecycle import SPEC_ATTR, create_or_resume
 from hpsearch.tuning.objective import training_options, trial_seed
@@ -123,11 +123,60 @@ def test_retrain_ensemble_averages_networks_with_their_own_seeds_and_splits(
     assert predict(record["model_path"], "digits").accuracy == pytest.approx(
         record["test_accuracy"]
     )
-    assert "network 3: " in out and f"test accuracy {record['test_accuracy']:.4f}" in out
+    assert "network 3 (trial " in out and f"test accuracy {record['test_accuracy']:.4f}" in out
     spec = parse_spec(study.user_attrs[SPEC_ATTR])
     held_out = [set(retrain_split(digits, spec, member=j).validation_indices) for j in range(3)]
     assert held_out[0] != held_out[1] != held_out[2]
     assert len(held_out[0]) == len(held_out[1]) == record["examples"]["validation"]
+
+
+def test_retrain_top_draws_the_members_from_the_best_trials(
+    results_studies: Any, cli: Callable[..., Any], digits: Any
+) -> None:
+    """--ensemble 3 --top 2 trains members 0 and 2 from the best complete trial and
+    member 1 from the second best, each with its own params (hidden widths differ) and
+    seed; member 0 is the net a plain retrain trains, and the saved ensemble of mixed
+    widths loads and reproduces the recorded test accuracy."""
+    url, name = results_studies.url, results_studies.names[0]
+    code, _, err = cli("retrain", name, "--storage", url, "-o", "one.npz")
+    assert code == 0, err
+    code, out, err = cli(
+        "retrain", name, "--storage", url, "--ensemble", "3", "--top", "2", "-o", "top.npz"
+    )
+    assert code == 0, err
+    study = optuna.load_study(study_name=name, storage=url)
+    complete = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
+    best, second = sorted(complete, key=lambda t: (-float(t.value or 0.0), t.number))[:2]
+    record = study.user_attrs[RETRAIN_ATTR]
+    members = record["members"]
+    assert [m["trial"] for m in members] == [best.number, second.number, best.number]
+    assert len({m["seed"] for m in members}) == 3
+    assert f"retraining trials {best.number}, {second.number} of" in out
+    model = load_model("top.npz")
+    assert isinstance(model, Ensemble)
+    widths = [member.sizes[1] for member in model.members]
+    wanted = [t.params["hidden_width"] for t in (best, second, best)]
+    assert widths == wanted
+    for mine, theirs in zip(model.members[0].weights, Network.load("one.npz").weights, strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+    assert model.evaluate(digits.X_test, digits.y_test)[1] == pytest.approx(record["test_accuracy"])
+
+
+def test_retrain_top_errors_are_one_line(results_studies: Any, cli: Callable[..., Any]) -> None:
+    """--top above --ensemble, --top with --trial and more best trials than are complete:
+    exit 1 with one line naming the problem, and the recorded retrain is kept."""
+    url, name = results_studies.url, results_studies.names[0]
+    before = optuna.load_study(study_name=name, storage=url).user_attrs.get(RETRAIN_ATTR)
+    for args, says in (
+        (("--ensemble", "2", "--top", "3"), "top must be 1 to the ensemble's 2"),
+        (("--ensemble", "2", "--top", "2", "--trial", "0"), "not both"),
+        (("--ensemble", "40", "--top", "40"), "fewer than the 40 best"),
+    ):
+        code, out, err = cli("retrain", name, "--storage", url, *args)
+        assert code == 1 and says in err and "Traceback" not in err, (args, err)
+        assert len(err.strip().splitlines()) == 1 and out == "", args
+    after = optuna.load_study(study_name=name, storage=url).user_attrs.get(RETRAIN_ATTR)
+    assert after == before
 
 
 def test_retrain_validation_holds_out_that_many_rows_per_member(
@@ -170,12 +219,9 @@ def test_train_members_trains_the_networks_retrain_saves(
     data_seed = read_record(study.trials[record["trial"]]).data_seed
     assert data_seed is not None  # the trial recorded its batch order
     trained = train_members(
-        record["params"],
+        Source(record["params"], options, trial_seed(spec, record["trial"]), data_seed),
         spec,
         digits,
-        options,
-        seed=trial_seed(spec, record["trial"]),
-        data_seed=data_seed,
         ensemble=2,
     )
     networks, histories = trained.networks, trained.histories
@@ -203,12 +249,9 @@ def test_train_members_in_processes_reports_every_member(results_studies: Any, d
 
     def train(jobs: int) -> Any:
         return train_members(
-            params,
+            Source(params, options, trial_seed(spec, best.number), data_seed=5),
             spec,
             digits,
-            options,
-            seed=trial_seed(spec, best.number),
-            data_seed=5,
             ensemble=3,
             jobs=jobs,
             on_member=lambda j: events.append(("start", j, 0)),
