@@ -36,9 +36,10 @@ def study_summary(info: StudyInfo, facts: list[TrialFacts]) -> dict[str, Any]:
 
 
 def retrain_of(user_attrs: dict[str, Any]) -> dict[str, Any] | None:
-    """The study's stored retrain result, if any."""
+    """The study's stored retrain result, if any, with ``trials``: the ones it trained
+    from (``retrained_trials``)."""
     retrain = user_attrs.get("retrain")
-    return retrain if isinstance(retrain, dict) else None
+    return {**retrain, "trials": retrained_trials(retrain)} if isinstance(retrain, dict) else None
 
 
 def totals(rows: list[TrialFacts], now: dt.datetime) -> dict[str, Any]:
@@ -117,20 +118,28 @@ def reproduce_command(command: Any, study: str, number: int, storage: str) -> st
     return text
 
 
-def retrained_trial(retrain: dict[str, Any] | None) -> int | None:
-    """The trial number a stored ``retrain`` result was trained from (``RetrainResult.trial``)."""
-    number = None if retrain is None else retrain.get("trial")
-    return number if isinstance(number, int) and not isinstance(number, bool) else None
+def retrained_trials(retrain: dict[str, Any]) -> list[int]:
+    """The trials a stored ``retrain`` result trained from, in member order without
+    repeats: its members' (``retrain --top K`` draws them from several), else its ``trial``."""
+    members = retrain.get("members")
+    numbers = (
+        [m.get("trial") for m in members if isinstance(m, dict)]
+        if isinstance(members, list)
+        else []
+    )
+    if not any(isinstance(n, int) for n in numbers):  # one trial, or an older record
+        numbers = [retrain.get("trial")]
+    return list(dict.fromkeys(n for n in numbers if isinstance(n, int) and not isinstance(n, bool)))
 
 
 def trial_detail(
     trial: FrozenTrial, study_attrs: dict[str, Any], *, study: str, storage: str
 ) -> dict[str, Any]:
-    """Everything the trial page shows; the study's retrain result when it was trained
-    from this trial (a retrain stores every resolved param, so params never compare)."""
+    """Everything the trial page shows; the study's retrain result when it trained from
+    this trial (a retrain stores every resolved param, so params never compare)."""
     record = read_record(trial)
     retrain = retrain_of(study_attrs)
-    if retrained_trial(retrain) != trial.number:
+    if retrain is not None and trial.number not in retrain["trials"]:
         retrain = None
     worker = record.worker
     complete = trial.state == TrialState.COMPLETE

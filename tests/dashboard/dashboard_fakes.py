@@ -227,7 +227,16 @@ def make_retrain(trial: FrozenTrial, study_name: str) -> dict[str, Any]:
         dataset="digits",
         examples={"train": 1400, "validation": 300, "test": 97},
         ensemble=10,
-        members=[],
+        members=[  # as retrain records an ensemble's members, each tested alone
+            {
+                "trial": trial.number,
+                "seed": 1000 + j,
+                "epochs_run": 20,
+                "validation_accuracy": trial.value,
+                "test_accuracy": 0.95,
+            }
+            for j in range(10)
+        ],
     ).to_dict()
 
 

@@ -68,7 +68,8 @@ def test_compare_real_studies(real_client, results_studies) -> None:
 
 def test_trial_page_shows_a_real_retrain(results_studies, tmp_path) -> None:
     """Rule: after ``retrain`` (which stores every resolved param, not trial.params) the
-    retrained trial's page shows the test accuracy, and only that trial's page."""
+    retrained trial's page shows the test accuracy, and only that trial's page; after
+    ``retrain --top 2``, the pages of the two trials it drew from."""
     import sqlite3
 
     from hpsearch.results.retrain import retrain
@@ -88,3 +89,15 @@ def test_trial_page_shows_a_real_retrain(results_studies, tmp_path) -> None:
     assert detail["retrain"]["test_accuracy"] == pytest.approx(result.test_accuracy)
     other = next(t.number for t in study.trials if t.number != result.trial)
     assert client.get(f"/api/studies/{name}/trials/{other}").get_json()["retrain"] is None
+
+    # --top 2: both trials the ensemble drew from show it, and the study lists them.
+    result = retrain(study, spec, output=tmp_path / "top.npz", epochs=1, ensemble=2, top=2)
+    drawn = [m["trial"] for m in result.members]
+    assert len(set(drawn)) == 2
+    for number in drawn:
+        detail = client.get(f"/api/studies/{name}/trials/{number}").get_json()
+        assert detail["retrain"]["trials"] == drawn
+    rest = [t.number for t in study.trials if t.number not in drawn]
+    for number in rest:
+        assert client.get(f"/api/studies/{name}/trials/{number}").get_json()["retrain"] is None
+    assert client.get(f"/api/studies/{name}").get_json()["retrain"]["trials"] == drawn

@@ -39,8 +39,10 @@
     );
     if (d.retrain) {
       const networks = (d.retrain.ensemble ?? 1) > 1 ? ` (ensemble of ${d.retrain.ensemble})` : "";
-      const from = Number.isInteger(d.retrain.trial) ? el("a", { href: urls.trial(name, d.retrain.trial) }, ` from trial ${d.retrain.trial}`) : "";
-      pairs.push(["retrained test accuracy", el("span", {}, fmt(d.retrain.test_accuracy) + networks, from)]);
+      const trials = d.retrain.trials ?? [];
+      const links = trials.flatMap((n, i) => [i ? ", " : "", el("a", { href: urls.trial(name, n) }, String(n))]);
+      const from = trials.length ? [` from trial${trials.length > 1 ? "s" : ""} `, ...links] : [];
+      pairs.push(["retrained test accuracy", el("span", {}, fmt(d.retrain.test_accuracy) + networks, ...from)]);
     }
     definition(document.getElementById("summary"), pairs);
     renderBudget(d);

@@ -22,7 +22,9 @@
     section.hidden = !t.retrain;
     if (t.retrain) {
       const rows = [["test accuracy", t.retrain.test_accuracy]];
-      if ((t.retrain.ensemble ?? 1) > 1) rows.push(["ensemble", `${t.retrain.ensemble} networks averaged`]);
+      const trials = t.retrain.trials ?? [];
+      const drawn = trials.length > 1 ? `, from trials ${trials.join(", ")}` : "";
+      if ((t.retrain.ensemble ?? 1) > 1) rows.push(["ensemble", `${t.retrain.ensemble} networks averaged${drawn}`]);
       rows.push(["model", t.retrain.model_path], ["finished", fmtTime(t.retrain.finished_at)]);
       definition(document.getElementById("retrain"), rows);
     }
